@@ -1,0 +1,1 @@
+"""Stem-aware pedalboard effect chains from presets, batch runs, and OSC/MIDI control."""

@@ -1,0 +1,176 @@
+"""The one place that reads and writes audio files.
+
+Audio is always ``(channels, samples)`` float32, like pedalboard. Files are
+written to a hidden temporary name beside the target and renamed into place,
+so a crash never leaves a half-written file under the real name, and an input
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from separator.errors import AudioLoadError, AudioWriteError
+
+BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
+FORMATS = {"wav": "WAV", "flac": "FLAC"}
+FLAC_BIT_DEPTHS = ("16", "24")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def _open_error(path: Path, exc: Exception) -> AudioLoadError:
+    if not path.exists():
+        return AudioLoadError(f"{path}: file not found")
+    if path.is_dir():
+        return AudioLoadError(f"{path}: is a directory, not an audio file")
+    return AudioLoadError(f"{path}: not a readable audio file ({str(exc).splitlines()[0][:120]})")
+
+
+def info(path: str | Path) -> AudioInfo:
+    """Header facts of an audio file.
+
+    Raises:
+        AudioLoadError: missing, not audio, or empty.
+    """
+    path = Path(path)
+    try:
+        i = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types for bad files
+        raise _open_error(path, exc) from exc
+    if i.frames <= 0:
+        raise AudioLoadError(f"{path}: contains no audio (0 samples)")
+    return AudioInfo(path, int(i.samplerate), int(i.channels), int(i.frames))
+
+
+def _check(path: Path, audio: np.ndarray) -> np.ndarray:
+    if audio.shape[1] == 0:
+        raise AudioLoadError(f"{path}: contains no audio (0 samples)")
+    if not np.isfinite(audio).all():
+        raise AudioLoadError(f"{path}: contains NaN or infinite samples; repair or re-export the file")
+    return audio
+
+
+def load(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read a whole file.
+
+    Returns:
+        ``(audio (channels, samples) float32, sample_rate in Hz)``.
+    Raises:
+        AudioLoadError: missing, not audio, truncated, empty, or NaN/inf samples.
+    """
+    path = Path(path)
+    expected = info(path)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise _open_error(path, exc) from exc
+    if len(data) < expected.frames:
+        raise AudioLoadError(f"{path}: truncated: header promises {expected.frames} samples, file holds {len(data)}")
+    return _check(path, np.ascontiguousarray(data.T)), int(rate)
+
+
+def blocks(path: str | Path, block: int, overlap: int = 0) -> Iterator[np.ndarray]:
+    """Read a file in blocks of ``block`` samples, each also holding the next ``overlap`` samples.
+
+    Yields:
+        ``(channels, <= block + overlap)`` float32; consecutive blocks start ``block`` apart.
+    Raises:
+        AudioLoadError: as :func:`load`, detected when the bad part is reached.
+    """
+    path = Path(path)
+    expected = info(path)
+    read = 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for chunk in f.blocks(blocksize=block + overlap, overlap=overlap, dtype="float32", always_2d=True):
+                read += len(chunk) - (overlap if read else 0)
+                yield _check(path, np.ascontiguousarray(chunk.T))
+    except AudioLoadError:
+        raise
+    except Exception as exc:
+        raise _open_error(path, exc) from exc
+    if read < expected.frames - overlap:
+        raise AudioLoadError(f"{path}: truncated: header promises {expected.frames} samples, file holds {read}")
+
+
+def subtype_for(path: Path, bit_depth: str) -> tuple[str, str]:
+    """``(soundfile format, subtype)`` for a target path and ``bit_depth`` in ``16 | 24 | 32f``.
+
+    Raises:
+        AudioWriteError: unknown extension or bit depth, or 32f asked for FLAC.
+    """
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        raise AudioWriteError(f"{path}: unsupported output format {ext!r}; valid options: {', '.join(FORMATS)}")
+    if bit_depth not in BIT_DEPTHS:
+        raise AudioWriteError(f"{path}: unsupported bit depth {bit_depth!r}; valid options: {', '.join(BIT_DEPTHS)}")
+    if ext == "flac" and bit_depth not in FLAC_BIT_DEPTHS:
+        raise AudioWriteError(f"{path}: FLAC stores integer samples only; use --bit-depth 16 or 24 (or WAV for 32f)")
+    return FORMATS[ext], BIT_DEPTHS[bit_depth]
+
+
+def _warn_clipping(path: Path, audio: np.ndarray, subtype: str) -> None:
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if subtype != "FLOAT" and peak > 1.0:
+        warnings.warn(f"{path}: peak {20 * np.log10(peak):+.1f} dBFS clips at this bit depth; use --bit-depth 32f to keep it", stacklevel=3)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: str = "32f") -> Iterator[sf.SoundFile]:
+    """Open ``path`` for block writing under a temporary name; renamed on success, removed on error.
+
+    Yields a ``soundfile.SoundFile``: call ``.write(block.T)`` with ``(channels, n)`` blocks.
+    """
+    path = Path(path)
+    fmt, subtype = subtype_for(path, bit_depth)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=subtype) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save(path: str | Path, audio: np.ndarray, sample_rate: int, bit_depth: str = "32f") -> Path:
+    """Write ``audio`` ``(channels, samples)`` atomically; format from the extension (.wav, .flac).
+
+    Warns when integer bit depths would clip. Returns the path written.
+
+    Raises:
+        AudioWriteError: bad format/bit depth or the file system refused.
+    """
+    path = Path(path)
+    _warn_clipping(path, audio, subtype_for(path, bit_depth)[1])
+    try:
+        with atomic_writer(path, sample_rate, audio.shape[0], bit_depth) as f:
+            f.write(np.ascontiguousarray(audio.T))
+    except OSError as exc:
+        raise AudioWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    return path

@@ -1,0 +1,174 @@
+"""``separator`` command line: split, make-data, train, evaluate.
+
+Errors become one line on stderr (``error: <file>: <problem>``) and a non-zero
+exit code; a failing file does not stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from separator.errors import SeparatorError
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf"}
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="separator", description="Split songs into stems with deep clustering.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _split_parser(sub)
+    _make_data_parser(sub)
+    _train_parser(sub)
+    _evaluate_parser(sub)
+    return parser
+
+
+def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("split", help="split audio files into stems", description="Write OUTDIR/<track>/<stem>.<ext> for every input.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
+    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--stems", metavar="LIST", help="comma-separated stem names (default: every class); the rest goes to other")
+    mode.add_argument("--clusters", type=int, metavar="K", help="blind mode: split into K sources source1..sourceK")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the network and k-means run")
+    p.add_argument("--model", metavar="PATH", help="checkpoint (default: the shipped model)")
+    p.add_argument("--format", default="wav", choices=["wav", "flac"], dest="ext")
+    p.add_argument("--bit-depth", default=None, choices=["16", "24", "32f"], help="default: 32f for WAV, 24 for FLAC")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("make-data", help="generate a multi-stem training or validation set")
+    p.add_argument("out", metavar="OUTDIR")
+    p.add_argument("--songs", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--shard-size", type=int, default=250)
+    p.add_argument("--stereo", action="store_true", help="keep stereo stems (evaluation sets)")
+    p.add_argument("--soundfont", action="append", metavar="SF2", help="use only these SoundFonts (repeatable)")
+    p.add_argument("--no-espeak", action="store_true", help="no espeak-ng speech in the vocals")
+
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from separator.train import TrainConfig  # noqa: PLC0415
+
+    p = sub.add_parser("train", help="train (or resume) a model; see separator/pretrained/README.md")
+    for name, value in vars(TrainConfig()).items():
+        kind = type(value) if value is not None else str
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("evaluate", help="SI-SDR improvement table on generated songs")
+    p.add_argument("--data", required=True, metavar="DIR", help="a folder made by make-data")
+    p.add_argument("--model", metavar="PATH")
+    p.add_argument("--max-songs", type=int, default=50)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+
+
+def find_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """Expand folders recursively to their audio files; returns ``(files, problems)``."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+            files.extend(found) if found else problems.append(f"{path}: folder holds no audio files")
+        else:
+            files.append(path)
+    return files, problems
+
+
+def _split(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from separator.separate import Separator  # noqa: PLC0415
+
+    bit_depth = args.bit_depth or ("24" if args.ext == "flac" else "32f")
+    files, problems = find_inputs(args.inputs)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    separator = Separator.from_pretrained(args.model, device=args.device)
+    stems = args.stems if args.stems is not None else None
+    separator.stem_names(stems, args.clusters)  # bad stem names / K: fail before any file
+    failed = len(problems)
+    for path in files:
+        with tqdm(total=100, desc=path.name, unit="%", disable=args.quiet, file=sys.stderr, leave=False) as bar:
+
+            def progress(fraction: float, bar: tqdm = bar) -> None:  # type: ignore[type-arg]
+                bar.update(int(fraction * 100) - bar.n)
+
+            try:
+                written = separator.separate_file(path, Path(args.out) / path.stem, stems, args.clusters, args.ext, bit_depth, progress)
+            except SeparatorError as exc:
+                failed += 1
+                print(f"error: {exc}", file=sys.stderr)
+                continue
+        if not args.quiet:
+            print(f"{path} -> {', '.join(str(w) for w in written)}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _make_data(args: argparse.Namespace) -> int:
+    from separator.data.make import Recipe, make_dataset  # noqa: PLC0415
+
+    recipe = Recipe(seed=args.seed, seconds=args.seconds)
+    if args.soundfont:
+        recipe.soundfonts = args.soundfont
+    if args.no_espeak:
+        recipe.use_espeak = False
+    shards = make_dataset(args.out, args.songs, recipe, shard_size=args.shard_size, jobs=args.jobs, stereo=args.stereo)
+    print(f"{args.songs} songs in {len(shards)} shards under {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from separator.train import TrainConfig, train  # noqa: PLC0415
+
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__})
+    print(f"checkpoint: {train(cfg)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from separator.evaluate import evaluate_model, format_table  # noqa: PLC0415
+    from separator.separate import Separator  # noqa: PLC0415
+
+    result = evaluate_model(Separator.from_pretrained(args.model, device=args.device), args.data, args.max_songs)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {"split": _split, "make-data": _make_data, "train": _train, "evaluate": _evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (``separator`` calls ``sys.exit`` with it)."""
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"
+    try:
+        return COMMANDS[args.command](args)
+    except SeparatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; no partial stems were left behind", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""K-means in torch, so clustering runs on the GPU when the embeddings are there.
+
+k-means++ seeding, Lloyd iterations with batched distances, several restarts
+and a seeded generator: the same input and seed give the same partition.
+scikit-learn's ``KMeans`` is the reference it is tested against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class KMeansResult:
+    """``centroids (k, dim)``, ``labels (n,)`` and ``inertia`` (weighted sum of squared distances)."""
+
+    centroids: torch.Tensor
+    labels: torch.Tensor
+    inertia: float
+
+
+def squared_distances(x: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """``(n, dim), (k, dim) → (n, k)`` squared Euclidean distances, clamped at 0."""
+    d = (x * x).sum(1, keepdim=True) - 2 * x @ centroids.T + (centroids * centroids).sum(1)
+    return d.clamp(min=0)
+
+
+def _plus_plus(x: torch.Tensor, k: int, weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """k-means++ seeding: each next centroid drawn with probability ∝ weight · D²."""
+    first = torch.multinomial(weights, 1, generator=generator)
+    centroids = x[first]
+    closest = squared_distances(x, centroids).squeeze(1)
+    for _ in range(1, k):
+        p = weights * closest
+        if float(p.sum()) <= 0:  # fewer distinct points than clusters
+            p = weights
+        pick = torch.multinomial(p, 1, generator=generator)
+        centroids = torch.cat([centroids, x[pick]])
+        closest = torch.minimum(closest, squared_distances(x, x[pick]).squeeze(1))
+    return centroids
+
+
+def _lloyd(x: torch.Tensor, centroids: torch.Tensor, weights: torch.Tensor, max_iter: int, tol: float) -> KMeansResult:
+    k = centroids.shape[0]
+    for _ in range(max_iter):
+        labels = squared_distances(x, centroids).argmin(1)
+        onehot = torch.nn.functional.one_hot(labels, k).to(x.dtype) * weights[:, None]
+        mass = onehot.sum(0)
+        updated = (onehot.T @ x) / mass.clamp(min=1e-12)[:, None]
+        updated = torch.where(mass[:, None] > 0, updated, centroids)  # keep empty clusters where they were
+        shift = float(((updated - centroids) ** 2).sum())
+        centroids = updated
+        if shift <= tol:
+            break
+    d = squared_distances(x, centroids)
+    labels = d.argmin(1)
+    inertia = float((d.gather(1, labels[:, None]).squeeze(1) * weights).sum())
+    return KMeansResult(centroids, labels, inertia)
+
+
+def kmeans(
+    x: torch.Tensor,
+    k: int,
+    n_init: int = 4,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    seed: int = 0,
+    weights: torch.Tensor | None = None,
+) -> KMeansResult:
+    """Cluster the rows of ``x`` into ``k`` groups; best of ``n_init`` k-means++ restarts.
+
+    Args:
+        x: ``(n, dim)`` float points, on any device.
+        k: number of clusters, ``1 <= k <= n``.
+        weights: ``(n,)`` non-negative point weights (default: all 1).
+
+    Raises:
+        ValueError: ``k`` outside ``[1, n]``.
+    """
+    n = x.shape[0]
+    if not 1 <= k <= n:
+        raise ValueError(f"k-means needs 1 <= k <= number of points ({n}), got k={k}")
+    w = torch.ones(n, device=x.device, dtype=x.dtype) if weights is None else weights.to(x.dtype)
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    best: KMeansResult | None = None
+    for _ in range(n_init):
+        result = _lloyd(x, _plus_plus(x, k, w, generator), w, max_iter, tol)
+        if best is None or result.inertia < best.inertia:
+            best = result
+    assert best is not None  # n_init >= 1
+    return best
+
+
+def soft_assign(x: torch.Tensor, centroids: torch.Tensor, hardness: float) -> torch.Tensor:
+    """Soft k-means responsibilities ``softmax(−hardness · ‖x − μ‖²)``: ``(n, dim) → (n, k)``.
+
+    ``hardness = inf`` gives the hard (one-hot) assignment.
+    """
+    d = squared_distances(x, centroids)
+    if hardness == float("inf"):
+        return torch.nn.functional.one_hot(d.argmin(1), centroids.shape[0]).to(x.dtype)
+    return torch.softmax(-hardness * d, dim=1)

@@ -1,0 +1,122 @@
+"""The chimera deep-clustering network and its self-describing checkpoints.
+
+A bidirectional LSTM reads the log band powers of a mixture and has two heads:
+
+- the *deep-clustering head* (Hershey et al., 2016) gives one unit-norm
+  ``embed_dim``-dimensional embedding per time–band bin; k-means on them
+  partitions the bins into sources (blind mode);
+- the *mask-inference head* (the chimera network, Luo et al. 2017) gives one
+  soft mask per stem class in ``CLASSES`` order (named stems).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from separator.classes import CLASSES
+from separator.errors import ModelLoadError
+from separator.features import N_BANDS
+
+CHECKPOINT_VERSION = 1
+
+
+class ChimeraNet(nn.Module):
+    """BLSTM → (embeddings, class masks).
+
+    Args:
+        n_bands: input bands per frame.
+        hidden: LSTM units per direction.
+        layers: stacked BLSTM layers.
+        embed_dim: embedding dimension D.
+        classes: stem names, in mask order.
+        dropout: between LSTM layers.
+    """
+
+    def __init__(
+        self,
+        n_bands: int = N_BANDS,
+        hidden: int = 256,
+        layers: int = 2,
+        embed_dim: int = 20,
+        classes: tuple[str, ...] | list[str] = CLASSES,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.kwargs = dict(n_bands=n_bands, hidden=hidden, layers=layers, embed_dim=embed_dim, classes=list(classes), dropout=dropout)
+        self.n_bands, self.embed_dim, self.classes = n_bands, embed_dim, tuple(classes)
+        # Feature normalisation: dB → zero mean, unit variance per band (set from training data).
+        self.register_buffer("feat_mean", torch.full((n_bands,), -40.0))
+        self.register_buffer("feat_std", torch.full((n_bands,), 20.0))
+        self.lstm = nn.LSTM(n_bands, hidden, num_layers=layers, batch_first=True, bidirectional=True, dropout=dropout if layers > 1 else 0.0)
+        self.embed = nn.Linear(2 * hidden, n_bands * embed_dim)
+        self.mask = nn.Linear(2 * hidden, n_bands * len(classes))
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            feats: ``(batch, n_frames, n_bands)`` log band power in dB.
+        Returns:
+            embeddings ``(batch, n_frames, n_bands, embed_dim)``, unit norm;
+            masks ``(batch, n_frames, n_bands, n_classes)``, summing to 1 over classes.
+        """
+        batch, n_frames, _ = feats.shape
+        x = (feats - self.feat_mean) / self.feat_std
+        h, _ = self.lstm(x)  # (batch, n_frames, 2 * hidden)
+        v = self.embed(h).view(batch, n_frames, self.n_bands, self.embed_dim)
+        v = nn.functional.normalize(v, dim=-1)
+        logits = self.mask(h).view(batch, n_frames, self.n_bands, len(self.classes))
+        return v, logits.softmax(dim=-1)
+
+
+def save_checkpoint(model: ChimeraNet, path: str | Path, extra: dict[str, Any] | None = None, half: bool = False) -> None:
+    """Write a checkpoint that describes itself: class, kwargs, state, extras, versions.
+
+    ``half=True`` stores the weights as float16 (half the size; for shipping).
+    The file is written to a temporary name and renamed.
+    """
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    payload = {
+        "class": type(model).__name__,
+        "version": CHECKPOINT_VERSION,
+        "kwargs": model.kwargs,
+        "state": state,
+        "extra": extra or {},
+        "torch": torch.__version__,
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data + hashlib.sha256(data).digest())
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[ChimeraNet, dict[str, Any]]:
+    """Rebuild the model a checkpoint describes.
+
+    Returns:
+        ``(model in eval mode on device, extra)``.
+    Raises:
+        ModelLoadError: the file is missing, truncated, corrupt or not a checkpoint.
+    """
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read the model checkpoint ({exc.strerror})") from exc
+    data, digest = blob[:-32], blob[-32:]
+    if len(blob) < 33 or hashlib.sha256(data).digest() != digest:
+        raise ModelLoadError(f"{path}: the model checkpoint is corrupt or truncated (checksum mismatch); restore it from git or retrain")
+    payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or payload.get("class") != ChimeraNet.__name__:
+        raise ModelLoadError(f"{path}: not a separator checkpoint (class {payload.get('class') if isinstance(payload, dict) else type(payload).__name__})")
+    model = ChimeraNet(**payload["kwargs"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()})
+    return model.to(device).eval(), payload.get("extra", {})

@@ -1,0 +1,319 @@
+"""The Separator: load a model once, then split audio into named stems or K sources.
+
+Data flow per segment: STFT per channel → band features of the channels'
+mean power → BLSTM → (embeddings, class masks) → band masks → bin masks →
+masked STFT per channel → iSTFT. Segments overlap and are crossfaded
+(:mod:`separator.chunking`), so memory is bounded whatever the length.
+
+Blind mode clusters the embeddings of the whole track (a first pass collects
+a sample of the loud bins' embeddings, k-means fits the centroids once), so
+"source 2" means the same thing in every segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from separator import audio as audio_io
+from separator.chunking import crossfade, segments
+from separator.devices import resolve_device
+from separator.errors import SeparationError
+from separator.features import bands_to_bins, features, istft
+from separator.kmeans import kmeans, soft_assign
+from separator.model import ChimeraNet, load_checkpoint
+
+DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default.pt"
+MAX_CLUSTERS = 16
+ProgressFn = Callable[[float], None]  # called with the fraction done, 0..1; may raise to cancel
+
+
+class Separator:
+    """Splits ``(channels, samples)`` audio into stems with a :class:`ChimeraNet`.
+
+    Args:
+        model: the network; moved to ``device`` and put in eval mode.
+        device: ``"auto" | "cpu" | "cuda"`` or a ``torch.device``.
+        segment_seconds: length of the segments the network sees at once.
+        overlap_seconds: crossfade between neighbouring segments.
+        hardness: soft k-means hardness β for blind masks (``inf``: binary masks).
+        fit_points: at most this many loud bins' embeddings are clustered.
+        seed: k-means seed.
+    """
+
+    def __init__(
+        self,
+        model: ChimeraNet,
+        device: str | torch.device = "auto",
+        segment_seconds: float = 20.0,
+        overlap_seconds: float = 1.0,
+        hardness: float = float("inf"),
+        fit_points: int = 40000,
+        seed: int = 0,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.segment_seconds, self.overlap_seconds = segment_seconds, overlap_seconds
+        self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "auto", **kwargs: float) -> Separator:
+        """Load a checkpoint (default: the model shipped in ``separator/pretrained``).
+
+        Raises:
+            ModelLoadError: the checkpoint is missing or corrupt.
+        """
+        dev = resolve_device(device)
+        model, extra = load_checkpoint(path or DEFAULT_MODEL, dev)
+        return cls(model, dev, **{**extra.get("inference", {}), **kwargs})
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The stem names the model knows, e.g. ``("drums", "bass", "guitar", "vocals", "other")``."""
+        return self.model.classes
+
+    # -- arguments -------------------------------------------------------------------------
+
+    def stem_names(self, stems: list[str] | tuple[str, ...] | str | None = None, clusters: int | None = None) -> list[str]:
+        """The names of the stems a call will return, in order.
+
+        Raises:
+            SeparationError: both modes asked for, an unknown stem, or a bad cluster count.
+        """
+        if clusters is not None:
+            if stems is not None:
+                raise SeparationError("ask for named stems or for a number of clusters, not both")
+            if isinstance(clusters, bool) or not isinstance(clusters, int) or not 1 <= clusters <= MAX_CLUSTERS:
+                raise SeparationError(f"clusters must be an integer between 1 and {MAX_CLUSTERS}, got {clusters!r}")
+            return [f"source{i + 1}" for i in range(clusters)]
+        wanted = _parse_stems(stems, self.classes)
+        rest = [c for c in self.classes if c not in wanted]
+        return wanted + (["other"] if rest and "other" not in wanted else [])
+
+    # -- separation ----------------------------------------------------------------------
+
+    def separate(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        stems: list[str] | tuple[str, ...] | str | None = None,
+        clusters: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Split ``audio``.
+
+        Args:
+            audio: ``(channels, samples)`` (or ``(samples,)``) float, any sample rate.
+            sample_rate: in Hz.
+            stems: named mode; names (list or comma-separated) from :attr:`classes`;
+                ``None`` means all. Unrequested classes are summed into ``"other"``.
+            clusters: blind mode; the number of sources K, written ``source1 … sourceK``.
+            progress: called with the fraction done.
+
+        Returns:
+            ``{name: (channels, samples) float32}``; the stems add up to ``audio``.
+        Raises:
+            SeparationError: bad arguments or audio (NaN, empty, bad shape).
+        """
+        x = _as_audio(audio, sample_rate)
+        names = self.stem_names(stems, clusters)
+        out = np.zeros((len(names), *x.shape), np.float32)
+        position = 0
+        for piece in self.stream(lambda: iter([x]), x.shape[-1], sample_rate, names, clusters, progress):
+            out[..., position : position + piece.shape[-1]] = piece
+            position += piece.shape[-1]
+        return dict(zip(names, out, strict=True))
+
+    def separate_file(
+        self,
+        path: str | Path,
+        out_dir: str | Path,
+        stems: list[str] | tuple[str, ...] | str | None = None,
+        clusters: int | None = None,
+        ext: str = "wav",
+        bit_depth: str = "32f",
+        progress: ProgressFn | None = None,
+    ) -> list[Path]:
+        """Split a file into ``out_dir/<stem>.<ext>``, streaming: memory does not grow with length.
+
+        Every stem is written under a temporary name and renamed only when all are done.
+
+        Raises:
+            AudioLoadError: the input is missing or not usable audio.
+            AudioWriteError: an output cannot be written.
+            SeparationError: bad arguments.
+        """
+        meta = audio_io.info(path)
+        names = self.stem_names(stems, clusters)
+        block, overlap = self._block_sizes(meta.sample_rate)
+        targets = [Path(out_dir) / f"{name}.{ext}" for name in names]
+        if Path(path).resolve() in {t.resolve() for t in targets}:
+            raise audio_io.AudioWriteError(f"{path}: output would overwrite the input; choose another output folder")
+        for t in targets:
+            audio_io.subtype_for(t, bit_depth)  # fail on a bad format before any work
+        with _writers(targets, meta.sample_rate, meta.channels, bit_depth) as files:
+            reader = lambda: audio_io.blocks(path, block, overlap)  # noqa: E731
+            for piece in self.stream(reader, meta.frames, meta.sample_rate, names, clusters, progress):
+                for f, stem in zip(files, piece, strict=True):
+                    f.write(np.ascontiguousarray(stem.T))
+        return targets
+
+    def stream(
+        self,
+        reader: Callable[[], Iterator[np.ndarray]],
+        n_samples: int,
+        sample_rate: int,
+        names: list[str],
+        clusters: int | None,
+        progress: ProgressFn | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Separated pieces ``(n_stems, channels, n)`` of the audio ``reader()`` yields, in order.
+
+        ``reader`` returns an iterator over either the whole signal (one array) or
+        blocks already cut by :func:`separator.audio.blocks`; it is called twice in
+        blind mode (fit, then assign).
+        """
+        block, overlap = self._block_sizes(sample_rate)
+        passes = 2 if clusters else 1
+        centroids = self._fit_clusters(self._segments(reader, block, overlap), clusters, sample_rate, n_samples, progress) if clusters else None
+        done = [0]
+
+        def separated() -> Iterator[np.ndarray]:
+            for seg in self._segments(reader, block, overlap):
+                yield self._separate_segment(seg, sample_rate, names, centroids)
+                done[0] += min(block, seg.shape[-1])
+                if progress:
+                    progress(min(1.0, ((passes - 1) + done[0] / max(n_samples, 1)) / passes))
+
+        yield from crossfade(separated(), overlap)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _block_sizes(self, sample_rate: int) -> tuple[int, int]:
+        overlap = int(self.overlap_seconds * sample_rate)
+        return max(1, int(self.segment_seconds * sample_rate) - overlap), overlap
+
+    @staticmethod
+    def _segments(reader: Callable[[], Iterator[np.ndarray]], block: int, overlap: int) -> Iterator[np.ndarray]:
+        for part in reader():
+            if part.shape[-1] > block + overlap:  # a whole signal: cut it here
+                yield from segments(part, block, overlap)
+            else:
+                yield part
+
+    @torch.no_grad()
+    def _network(self, seg: np.ndarray, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(spec (ch, bins, t), embeddings (t, bands, D), class masks (t, bands, C))`` of one segment."""
+        x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
+        spec, feats = features(x, sample_rate)
+        embeddings, masks = self.model(feats.unsqueeze(0))
+        return spec, embeddings[0], masks[0]
+
+    def _band_masks(self, embeddings: torch.Tensor, class_masks: torch.Tensor, names: list[str], centroids: torch.Tensor | None) -> torch.Tensor:
+        """``(n_stems, t, bands)`` masks that sum to 1 over stems."""
+        if centroids is not None:
+            t, f, d = embeddings.shape
+            resp = soft_assign(embeddings.reshape(-1, d), centroids, self.hardness)
+            return resp.T.reshape(-1, t, f)
+        index = {c: i for i, c in enumerate(self.classes)}
+        masks = {n: class_masks[..., index[n]] for n in names if n != "other"}
+        if "other" in names:  # the class "other" plus every class not asked for
+            rest = [i for c, i in index.items() if c not in masks]
+            masks["other"] = class_masks[..., rest].sum(-1)
+        return torch.stack([masks[n] for n in names])
+
+    def _separate_segment(self, seg: np.ndarray, sample_rate: int, names: list[str], centroids: torch.Tensor | None) -> np.ndarray:
+        """``(channels, n)`` → ``(n_stems, channels, n)``."""
+        spec, embeddings, class_masks = self._network(seg, sample_rate)
+        band_masks = self._band_masks(embeddings, class_masks, names, centroids)
+        bin_masks = bands_to_bins(band_masks, spec.shape[-2])  # (n_stems, bins, t)
+        stems = istft(bin_masks.unsqueeze(1) * spec.unsqueeze(0), sample_rate, seg.shape[-1])
+        return stems.cpu().numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def _fit_clusters(self, segs: Iterator[np.ndarray], k: int, sample_rate: int, n_samples: int, progress: ProgressFn | None) -> torch.Tensor:
+        """First pass of blind mode: k-means centroids ``(k, D)`` from the loud bins of the whole track."""
+        rng = np.random.default_rng(self.seed)
+        kept: list[torch.Tensor] = []
+        loudness: list[torch.Tensor] = []
+        done = 0
+        for seg in segs:
+            x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
+            _, feats = features(x, sample_rate)
+            embeddings, _ = self.model(feats.unsqueeze(0))
+            flat_db, flat_v = feats.reshape(-1), embeddings[0].reshape(-1, embeddings.shape[-1])
+            pick = torch.from_numpy(rng.permutation(flat_db.shape[0])[: self.fit_points]).to(self.device)
+            kept.append(flat_v[pick])
+            loudness.append(flat_db[pick])
+            done += seg.shape[-1]
+            if progress:
+                progress(min(0.5, 0.5 * done / max(n_samples, 1)))
+        points, db = torch.cat(kept), torch.cat(loudness)
+        loud = db > db.max() - 40.0  # the silent-bin rule of training: 40 dB under the peak
+        points = points[loud] if int(loud.sum()) >= k else points
+        if points.shape[0] > self.fit_points:
+            points = points[torch.from_numpy(rng.permutation(points.shape[0])[: self.fit_points]).to(self.device)]
+        return kmeans(points, k, seed=self.seed).centroids
+
+
+def _parse_stems(stems: list[str] | tuple[str, ...] | str | None, classes: tuple[str, ...]) -> list[str]:
+    if stems is None:
+        return list(classes)
+    names = [s.strip().lower() for s in (stems.split(",") if isinstance(stems, str) else stems) if s.strip()]
+    if not names:
+        raise SeparationError(f"no stem names given; valid options: {', '.join(classes)}")
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise SeparationError(f"unknown stem {unknown[0]!r}; valid options: {', '.join(classes)}")
+    return list(dict.fromkeys(names))
+
+
+def _as_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Validate and convert to ``(channels, samples)`` float32."""
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2:
+        raise SeparationError(f"audio must be shaped (channels, samples), got {x.ndim} dimensions {x.shape}")
+    if x.shape[0] > x.shape[1] and x.shape[0] > 64:
+        raise SeparationError(f"audio looks transposed: {x.shape[0]} channels and {x.shape[1]} samples; pass (channels, samples)")
+    if x.shape[1] == 0:
+        raise SeparationError("audio contains no samples")
+    if not np.isfinite(x).all():
+        raise SeparationError("audio contains NaN or infinite samples")
+    if not isinstance(sample_rate, (int, np.integer)) or not 1000 <= sample_rate <= 768000:
+        raise SeparationError(f"sample_rate must be an integer number of Hz between 1000 and 768000, got {sample_rate!r}")
+    return x
+
+
+class _writers:
+    """Open one atomic writer per stem; all are renamed into place only if every stem completes."""
+
+    def __init__(self, targets: list[Path], sample_rate: int, channels: int, bit_depth: str) -> None:
+        self.contexts = [audio_io.atomic_writer(t, sample_rate, channels, bit_depth) for t in targets]
+
+    def __enter__(self) -> list:  # type: ignore[type-arg]
+        self.files = []
+        try:
+            for ctx in self.contexts:
+                self.files.append(ctx.__enter__())
+        except BaseException as exc:
+            self._close(type(exc), exc)
+            raise
+        return self.files
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        self._close(exc_type, exc)
+
+    def _close(self, exc_type, exc) -> None:  # type: ignore[no-untyped-def]
+        for ctx in self.contexts[: len(self.files)]:
+            if exc_type is None:
+                ctx.__exit__(None, None, None)
+            else:
+                try:
+                    ctx.__exit__(exc_type, exc, None)
+                except BaseException:  # the writer re-raises the error after cleaning up
+                    pass
