@@ -48,17 +48,45 @@ def _open_error(path: Path, exc: Exception) -> AudioLoadError:
     return AudioLoadError(f"{path}: not a readable audio file ({str(exc).splitlines()[0][:120]})")
 
 
+def _wav_declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE header promises in its ``data`` chunk (``None``: not a WAV, or unknown size).
+
+    libsndfile quietly reads what is there when a WAV is cut short, so truncation
+    is detected here, from the header.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = 0
+        while chunk := f.read(8):
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"fmt ":
+                fmt = f.read(size + (size & 1))
+                block_align = int.from_bytes(fmt[12:14], "little")
+            elif chunk[:4] == b"data":
+                return size // block_align if block_align and size != 0xFFFFFFFF else None
+            else:
+                f.seek(size + (size & 1), 1)
+    return None
+
+
 def info(path: str | Path) -> AudioInfo:
     """Header facts of an audio file.
 
     Raises:
-        AudioLoadError: missing, not audio, or empty.
+        AudioLoadError: missing, not audio, empty, or a WAV cut short.
     """
     path = Path(path)
     try:
         i = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad files
         raise _open_error(path, exc) from exc
+    declared = _wav_declared_frames(path)
+    if declared is not None and declared > i.frames:
+        raise AudioLoadError(f"{path}: truncated: header promises {declared} samples, file holds {i.frames}")
     if i.frames <= 0:
         raise AudioLoadError(f"{path}: contains no audio (0 samples)")
     return AudioInfo(path, int(i.samplerate), int(i.channels), int(i.frames))

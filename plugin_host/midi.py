@@ -1,0 +1,444 @@
+"""MIDI control: CC → parameter maps, program change → preset, MIDI learn; pure data and functions, then a thin port layer.
+
+Every mido message becomes one internal event in :func:`normalize` (channels
+counted 1–16 as on controllers and in DAWs; mido counts 0–15). A
+:class:`MidiMapper` turns events into actions (:class:`SetParam`,
+:class:`SelectPreset`, :class:`Learned`, :class:`Ignored`) without touching a
+chain: whoever applies the actions owns the chain and its lock.
+
+A preset stores its maps under ``midi: cc:``::
+
+    midi:
+      cc:
+        - {cc: 74, channel: 1, target: tone.cutoff_frequency_hz, range: [200, 8000], curve: log}
+        - {cc: 7, target: comp.threshold_db}           # any channel, the parameter's own range
+        - {cc: 1, target: drive.drive_db, bits: 14}    # 14-bit: MSB on CC 1, LSB on CC 33
+        - {cc: 11, target: mix.gain_db, takeover: pickup}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CURVES = ("linear", "log")
+TAKEOVERS = ("jump", "pickup")
+BANK_MSB, BANK_LSB = 0, 32
+VIRTUAL_PORT = "plugin-host"
+PICKUP_TOLERANCE = 2 / 127  # a knob this close to the parameter's position (normalised) picks it up
+
+
+class MidiMapError(ValueError):
+    """A CC map entry is malformed or cannot apply to its target."""
+
+
+class MidiPortError(Exception):
+    """A MIDI port cannot be opened; the message says what is missing and how to go on without MIDI."""
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ControlChange:
+    """A CC: ``channel`` 1–16, ``control`` 0–127, ``value`` 0–127."""
+
+    channel: int
+    control: int
+    value: int
+
+
+@dataclass(frozen=True)
+class ProgramChange:
+    """A program change: ``channel`` 1–16, ``program`` 0–127."""
+
+    channel: int
+    program: int
+
+
+def normalize(message: Any) -> ControlChange | ProgramChange | None:
+    """The internal event for a mido message; ``None`` for kinds that control nothing (notes, clock, sysex)."""
+    kind = getattr(message, "type", None)
+    if kind == "control_change":
+        return ControlChange(message.channel + 1, message.control, message.value)
+    if kind == "program_change":
+        return ProgramChange(message.channel + 1, message.program)
+    return None
+
+
+# -- maps ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CcMapping:
+    """One CC bound to one target.
+
+    Attributes:
+        cc: controller number, 0–127 (0–31 with ``bits=14``: MSB on ``cc``, LSB on ``cc + 32``).
+        target: ``"<stage>.<param>"`` of the chain, or ``"stem.<name>.gain|mute|solo"``.
+        channel: 1–16, or ``None`` for any channel.
+        range: ``(low, high)`` in the target's units that CC 0 and CC max map to
+            (``high < low`` turns the knob around); ``None``: the target's own range.
+        curve: ``"linear"``, or ``"log"`` (equal ratios per step: frequencies, times; needs a range above 0).
+        bits: 7, or 14 for MSB/LSB pairs.
+        takeover: ``"jump"`` applies every value; ``"pickup"`` ignores the knob until it reaches the
+            parameter's position, so a knob that is out of place does not make the value jump.
+    """
+
+    cc: int
+    target: str
+    channel: int | None = None
+    range: tuple[float, float] | None = None
+    curve: str = "linear"
+    bits: int = 7
+    takeover: str = "jump"
+
+    def __post_init__(self) -> None:
+        _check_mapping(self)
+
+    @property
+    def max_value(self) -> int:
+        """The largest raw value: 127 or 16383."""
+        return (1 << self.bits) - 1
+
+    def listens_to(self, event: ControlChange) -> bool:
+        """Whether ``event`` carries this mapping's MSB (or, with 14 bits, its LSB)."""
+        if self.channel is not None and event.channel != self.channel:
+            return False
+        return event.control == self.cc or (self.bits == 14 and event.control == self.cc + 32)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The preset form: defaults left out, ``range`` as a list."""
+        data = {k: v for k, v in asdict(self).items() if v != getattr(CcMapping, k, None)}
+        if self.range is not None:
+            data["range"] = list(self.range)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CcMapping:
+        """Build from a preset entry.
+
+        Raises:
+            MidiMapError: unknown keys, missing ``cc``/``target``, or values out of range.
+        """
+        if not isinstance(data, dict):
+            raise MidiMapError(f"a midi cc entry must be a mapping such as {{cc: 74, target: eq.gain_db}}, got {data!r}")
+        unknown = sorted(set(data) - {"cc", "target", "channel", "range", "curve", "bits", "takeover"})
+        if unknown:
+            raise MidiMapError(f"midi cc entry: unknown key {unknown[0]!r}; valid keys: cc, target, channel, range, curve, bits, takeover")
+        if "cc" not in data or "target" not in data:
+            raise MidiMapError(f"midi cc entry needs 'cc' and 'target', got {data!r}")
+        span = data.get("range")
+        if span is not None and (not isinstance(span, (list, tuple)) or len(span) != 2 or not all(_is_number(v) for v in span)):
+            raise MidiMapError(f"midi cc {data['cc']}: range must be two numbers [low, high], got {span!r}")
+        return cls(
+            cc=data["cc"],
+            target=data["target"],
+            channel=data.get("channel"),
+            range=(float(span[0]), float(span[1])) if span is not None else None,
+            curve=data.get("curve", "linear"),
+            bits=data.get("bits", 7),
+            takeover=data.get("takeover", "jump"),
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int_in(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_mapping(m: CcMapping) -> None:
+    """Raises :class:`MidiMapError` naming the field, the value and what is valid."""
+    if m.bits not in (7, 14):
+        raise MidiMapError(f"midi cc {m.cc}: bits must be 7 or 14, got {m.bits!r}")
+    top = 31 if m.bits == 14 else 127
+    if not _is_int_in(m.cc, 0, top):
+        raise MidiMapError(f"midi cc must be an integer 0–{top}{' (the MSB of a 14-bit pair)' if m.bits == 14 else ''}, got {m.cc!r}")
+    if m.channel is not None and not _is_int_in(m.channel, 1, 16):
+        raise MidiMapError(f"midi cc {m.cc}: channel must be 1–16 (or left out for any channel), got {m.channel!r}")
+    if not isinstance(m.target, str) or "." not in m.target.strip("."):
+        raise MidiMapError(f"midi cc {m.cc}: target must read '<plugin>.<param>' or 'stem.<name>.gain', got {m.target!r}")
+    if m.curve not in CURVES:
+        raise MidiMapError(f"midi cc {m.cc}: curve must be one of {', '.join(CURVES)}, got {m.curve!r}")
+    if m.takeover not in TAKEOVERS:
+        raise MidiMapError(f"midi cc {m.cc}: takeover must be one of {', '.join(TAKEOVERS)}, got {m.takeover!r}")
+    if m.range is not None:
+        check_curve(m, m.range)
+
+
+def check_curve(mapping: CcMapping, span: tuple[float, float]) -> None:
+    """Raises :class:`MidiMapError` when ``mapping``'s curve cannot span ``span`` (log needs both ends above 0)."""
+    if mapping.curve == "log" and min(span) <= 0:
+        raise MidiMapError(f"midi cc {mapping.cc} → {mapping.target}: curve 'log' needs a range above 0, got [{span[0]:g}, {span[1]:g}]; use curve: linear")
+
+
+def mappings_from_preset(preset: dict[str, Any]) -> list[CcMapping]:
+    """The CC maps stored in a preset's ``midi: cc:`` list (none when the preset has no ``midi`` section).
+
+    Raises:
+        MidiMapError: the section is malformed.
+    """
+    section = preset.get("midi") or {}
+    if not isinstance(section, dict):
+        raise MidiMapError(f"'midi' must be a mapping with a 'cc' list, got {section!r}")
+    unknown = sorted(set(section) - {"cc"})
+    if unknown:
+        raise MidiMapError(f"midi: unknown key {unknown[0]!r}; valid keys: cc")
+    entries = section.get("cc") or []
+    if not isinstance(entries, list):
+        raise MidiMapError(f"midi: cc must be a list of entries, got {entries!r}")
+    return [CcMapping.from_dict(e) for e in entries]
+
+
+def mappings_to_preset(mappings: Iterable[CcMapping]) -> dict[str, Any]:
+    """The ``midi`` section that stores ``mappings``."""
+    return {"cc": [m.to_dict() for m in mappings]}
+
+
+# -- scaling --------------------------------------------------------------------------------
+
+
+def scale(mapping: CcMapping, raw: int, span: tuple[float, float]) -> float:
+    """The target value for a raw CC value (0–127, or 0–16383 with 14 bits) over ``span`` ``(low, high)``."""
+    x = min(max(raw, 0), mapping.max_value) / mapping.max_value
+    low, high = span
+    if mapping.curve == "log":
+        return float(low * (high / low) ** x)
+    return float(low + x * (high - low))
+
+
+def unscale(mapping: CcMapping, value: float, span: tuple[float, float]) -> float:
+    """Where ``value`` sits on the knob, 0–1 (the inverse of :func:`scale`, clipped)."""
+    low, high = span
+    if high == low:
+        return 0.0
+    if mapping.curve == "log":
+        x = math.log(max(value, 1e-30) / low) / math.log(high / low)
+    else:
+        x = (value - low) / (high - low)
+    return min(max(x, 0.0), 1.0)
+
+
+# -- the mapper ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What the mapper needs to know about a target: its range, its value now, and whether it is an on/off switch."""
+
+    range: tuple[float, float]
+    value: float
+    toggle: bool = False
+
+
+Lookup = Callable[[str], TargetState]  # raises ValueError (or KeyError) for an unknown target
+
+
+@dataclass(frozen=True)
+class SetParam:
+    """Set ``target`` to ``value`` (in the target's units; 0/1 for a switch)."""
+
+    target: str
+    value: float
+    mapping: CcMapping
+
+
+@dataclass(frozen=True)
+class SelectPreset:
+    """Load the preset ``name`` (program number ``index`` counted with its bank)."""
+
+    name: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Learned:
+    """MIDI learn bound ``mapping``."""
+
+    mapping: CcMapping
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An event that did nothing, and why (for the log)."""
+
+    reason: str
+
+
+Action = SetParam | SelectPreset | Learned | Ignored
+
+
+@dataclass
+class MidiMapper:
+    """CC maps, the program list, and the little state MIDI needs: learn, 14-bit MSBs, bank select, pick-up.
+
+    Args:
+        mappings: the CC maps, usually from the preset.
+        programs: preset names; program change ``n`` (plus ``128 × bank``) selects ``programs[n]``.
+        program_channel: 1–16, or ``None`` to follow program changes on any channel.
+    """
+
+    mappings: list[CcMapping] = field(default_factory=list)
+    programs: Sequence[str] = ()
+    program_channel: int | None = None
+    armed: tuple[str, int] | None = None  # (target, bits) waiting for MIDI learn
+    _msb: dict[tuple[int, int], int] = field(default_factory=dict)  # (channel, cc) -> last MSB
+    _bank: dict[int, tuple[int, int]] = field(default_factory=dict)  # channel -> (bank MSB, bank LSB)
+    _last_set: dict[CcMapping, float] = field(default_factory=dict)  # pick-up: what each mapping last set
+
+    def handle(self, message: Any, lookup: Lookup) -> list[Action]:
+        """The actions one mido message asks for."""
+        event = normalize(message)
+        if isinstance(event, ProgramChange):
+            return [self._program(event)]
+        if isinstance(event, ControlChange):
+            return self._control(event, lookup)
+        return []
+
+    # -- learn and edit ------------------------------------------------------------------------
+
+    def arm(self, target: str, bits: int = 7) -> None:
+        """Bind the next CC that arrives to ``target`` (a 14-bit pair when ``bits == 14``)."""
+        if bits not in (7, 14):
+            raise MidiMapError(f"bits must be 7 or 14, got {bits!r}")
+        self.armed = (target, bits)
+
+    def disarm(self) -> None:
+        self.armed = None
+
+    def bind(self, mapping: CcMapping) -> None:
+        """Add ``mapping``, replacing any map of the same CC on the same channel."""
+        self.mappings = [m for m in self.mappings if (m.cc, m.channel) != (mapping.cc, mapping.channel)] + [mapping]
+
+    def clear(self, target: str | None = None) -> int:
+        """Remove every map (or only those of ``target``); returns how many went."""
+        kept = [m for m in self.mappings if target is not None and m.target != target]
+        removed = len(self.mappings) - len(kept)
+        self.mappings = kept
+        return removed
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _program(self, event: ProgramChange) -> Action:
+        if self.program_channel is not None and event.channel != self.program_channel:
+            return Ignored(f"program change on channel {event.channel}; listening on channel {self.program_channel}")
+        msb, lsb = self._bank.get(event.channel, (0, 0))
+        index = (msb * 128 + lsb) * 128 + event.program
+        if index >= len(self.programs):
+            return Ignored(f"program {index} has no preset; the program list has {len(self.programs)} (--programs)")
+        return SelectPreset(self.programs[index], index)
+
+    def _control(self, event: ControlChange, lookup: Lookup) -> list[Action]:
+        if event.control == BANK_MSB:
+            self._bank[event.channel] = (event.value, 0)  # a new MSB resets the LSB, as the MIDI spec says
+        elif event.control == BANK_LSB:
+            self._bank[event.channel] = (self._bank.get(event.channel, (0, 0))[0], event.value)
+        if self.armed is not None:
+            return [self._learn(event, *self.armed)]
+        actions = [self._apply(m, event, lookup) for m in self.mappings if m.listens_to(event)]
+        return [a for a in actions if a is not None] or [Ignored(f"CC {event.control} on channel {event.channel} is not mapped")]
+
+    def _learn(self, event: ControlChange, target: str, bits: int) -> Action:
+        if bits == 14 and event.control > 31:
+            return Ignored(f"learning a 14-bit pair for {target}: waiting for an MSB (CC 0–31), got CC {event.control}")
+        mapping = CcMapping(cc=event.control, target=target, channel=event.channel, bits=bits)
+        self.bind(mapping)
+        self.armed = None
+        return Learned(mapping)
+
+    def _raw(self, mapping: CcMapping, event: ControlChange) -> int | None:
+        """The mapping's raw value after ``event``: 7-bit as is; 14-bit MSB with LSB 0, then refined by the LSB."""
+        if mapping.bits == 7:
+            return event.value
+        key = (event.channel, mapping.cc)
+        if event.control == mapping.cc:
+            self._msb[key] = event.value
+            return event.value << 7
+        msb = self._msb.get(key)
+        return None if msb is None else (msb << 7) | event.value
+
+    def _apply(self, mapping: CcMapping, event: ControlChange, lookup: Lookup) -> Action | None:
+        raw = self._raw(mapping, event)
+        if raw is None:
+            return None  # an LSB before any MSB
+        try:
+            state = lookup(mapping.target)
+        except (ValueError, KeyError) as exc:
+            return Ignored(f"CC {mapping.cc} → {mapping.target}: {exc}")
+        if state.toggle:
+            return SetParam(mapping.target, 1.0 if raw > mapping.max_value // 2 else 0.0, mapping)
+        span = mapping.range or state.range
+        try:
+            check_curve(mapping, span)
+        except MidiMapError as exc:
+            return Ignored(str(exc))
+        value = scale(mapping, raw, span)
+        if mapping.takeover == "pickup" and not self._picked_up(mapping, raw, value, state, span):
+            return Ignored(f"CC {mapping.cc} → {mapping.target}: waiting for the knob to reach the parameter (pick-up)")
+        self._last_set[mapping] = value
+        return SetParam(mapping.target, value, mapping)
+
+    def _picked_up(self, mapping: CcMapping, raw: int, value: float, state: TargetState, span: tuple[float, float]) -> bool:
+        """Soft takeover: engaged while the parameter still holds what this knob set, or once the knob reaches it."""
+        last = self._last_set.get(mapping)
+        if last is not None and math.isclose(last, state.value, rel_tol=1e-6, abs_tol=1e-9):
+            return True
+        x, current = raw / mapping.max_value, unscale(mapping, state.value, span)
+        return abs(x - current) <= PICKUP_TOLERANCE
+
+
+# -- ports (thin) ----------------------------------------------------------------------------
+
+
+NO_MIDI_HINT = "start without --midi-in to control the server over OSC only"
+
+
+def open_input(name: str | None, callback: Callable[[Any], None]) -> Any:
+    """Open a MIDI input that calls ``callback(mido.Message)`` from the backend's thread.
+
+    Args:
+        name: an existing input (exact name, or a unique part of one); ``None`` makes a
+            virtual input named ``plugin-host`` that other programs can connect to.
+    Raises:
+        MidiPortError: no backend (python-rtmidi), no MIDI system (no ALSA sequencer),
+            no such port, or virtual ports unsupported; one line that says how to go on.
+    """
+    try:
+        import mido
+        import rtmidi  # noqa: F401  (mido's default backend; imported here to name it when missing)
+    except ImportError:
+        raise MidiPortError(f"MIDI input needs python-rtmidi, which is not installed: pip install 'stemsplit[midi]', or {NO_MIDI_HINT}") from None
+    try:
+        if name is None:
+            return mido.open_input(VIRTUAL_PORT, virtual=True, callback=callback)
+        return mido.open_input(_find_port(mido.get_input_names(), name), callback=callback)
+    except MidiPortError:
+        raise
+    except (OSError, NotImplementedError, ValueError, RuntimeError) as exc:  # rtmidi's errors are OSError subclasses
+        raise MidiPortError(_port_problem(name, exc)) from None
+
+
+def _find_port(available: list[str], name: str) -> str:
+    if name in available:
+        return name
+    close = [a for a in available if name.lower() in a.lower()]
+    if len(close) == 1:
+        return close[0]
+    listing = ", ".join(repr(a) for a in available) or "none"
+    what = "several MIDI inputs match" if close else "no MIDI input named"
+    raise MidiPortError(f"{what} {name!r}; available inputs: {listing}; or {NO_MIDI_HINT}")
+
+
+def _port_problem(name: str | None, exc: BaseException) -> str:
+    port = f"MIDI input {name!r}" if name else f"a virtual MIDI input {VIRTUAL_PORT!r}"
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "ALSA" in detail or "sequencer" in detail:
+        return f"cannot open {port}: this machine has no ALSA sequencer (/dev/snd/seq; load the snd-seq kernel module) ({detail}); or {NO_MIDI_HINT}"
+    if isinstance(exc, NotImplementedError) or "virtual" in detail.lower():
+        return f"cannot open {port}: the MIDI backend has no virtual ports here (Windows); name an existing input with --midi-in NAME, or {NO_MIDI_HINT}"
+    return f"cannot open {port}: {detail}; or {NO_MIDI_HINT}"

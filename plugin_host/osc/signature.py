@@ -1,0 +1,114 @@
+"""Argument signatures such as ``s:input_path s:output_dir [s:stems|i:clusters]``: parse, check, convert.
+
+Type letters follow OSC and REAPER's pattern files:
+
+- ``s`` string;
+- ``i`` integer (an integral float such as TouchOSC's ``1.0`` and ``T``/``F`` are accepted);
+- ``f`` number in the parameter's own units (``i`` or ``f``);
+- ``t`` toggle: any number or ``T``/``F``; non-zero is on;
+- ``*`` any number of arguments of any type (must come last).
+
+An item in ``[...]`` is optional; ``a|b`` offers alternatives, taken by the type that arrived.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from plugin_host.osc.messages import describe
+
+TYPE_NAMES = {"s": "string", "i": "integer", "f": "number", "t": "toggle", "*": "any"}
+
+
+class ArgumentError(ValueError):
+    """Arguments do not fit a signature; the message says what was expected and what arrived."""
+
+
+def _coerce(kind: str, value: Any) -> tuple[bool, Any]:
+    """``(accepted, converted)`` for one argument against one type letter."""
+    if kind == "s":
+        return isinstance(value, str), value
+    if kind == "*":
+        return True, value
+    if isinstance(value, bool):
+        return kind in "it", int(value) if kind == "i" else value
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False, value
+    if kind == "i":
+        return float(value).is_integer(), int(value)
+    if kind == "f":
+        return True, float(value)
+    return True, value != 0  # "t"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One argument position: its alternatives ``((type letter, name), ...)`` and whether it may be left out."""
+
+    choices: tuple[tuple[str, str], ...]
+    optional: bool
+
+    def __str__(self) -> str:
+        text = "|".join(f"{kind}:{name}" for kind, name in self.choices)
+        return f"[{text}]" if self.optional else text
+
+
+def _parse_item(token: str) -> Item:
+    optional = token.startswith("[") and token.endswith("]")
+    body = token[1:-1] if optional else token
+    choices = []
+    for part in body.split("|"):
+        kind, _, name = part.partition(":")
+        if kind not in TYPE_NAMES or not name:
+            raise ValueError(f"bad signature item {token!r}: use type:name with type one of {', '.join(TYPE_NAMES)}")
+        choices.append((kind, name))
+    return Item(tuple(choices), optional)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The arguments an address takes; :meth:`bind` checks a message's arguments against it."""
+
+    items: tuple[Item, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Signature:
+        """Build from the notation above; ``""`` means no arguments."""
+        return cls(tuple(_parse_item(t) for t in text.split()))
+
+    def __str__(self) -> str:
+        return " ".join(str(i) for i in self.items) or "no arguments"
+
+    def bind(self, args: tuple[Any, ...]) -> dict[str, Any]:
+        """Map arguments to names, converted to Python types; left-out optional items are absent.
+
+        Raises:
+            ArgumentError: too many or too few arguments, or a type that fits no alternative.
+        """
+        bound: dict[str, Any] = {}
+        for position, item in enumerate(self.items):
+            if item.choices[0][0] == "*":
+                bound[item.choices[0][1]] = tuple(args[position:])
+                return bound
+            if position >= len(args):
+                if item.optional:
+                    continue
+                raise self._error(args, f"missing {item}")
+            bound.update(self._bind_one(item, args[position], args))
+        if len(args) > len(self.items):
+            raise self._error(args, f"{len(args) - len(self.items)} argument(s) too many")
+        return bound
+
+    def _bind_one(self, item: Item, value: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+        for kind, name in item.choices:
+            accepted, converted = _coerce(kind, value)
+            if accepted:
+                return {name: converted}
+        wanted = " or ".join(TYPE_NAMES[kind] for kind, _ in item.choices)
+        raise self._error(args, f"{item} must be {'an' if wanted[0] in 'ai' else 'a'} {wanted}, got {describe(value)}")
+
+    def _error(self, args: tuple[Any, ...], problem: str) -> ArgumentError:
+        got = " ".join(describe(a) for a in args) or "no arguments"
+        return ArgumentError(f"{problem}; expects {self}; got {got}")

@@ -1,0 +1,33 @@
+"""Shared fixtures: the shipped model (loaded once) and generated songs."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from separator import Separator
+from separator.data.make import Recipe, make_song
+from separator.data.render import bundled_soundfont
+
+
+@pytest.fixture(scope="session")
+def separator() -> Separator:
+    """The model that ships in the package, on the CPU."""
+    return Separator.from_pretrained(device="cpu")
+
+
+@functools.lru_cache(maxsize=64)
+def generated_song(index: int, seconds: float = 4.0, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
+    """Stems ``(5, 2, samples)`` of a freshly generated song (bundled SoundFont, no espeak) and their presence."""
+    soundfont = bundled_soundfont()
+    assert soundfont, "pretty_midi (the [data] extra) carries TimGM6mb.sf2; install .[dev]"
+    recipe = Recipe(seed=seed, seconds=seconds, soundfonts=[soundfont], use_espeak=False)
+    return make_song(recipe, index)
+
+
+def sine(frequency: float, seconds: float, sample_rate: int, channels: int = 1, amplitude: float = 0.5) -> np.ndarray:
+    """``(channels, samples)`` float32 sine."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return np.tile(amplitude * np.sin(2 * np.pi * frequency * t), (channels, 1)).astype(np.float32)

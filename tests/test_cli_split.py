@@ -1,0 +1,135 @@
+"""``separator split`` on real files: layout, formats, and every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import generated_song, sine
+
+from separator import audio as audio_io
+from separator.cli import main
+
+
+@pytest.fixture(scope="module")
+def song_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("in") / "song.wav"
+    stems, _ = generated_song(1, seconds=3.0)
+    audio_io.save(path, stems.sum(0), 44100)
+    return path
+
+
+def split(*args: str | Path) -> int:
+    return main(["split", "-q", *map(str, args)])
+
+
+def test_named_split_writes_every_stem_next_to_nothing_else(song_file: Path, tmp_path: Path) -> None:
+    before = song_file.read_bytes()
+    assert split(song_file, "-o", tmp_path) == 0
+    folder = tmp_path / "song"
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.wav", "drums.wav", "guitar.wav", "other.wav", "vocals.wav"]
+    mixture, rate = audio_io.load(song_file)
+    stems = [audio_io.load(p)[0] for p in sorted(folder.iterdir())]
+    assert all(s.shape == mixture.shape for s in stems) and rate == 44100
+    assert sf.info(str(folder / "drums.wav")).subtype == "FLOAT"
+    np.testing.assert_allclose(sum(stems), mixture, atol=1e-5)
+    assert song_file.read_bytes() == before
+
+
+def test_blind_split_writes_k_sources(song_file: Path, tmp_path: Path) -> None:
+    assert split(song_file, "-o", tmp_path, "--clusters", "3") == 0
+    assert sorted(p.name for p in (tmp_path / "song").iterdir()) == ["source1.wav", "source2.wav", "source3.wav"]
+
+
+@pytest.mark.parametrize("fmt,depth,subtype", [("wav", "16", "PCM_16"), ("wav", "24", "PCM_24"), ("flac", "16", "PCM_16"), ("flac", None, "PCM_24")])
+def test_format_and_bit_depth(song_file: Path, tmp_path: Path, fmt: str, depth: str | None, subtype: str) -> None:
+    extra = ["--bit-depth", depth] if depth else []
+    assert split(song_file, "-o", tmp_path, "--stems", "vocals", "--format", fmt, *extra) == 0
+    written = sorted((tmp_path / "song").iterdir())
+    assert [p.name for p in written] == [f"other.{fmt}", f"vocals.{fmt}"]
+    assert sf.info(str(written[0])).subtype == subtype
+
+
+def test_folders_are_searched_and_one_bad_file_does_not_stop_the_rest(song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = tmp_path / "inputs"
+    (inputs / "sub").mkdir(parents=True)
+    (inputs / "sub" / "a.wav").write_bytes(song_file.read_bytes())
+    (inputs / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
+    code = split(inputs, "-o", tmp_path / "out", "--stems", "drums")
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "out" / "a").iterdir()) == ["drums.wav", "other.wav"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {inputs / 'broken.wav'}: not a readable audio file" + err[0].split("not a readable audio file")[1]]
+
+
+def _text(path: Path) -> Path:
+    path.write_text("not audio")
+    return path
+
+
+def _write(path: Path, audio: np.ndarray, rate: int, subtype: str = "FLOAT") -> Path:
+    sf.write(str(path), audio.T, rate, subtype=subtype)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda d: d / "missing.wav", "missing.wav: file not found"),
+        (lambda d: _text(d / "text.wav"), "text.wav: not a readable audio file"),
+        (lambda d: _write(d / "empty.wav", np.zeros((2, 0), np.float32), 44100), "empty.wav: contains no audio (0 samples)"),
+        (lambda d: _write(d / "nan.wav", np.full((2, 1000), np.nan, np.float32), 44100), "nan.wav: contains NaN or infinite samples"),
+    ],
+)
+def test_bad_inputs_get_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], make, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path)
+    assert split(path, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert not (tmp_path / "out" / path.stem).exists() or not any((tmp_path / "out" / path.stem).iterdir())
+
+
+def test_truncated_file_is_reported_and_leaves_no_half_written_stems(song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = song_file.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    assert split(cut, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "cut.wav: truncated: header promises" in err
+    leftovers = list((tmp_path / "out").rglob("*")) if (tmp_path / "out").exists() else []
+    assert [p for p in leftovers if p.is_file()] == []
+
+
+@pytest.mark.parametrize("rate,channels", [(8000, 1), (96000, 2), (44100, 6)])
+def test_unusual_rates_and_channel_counts_keep_their_format(tmp_path: Path, rate: int, channels: int) -> None:
+    path = _write(tmp_path / "odd.wav", sine(440, 1.0, rate, channels), rate, "PCM_16")
+    assert split(path, "-o", tmp_path, "--stems", "bass") == 0
+    info = audio_io.info(tmp_path / "odd" / "bass.wav")
+    assert (info.sample_rate, info.channels, info.frames) == (rate, channels, rate)
+
+
+def test_all_silent_input_gives_silent_stems_without_nan(tmp_path: Path) -> None:
+    path = _write(tmp_path / "quiet.wav", np.zeros((2, 22050), np.float32), 44100)
+    assert split(path, "-o", tmp_path, "--clusters", "2") == 0
+    for stem in (tmp_path / "quiet").iterdir():
+        audio, _ = audio_io.load(stem)
+        assert np.isfinite(audio).all() and np.abs(audio).max() == 0
+
+
+@pytest.mark.parametrize("args,message", [(["--stems", "kazoo"], "unknown stem 'kazoo'; valid options: drums, bass"), (["--clusters", "0"], "clusters must be an integer between 1 and 16")])
+def test_bad_arguments_fail_before_any_work(song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    assert split(song_file, "-o", tmp_path, *args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "song").exists()
+
+
+def test_an_output_that_would_overwrite_the_input_is_refused(tmp_path: Path, song_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    victim = tmp_path / "vocals" / "vocals.wav"  # its vocals stem would be OUT/vocals/vocals.wav
+    victim.parent.mkdir()
+    victim.write_bytes(song_file.read_bytes())
+    assert split(victim, "-o", tmp_path, "--stems", "vocals") == 1
+    assert "output would overwrite the input" in capsys.readouterr().err
+    assert victim.read_bytes() == song_file.read_bytes()

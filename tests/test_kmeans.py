@@ -1,0 +1,58 @@
+"""Torch k-means agrees with scikit-learn and runs on every available device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from separator.kmeans import kmeans, soft_assign
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("k,dim", [(2, 2), (4, 20), (7, 40)])
+def test_same_partition_as_scikit_learn_on_separated_blobs(device: str, k: int, dim: int) -> None:
+    points, _ = make_blobs(n_samples=3000, centers=k, n_features=dim, cluster_std=0.5, center_box=(-10, 10), random_state=k)
+    ours = kmeans(torch.tensor(points, dtype=torch.float32, device=device), k, seed=0)
+    reference = KMeans(k, n_init=4, random_state=0).fit(points)
+    assert adjusted_rand_score(reference.labels_, ours.labels.cpu().numpy()) == pytest.approx(1.0)
+    assert ours.inertia == pytest.approx(reference.inertia_, rel=1e-3)
+
+
+def test_same_seed_same_result_and_restarts_never_hurt() -> None:
+    points = torch.randn(2000, 8, generator=torch.Generator().manual_seed(1))
+    a, b = kmeans(points, 5, seed=3), kmeans(points, 5, seed=3)
+    assert torch.equal(a.labels, b.labels)
+    assert kmeans(points, 5, n_init=8, seed=3).inertia <= kmeans(points, 5, n_init=1, seed=3).inertia + 1e-6
+
+
+def test_weights_pull_centroids() -> None:
+    points = torch.tensor([[0.0], [1.0], [10.0]])
+    result = kmeans(points, 2, weights=torch.tensor([1.0, 3.0, 1.0]), seed=0)
+    assert sorted(result.centroids.squeeze(1).tolist()) == pytest.approx([0.75, 10.0])
+
+
+def test_fewer_distinct_points_than_clusters_still_returns_k_centroids() -> None:
+    points = torch.zeros(10, 3)
+    assert kmeans(points, 3).centroids.shape == (3, 3)
+
+
+def test_bad_k_is_rejected_with_the_valid_range() -> None:
+    with pytest.raises(ValueError, match=r"1 <= k <= number of points \(4\), got k=5"):
+        kmeans(torch.zeros(4, 2), 5)
+
+
+def test_soft_assignment_rows_sum_to_one_and_hard_limit_is_one_hot() -> None:
+    x = torch.randn(50, 4)
+    centroids = torch.randn(3, 4)
+    soft = soft_assign(x, centroids, 5.0)
+    assert torch.allclose(soft.sum(1), torch.ones(50))
+    hard = soft_assign(x, centroids, float("inf"))
+    assert set(hard.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(hard.argmax(1), soft.argmax(1))
+    assert np.allclose(hard.sum(1).numpy(), 1)

@@ -1,0 +1,134 @@
+"""Separator API: shapes, modes, stems adding back to the mixture, chunking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import generated_song
+
+from separator import SeparationError, Separator
+from separator.classes import CLASSES
+from separator.metrics import best_permutation
+
+
+@pytest.fixture(scope="module")
+def mixture() -> np.ndarray:
+    stems, _ = generated_song(0)
+    return stems.sum(0)
+
+
+def test_named_mode_returns_every_class_full_length_stereo(separator: Separator, mixture: np.ndarray) -> None:
+    stems = separator.separate(mixture, 44100)
+    assert list(stems) == list(CLASSES)
+    for audio in stems.values():
+        assert audio.shape == mixture.shape and audio.dtype == np.float32
+    np.testing.assert_allclose(sum(stems.values()), mixture, atol=1e-5)
+
+
+def test_stereo_is_preserved_not_downmixed(separator: Separator, mixture: np.ndarray) -> None:
+    left_only = mixture.copy()
+    left_only[1] = 0
+    stems = separator.separate(left_only, 44100)
+    assert all(np.abs(s[1]).max() < 1e-6 for s in stems.values())
+    assert max(np.abs(s[0]).max() for s in stems.values()) > 0.01
+
+
+@pytest.mark.parametrize("request_,expected", [("vocals", ["vocals", "other"]), (["drums", "guitar"], ["drums", "guitar", "other"]), ("other,bass", ["other", "bass"])])
+def test_a_subset_of_stems_plus_other_adds_back_to_the_mixture(separator: Separator, mixture: np.ndarray, request_, expected) -> None:  # type: ignore[no-untyped-def]
+    stems = separator.separate(mixture, 44100, stems=request_)
+    assert list(stems) == expected
+    np.testing.assert_allclose(sum(stems.values()), mixture, atol=1e-5)
+
+
+def test_subset_stem_equals_the_same_stem_of_a_full_split(separator: Separator, mixture: np.ndarray) -> None:
+    full = separator.separate(mixture, 44100)
+    vocals = separator.separate(mixture, 44100, stems="vocals")
+    np.testing.assert_allclose(vocals["vocals"], full["vocals"], atol=1e-6)
+    np.testing.assert_allclose(vocals["other"], full["drums"] + full["bass"] + full["guitar"] + full["other"], atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_blind_mode_gives_k_sources_that_add_back(separator: Separator, mixture: np.ndarray, k: int) -> None:
+    stems = separator.separate(mixture, 44100, clusters=k)
+    assert list(stems) == [f"source{i + 1}" for i in range(k)]
+    np.testing.assert_allclose(sum(stems.values()), mixture, atol=1e-5)
+    if k <= 3:  # a real song has at least three distinct clusters of bins
+        assert min(float(np.sum(s**2)) for s in stems.values()) > 0
+
+
+def test_chunked_separation_equals_unchunked_up_to_the_crossfade(mixture: np.ndarray) -> None:
+    """The BLSTM sees less context in short chunks, so masks differ a little near chunk edges.
+
+    Blind sources are numbered arbitrarily per run, so they are matched first.
+    """
+    whole = Separator.from_pretrained(device="cpu", segment_seconds=60.0)
+    chunked = Separator.from_pretrained(device="cpu", segment_seconds=1.5, overlap_seconds=0.25)
+    for kwargs in ({}, {"clusters": 2}):
+        a, b = list(whole.separate(mixture, 44100, **kwargs).values()), list(chunked.separate(mixture, 44100, **kwargs).values())
+        b = [b[i] for i in best_permutation(b, a)] if kwargs else b
+        for x, y in zip(a, b, strict=True):
+            error = np.sum((x - y) ** 2) / max(np.sum(x**2), 1e-9)
+            assert error < 0.1, f"{kwargs}: chunked differs by {10 * np.log10(error):.1f} dB"
+        np.testing.assert_allclose(sum(b), mixture, atol=1e-5)
+
+
+@pytest.mark.parametrize("sample_rate,channels", [(8000, 1), (22050, 2), (48000, 6), (96000, 2)])
+def test_any_sample_rate_and_channel_count(separator: Separator, sample_rate: int, channels: int) -> None:
+    audio = np.random.default_rng(0).standard_normal((channels, sample_rate)).astype(np.float32) * 0.1
+    stems = separator.separate(audio, sample_rate, stems="drums")
+    assert all(s.shape == audio.shape for s in stems.values())
+    np.testing.assert_allclose(sum(stems.values()), audio, atol=1e-5)
+
+
+def test_silence_gives_silent_stems_not_nan(separator: Separator) -> None:
+    for kwargs in ({}, {"clusters": 3}):
+        stems = separator.separate(np.zeros((2, 44100), np.float32), 44100, **kwargs)
+        assert all(np.isfinite(s).all() and np.abs(s).max() == 0 for s in stems.values())
+
+
+def test_mono_vector_input_is_accepted(separator: Separator) -> None:
+    stems = separator.separate(np.zeros(1000, np.float32), 44100, stems="bass")
+    assert stems["bass"].shape == (1, 1000)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"stems": "voxals"}, r"unknown stem 'voxals'; valid options: drums, bass, guitar, vocals, other"),
+        ({"clusters": 0}, r"clusters must be an integer between 1 and 16, got 0"),
+        ({"clusters": 2, "stems": "bass"}, r"not both"),
+        ({"stems": ""}, r"no stem names given"),
+    ],
+)
+def test_bad_arguments_are_explained(separator: Separator, kwargs: dict, message: str) -> None:
+    with pytest.raises(SeparationError, match=message):
+        separator.separate(np.zeros((1, 100), np.float32), 44100, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "audio,rate,message",
+    [
+        (np.full((2, 100), np.nan, np.float32), 44100, "NaN or infinite"),
+        (np.zeros((2, 0), np.float32), 44100, "no samples"),
+        (np.zeros((44100, 2), np.float32), 44100, "looks transposed"),
+        (np.zeros((2, 100), np.float32), 100000000, "sample_rate must be"),
+    ],
+)
+def test_bad_audio_is_explained(separator: Separator, audio: np.ndarray, rate: int, message: str) -> None:
+    with pytest.raises(SeparationError, match=message):
+        separator.separate(audio, rate)
+
+
+def test_progress_reaches_one_and_can_cancel(separator: Separator, mixture: np.ndarray) -> None:
+    seen: list[float] = []
+    separator.separate(mixture, 44100, clusters=2, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(_: float) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        separator.separate(mixture, 44100, progress=cancel)
