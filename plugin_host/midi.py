@@ -81,7 +81,8 @@ class CcMapping:
         channel: 1–16, or ``None`` for any channel.
         range: ``(low, high)`` in the target's units that CC 0 and CC max map to
             (``high < low`` turns the knob around); ``None``: the target's own range.
-        curve: ``"linear"``, or ``"log"`` (equal ratios per step: frequencies, times; needs a range above 0).
+        curve: ``"linear"``, ``"log"`` (equal ratios per step: frequencies, times; needs a range above 0),
+            or ``None`` for the target's own scale (log for frequencies and times, else linear).
         bits: 7, or 14 for MSB/LSB pairs.
         takeover: ``"jump"`` applies every value; ``"pickup"`` ignores the knob until it reaches the
             parameter's position, so a knob that is out of place does not make the value jump.
@@ -91,7 +92,7 @@ class CcMapping:
     target: str
     channel: int | None = None
     range: tuple[float, float] | None = None
-    curve: str = "linear"
+    curve: str | None = None
     bits: int = 7
     takeover: str = "jump"
 
@@ -138,7 +139,7 @@ class CcMapping:
             target=data["target"],
             channel=data.get("channel"),
             range=(float(span[0]), float(span[1])) if span is not None else None,
-            curve=data.get("curve", "linear"),
+            curve=data.get("curve"),
             bits=data.get("bits", 7),
             takeover=data.get("takeover", "jump"),
         )
@@ -163,17 +164,17 @@ def _check_mapping(m: CcMapping) -> None:
         raise MidiMapError(f"midi cc {m.cc}: channel must be 1–16 (or left out for any channel), got {m.channel!r}")
     if not isinstance(m.target, str) or "." not in m.target.strip("."):
         raise MidiMapError(f"midi cc {m.cc}: target must read '<plugin>.<param>' or 'stem.<name>.gain', got {m.target!r}")
-    if m.curve not in CURVES:
+    if m.curve is not None and m.curve not in CURVES:
         raise MidiMapError(f"midi cc {m.cc}: curve must be one of {', '.join(CURVES)}, got {m.curve!r}")
     if m.takeover not in TAKEOVERS:
         raise MidiMapError(f"midi cc {m.cc}: takeover must be one of {', '.join(TAKEOVERS)}, got {m.takeover!r}")
     if m.range is not None:
-        check_curve(m, m.range)
+        check_curve(m, m.range, m.curve)
 
 
-def check_curve(mapping: CcMapping, span: tuple[float, float]) -> None:
-    """Raises :class:`MidiMapError` when ``mapping``'s curve cannot span ``span`` (log needs both ends above 0)."""
-    if mapping.curve == "log" and min(span) <= 0:
+def check_curve(mapping: CcMapping, span: tuple[float, float], curve: str | None) -> None:
+    """Raises :class:`MidiMapError` when ``curve`` cannot span ``span`` (log needs both ends above 0)."""
+    if curve == "log" and min(span) <= 0:
         raise MidiMapError(f"midi cc {mapping.cc} → {mapping.target}: curve 'log' needs a range above 0, got [{span[0]:g}, {span[1]:g}]; use curve: linear")
 
 
@@ -203,21 +204,21 @@ def mappings_to_preset(mappings: Iterable[CcMapping]) -> dict[str, Any]:
 # -- scaling --------------------------------------------------------------------------------
 
 
-def scale(mapping: CcMapping, raw: int, span: tuple[float, float]) -> float:
-    """The target value for a raw CC value (0–127, or 0–16383 with 14 bits) over ``span`` ``(low, high)``."""
-    x = min(max(raw, 0), mapping.max_value) / mapping.max_value
+def position_to_value(x: float, span: tuple[float, float], curve: str = "linear") -> float:
+    """A knob position ``x`` (0–1, clipped) as a value over ``span`` ``(low, high)``; ``log`` moves in equal ratios."""
+    x = min(max(x, 0.0), 1.0)
     low, high = span
-    if mapping.curve == "log":
+    if curve == "log":
         return float(low * (high / low) ** x)
     return float(low + x * (high - low))
 
 
-def unscale(mapping: CcMapping, value: float, span: tuple[float, float]) -> float:
-    """Where ``value`` sits on the knob, 0–1 (the inverse of :func:`scale`, clipped)."""
+def value_to_position(value: float, span: tuple[float, float], curve: str = "linear") -> float:
+    """Where ``value`` sits on a knob over ``span``, 0–1, clipped (the inverse of :func:`position_to_value`)."""
     low, high = span
     if high == low:
         return 0.0
-    if mapping.curve == "log":
+    if curve == "log":
         x = math.log(max(value, 1e-30) / low) / math.log(high / low)
     else:
         x = (value - low) / (high - low)
@@ -229,11 +230,12 @@ def unscale(mapping: CcMapping, value: float, span: tuple[float, float]) -> floa
 
 @dataclass(frozen=True)
 class TargetState:
-    """What the mapper needs to know about a target: its range, its value now, and whether it is an on/off switch."""
+    """What the mapper needs to know about a target: its range, value now, whether it is a switch, its knob scale."""
 
     range: tuple[float, float]
     value: float
     toggle: bool = False
+    scale: str = "linear"
 
 
 Lookup = Callable[[str], TargetState]  # raises ValueError (or KeyError) for an unknown target
@@ -290,6 +292,7 @@ class MidiMapper:
     _msb: dict[tuple[int, int], int] = field(default_factory=dict)  # (channel, cc) -> last MSB
     _bank: dict[int, tuple[int, int]] = field(default_factory=dict)  # channel -> (bank MSB, bank LSB)
     _last_set: dict[CcMapping, float] = field(default_factory=dict)  # pick-up: what each mapping last set
+    _last_position: dict[CcMapping, float] = field(default_factory=dict)  # pick-up: where each knob was, 0–1
 
     def handle(self, message: Any, lookup: Lookup) -> list[Action]:
         """The actions one mido message asks for."""
@@ -372,24 +375,27 @@ class MidiMapper:
             return Ignored(f"CC {mapping.cc} → {mapping.target}: {exc}")
         if state.toggle:
             return SetParam(mapping.target, 1.0 if raw > mapping.max_value // 2 else 0.0, mapping)
-        span = mapping.range or state.range
+        span, curve = mapping.range or state.range, mapping.curve or state.scale
         try:
-            check_curve(mapping, span)
+            check_curve(mapping, span, curve)
         except MidiMapError as exc:
             return Ignored(str(exc))
-        value = scale(mapping, raw, span)
-        if mapping.takeover == "pickup" and not self._picked_up(mapping, raw, value, state, span):
+        x = raw / mapping.max_value
+        if mapping.takeover == "pickup" and not self._picked_up(mapping, x, value_to_position(state.value, span, curve), state.value):
             return Ignored(f"CC {mapping.cc} → {mapping.target}: waiting for the knob to reach the parameter (pick-up)")
+        value = position_to_value(x, span, curve)
         self._last_set[mapping] = value
         return SetParam(mapping.target, value, mapping)
 
-    def _picked_up(self, mapping: CcMapping, raw: int, value: float, state: TargetState, span: tuple[float, float]) -> bool:
-        """Soft takeover: engaged while the parameter still holds what this knob set, or once the knob reaches it."""
-        last = self._last_set.get(mapping)
-        if last is not None and math.isclose(last, state.value, rel_tol=1e-6, abs_tol=1e-9):
+    def _picked_up(self, mapping: CcMapping, x: float, current: float, value_now: float) -> bool:
+        """Soft takeover: engaged while the target holds what this knob last set, or once the knob reaches
+        or crosses the target's position ``current`` (0–1)."""
+        last, previous = self._last_set.get(mapping), self._last_position.get(mapping)
+        self._last_position[mapping] = x
+        if last is not None and math.isclose(last, value_now, rel_tol=1e-6, abs_tol=1e-9):
             return True
-        x, current = raw / mapping.max_value, unscale(mapping, state.value, span)
-        return abs(x - current) <= PICKUP_TOLERANCE
+        crossed = previous is not None and (previous - current) * (x - current) <= 0
+        return crossed or abs(x - current) <= PICKUP_TOLERANCE
 
 
 # -- ports (thin) ----------------------------------------------------------------------------

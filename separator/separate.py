@@ -51,7 +51,7 @@ class Separator:
         segment_seconds: float = 20.0,
         overlap_seconds: float = 1.0,
         hardness: float = float("inf"),
-        fit_points: int = 40000,
+        fit_points: int = 20000,
         seed: int = 0,
     ) -> None:
         self.device = resolve_device(device)

@@ -47,6 +47,7 @@ class TrainConfig:
     log_every: int = 50
     save_every: int = 250
     val_every: int = 1000
+    val_songs: int = 16
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
 
 
@@ -131,7 +132,7 @@ def train(cfg: TrainConfig) -> Path:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
         step += 1
-        for k, v in {"loss": float(loss), **parts}.items():
+        for k, v in {"loss": float(loss.detach()), **parts}.items():
             running[k] = running.get(k, 0.0) + v / cfg.log_every
         if step % cfg.log_every == 0:
             _log(out, {"step": step, **running, "songs": len(bank), "sec_per_step": (time.time() - tic) / cfg.log_every})
@@ -151,7 +152,7 @@ def _validate(model: ChimeraNet, cfg: TrainConfig, out: Path, step: int) -> None
 
     model.eval()
     try:
-        scores = evaluate_model(model, cfg.val_data or "", max_songs=24, oracle=False)
+        scores = evaluate_model(model, cfg.val_data or "", max_songs=cfg.val_songs, oracle=False)
     finally:
         model.train()
     _log(out, {"step": step, "val": scores})

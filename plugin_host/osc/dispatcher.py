@@ -14,6 +14,7 @@ Every failure becomes ``/error s:address s:message``; nothing is dropped.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -72,6 +73,7 @@ class Route:
         return [self.template.format(**fields) for fields in self.expand()]
 
 
+@functools.lru_cache(maxsize=128)
 def _template_regex(template: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", template)
     body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))

@@ -104,9 +104,10 @@ def render_track(
         ``(2, round(seconds * sample_rate))`` float32 stereo audio.
     """
     synth, sfid = _synth(soundfont, sample_rate)
-    synth.sounds_off()
-    for chan in range(16):
-        synth.control_change(chan, 121, 0)  # reset all controllers
+    # tsf_reset only starts a quick release of the voices still sounding; render it away,
+    # so nothing of the previous part leaks in and the same seed renders the same audio.
+    synth.soundfonts[sfid].reset()
+    synth.generate_simple(sample_rate // 5)
     if drum_kit is not None:
         synth.program_select(DRUM_CHANNEL, sfid, drum_kit[0], drum_kit[1], is_drums=drum_kit[0] == 128)
     for chan in range(16):

@@ -1,0 +1,394 @@
+"""The server's state and what a request may do with it: the loaded chain, presets, parameters, stems, jobs.
+
+No OSC here: :mod:`plugin_host.osc.routes` binds addresses to these methods.
+Every path that arrives from the network goes through the :class:`PathPolicy`;
+presets loaded over the network may not load VST3 plugins (or their state
+files) unless the operator allowed it, and may read impulse responses only
+inside the roots or the preset's own folder. The caller holds :attr:`Control.lock`
+around every call that reads or changes the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from plugin_host import batch, preset
+from plugin_host.catalog import resolve
+from plugin_host.chain import Chain
+from plugin_host.errors import ParameterError, PresetError
+from plugin_host.midi import MidiMapper, TargetState, mappings_from_preset, mappings_to_preset, position_to_value, value_to_position
+from plugin_host.osc.jobs import Job, JobManager
+from plugin_host.osc.model import ModelProvider
+from plugin_host.osc.security import PathPolicy, PathRefused
+from plugin_host.params import ParamInfo, not_found
+from plugin_host.schema import ROUTE_GAIN_SPEC
+
+log = logging.getLogger("plugin_host.osc")
+
+PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STEM_CONTROLS = ("gain", "mute", "solo")
+STEM_GAIN_RANGE = (ROUTE_GAIN_SPEC.minimum or -96.0, ROUTE_GAIN_SPEC.maximum or 24.0)  # dB
+
+
+def version() -> str:
+    try:
+        return metadata.version("stemsplit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``/status`` reports."""
+
+    version: str
+    preset: str
+    queued: int
+    running: int
+    model: str
+
+
+class Control:
+    """The state one server shares between OSC, MIDI and its jobs.
+
+    Args:
+        paths: where messages may read and write.
+        model: the separator, loaded once.
+        jobs: the worker pool (its ``notify`` sends job replies).
+        preset_dir: where ``/preset/save NAME`` writes and where names are looked up first.
+        allow_vst3: presets loaded by a message may load VST3 plugins and their state files.
+    """
+
+    def __init__(self, paths: PathPolicy, model: ModelProvider, jobs: JobManager, preset_dir: Path | None = None, allow_vst3: bool = False) -> None:
+        self.paths, self.model, self.jobs = paths, model, jobs
+        self.preset_dir = Path(os.path.realpath(preset_dir or paths.roots[0] / "presets"))
+        self.allow_vst3 = allow_vst3
+        self.lock = threading.RLock()
+        self.chain: Chain | None = None
+        self.midi = MidiMapper()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        queued, running = self.jobs.counts()
+        return Status(version(), self.chain.name if self.chain else "", queued, running, self.model.state)
+
+    def require_chain(self) -> Chain:
+        """The loaded chain.
+
+        Raises:
+            ParameterError: no preset is loaded.
+        """
+        if self.chain is None:
+            raise ParameterError("no preset is loaded; send /preset/load NAME first (/preset/list names them)")
+        return self.chain
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def split(self, input_path: str, output_dir: str, reply_to: Any, stems: str | None = None, clusters: int | None = None) -> Job:
+        """Queue the separation of ``input_path`` into ``output_dir/<stem>.wav``.
+
+        Raises:
+            PathRefused: a path outside the roots, a missing input, or outputs that exist.
+            SeparationError: bad stems or clusters (checked now when the model is loaded).
+            AudioLoadError: the input is not readable audio.
+            JobError: the queue is full.
+        """
+        from separator import audio as audio_io  # imports torch: kept off the start-up path
+
+        source, folder = self.paths.input_file(input_path), self.paths.output_dir(output_dir)
+        audio_io.info(source)
+        loaded = self.model.ready()
+        if loaded is not None:
+            self._check_stem_targets(source, folder, loaded.stem_names(stems, clusters))
+
+        def work(progress: Any) -> list[Path]:
+            separator = self.model.get()
+            self._check_stem_targets(source, folder, separator.stem_names(stems, clusters))
+            return separator.separate_file(source, folder, stems=stems, clusters=clusters, progress=progress)
+
+        return self.jobs.submit("split", f"{source.name} -> {folder}", work, reply_to)
+
+    def _check_stem_targets(self, source: Path, folder: Path, names: list[str]) -> None:
+        for name in names:
+            target = folder / f"{name}.wav"
+            if target == source:
+                raise PathRefused(f"{target}: would overwrite the input; choose another output folder")
+            if target.exists() and not self.paths.overwrite:
+                raise PathRefused(f"{target}: exists already; choose another output folder or start the server with --overwrite")
+
+    def render(self, input_path: str, output_path: str, reply_to: Any) -> Job:
+        """Queue running the loaded chain on ``input_path`` into ``output_path`` (a copy of the chain as it is now).
+
+        Raises:
+            ParameterError: no preset is loaded.
+            PathRefused: a path outside the roots, a missing input, or an existing output.
+            JobError: the queue is full.
+        """
+        chain = self.require_chain()
+        source = self.paths.input_file(input_path)
+        target = self.paths.output_file(output_path, inputs=[source])
+        snapshot = chain.copy()
+
+        def work(progress: Any) -> list[Path]:
+            if snapshot.has_split:
+                snapshot.separator = self.model.get()
+            return batch.render_file(snapshot, source, target, progress=progress)
+
+        return self.jobs.submit("render", f"{source.name} -> {target.name} ({chain.name})", work, reply_to)
+
+    # -- presets ---------------------------------------------------------------------------
+
+    def load_preset(self, name_or_path: str, trusted: bool = False) -> Chain:
+        """Load a preset by name (the preset folder first, then the library) or by path inside the roots.
+
+        Args:
+            trusted: the operator chose it (``--preset``, ``--programs``): no checks on the files it reads.
+        Raises:
+            PresetError: unknown or invalid preset, a MIDI map naming no parameter, a VST3 plugin without ``--allow-vst3``.
+            PathRefused: a path outside the roots, or a file it reads outside the roots and its folder.
+        """
+        if trusted and _looks_like_path(name_or_path):
+            path = preset.find_preset(name_or_path)
+        else:
+            path = self.paths.input_file(name_or_path) if _looks_like_path(name_or_path) else self._named_preset(name_or_path)
+        data = preset.load_preset(path)
+        if not trusted:
+            self._check_preset_files(data, path)
+        chain = Chain.from_dict(data, source=path, separator=self.model.ready())
+        mappings = mappings_from_preset(data)
+        for i, mapping in enumerate(mappings):
+            try:
+                target_state(chain, mapping.target)
+            except ValueError as exc:
+                raise PresetError(str(exc), path, f"midi.cc[{i}].target") from None
+        self.chain, self.midi.mappings = chain, mappings
+        self.midi.disarm()
+        return chain
+
+    def _named_preset(self, name: str) -> Path:
+        if not PRESET_NAME.match(name):
+            raise PresetError(f"{name!r} is neither a preset name (letters, digits, '_', '-', '.') nor a path to a .yaml/.yml/.json file")
+        for suffix in preset.SUFFIXES:
+            candidate = self.preset_dir / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
+        found = preset.find_preset(name)
+        if found.parent.resolve() not in {d.resolve() for d in preset.search_dirs()}:  # a stray file in the working directory
+            raise PresetError(not_found("Preset", name, [i.name for i in self.list_presets()]))
+        return found
+
+    def _check_preset_files(self, data: dict[str, Any], path: Path) -> None:
+        base = Path(os.path.realpath(path)).parent
+        for kind, text in _referenced_files(data["chain"]):
+            if kind in ("vst3", "state") and not self.allow_vst3:
+                raise PresetError(f"{path.name} loads the VST3 plugin {text}; presets loaded over OSC may load VST3 plugins only when the server runs with --allow-vst3")
+            real = Path(os.path.realpath(resolve(text, base)))
+            if not (real.is_relative_to(base) or any(real.is_relative_to(r) for r in self.paths.roots)):
+                raise PathRefused(f"{path.name} reads {text}, outside the allowed roots and the preset's folder; start the server with --root to allow it")
+
+    def save_preset(self, name_or_path: str) -> Path:
+        """Save the chain as it is now, with the MIDI maps, as ``<preset dir>/NAME.yaml`` (replacing it) or to a new path in the roots.
+
+        Raises:
+            ParameterError: no preset is loaded.
+            PresetError: a bad name, or the file cannot be written.
+            PathRefused: a path outside the roots, or an existing file (without ``--overwrite``).
+        """
+        chain = self.require_chain()
+        if _looks_like_path(name_or_path):
+            path = self.paths.output_file(name_or_path)
+        elif PRESET_NAME.match(name_or_path):
+            path = self.preset_dir / f"{name_or_path}.yaml"
+        else:
+            raise PresetError(f"{name_or_path!r} is neither a preset name (letters, digits, '_', '-', '.') nor a path to a .yaml/.yml/.json file")
+        name = path.stem
+        return preset.save_preset(self.preset_data(chain, relative_to=path.parent, name=name), path)
+
+    def preset_data(self, chain: Chain, relative_to: Path | None = None, name: str | None = None) -> dict[str, Any]:
+        """The chain's preset now, with the MIDI maps learned or loaded."""
+        data = chain.to_preset(relative_to=relative_to)
+        data.pop("midi", None)
+        if self.midi.mappings:
+            data["midi"] = mappings_to_preset(self.midi.mappings)
+        if name is not None:
+            data["name"] = name
+        return data
+
+    def preset_json(self) -> str:
+        return json.dumps(self.preset_data(self.require_chain()), separators=(",", ":"))
+
+    def list_presets(self) -> list[preset.PresetInfo]:
+        """The presets in the preset folder, then the library's (a name in the preset folder wins)."""
+        own = [_info(p) for p in sorted(self.preset_dir.glob("*")) if p.suffix.lower() in preset.SUFFIXES and not p.name.startswith(".")]
+        names = {i.name for i in own}
+        return own + [i for i in preset.list_presets() if i.name not in names]
+
+    # -- parameters ------------------------------------------------------------------------
+
+    def parameters(self) -> list[ParamInfo]:
+        return self.chain.parameters() if self.chain else []
+
+    def info(self, stage: str, name: str) -> ParamInfo:
+        """A parameter's value, range, unit and scale; ``stage`` is a name or an index (digits).
+
+        Raises:
+            ParameterError: unknown stage or parameter, or one that is not a number or switch.
+        """
+        return param_info(self.require_chain(), stage, name)
+
+    def get_param(self, stage: str, name: str) -> float | str:
+        value = self.require_chain().get_param(stage, name)
+        return float(value) if isinstance(value, (bool, int, float)) else str(value)
+
+    def set_param(self, stage: str, name: str, value: Any) -> float | str:
+        """Set a parameter in its own units; returns the value stored.
+
+        Raises:
+            ParameterError: unknown stage or parameter, or the value is out of range (the message gives the range).
+        """
+        stored = self.require_chain().set_param(stage, name, value)
+        return float(stored) if isinstance(stored, (bool, int, float)) else str(stored)
+
+    def set_normalised(self, stage: str, name: str, position: float) -> float:
+        """Set a parameter from a fader position 0–1 (log-scaled parameters move in ratios); returns the value stored.
+
+        Raises:
+            ParameterError: unknown parameter, one without a numeric range, or a position outside 0–1.
+        """
+        if not 0.0 <= position <= 1.0:
+            raise ParameterError(f"normalised value {position:g} is out of range [0, 1]")
+        info = self.info(stage, name)
+        value = position_to_value(position, (info.minimum, info.maximum), info.scale)
+        return float(self.set_param(stage, name, min(max(value, info.minimum), info.maximum)))
+
+    def position(self, stage: str, name: str) -> float:
+        """The fader position 0–1 of a parameter."""
+        info = self.info(stage, name)
+        return value_to_position(info.value, (info.minimum, info.maximum), info.scale)
+
+    # -- stems -----------------------------------------------------------------------------
+
+    def stem_names(self) -> list[str]:
+        return self.chain.stem_names() if self.chain else []
+
+    def get_stem(self, stem: str, control: str) -> float:
+        """``gain`` in dB, ``mute`` or ``solo`` as 0/1."""
+        state = self.require_chain().get_stem(stem)
+        return float(state["gain_db"] if control == "gain" else state[control])
+
+    def set_stem(self, stem: str, control: str, value: float) -> float:
+        """Set a stem's ``gain`` (dB), ``mute`` or ``solo`` (non-zero is on); returns the value stored.
+
+        Raises:
+            ParameterError: no split, unknown stem, or a gain out of range.
+        """
+        chain = self.require_chain()
+        if control == "gain":
+            chain.set_stem(stem, gain_db=value)
+        else:
+            chain.set_stem(stem, **{control: bool(value)})
+        return self.get_stem(stem, control)
+
+    # -- MIDI targets ----------------------------------------------------------------------
+
+    def target_state(self, target: str) -> TargetState:
+        """Range, value and kind of a MIDI target (``stage.param`` or ``stem.<name>.gain|mute|solo``).
+
+        Raises:
+            ParameterError: unknown target.
+        """
+        return target_state(self.require_chain(), target)
+
+    def set_target(self, target: str, value: float) -> float | str:
+        """Set a MIDI target; returns the value stored.
+
+        Raises:
+            ParameterError: unknown target or a value out of range.
+        """
+        stem = parse_stem_target(target)
+        if stem is not None:
+            return self.set_stem(stem[0], stem[1], value)
+        stage, _, name = target.rpartition(".")
+        return self.set_param(stage, name, value)
+
+
+def param_info(chain: Chain, stage: str, name: str) -> ParamInfo:
+    """The :class:`ParamInfo` of an automatable parameter of ``chain``.
+
+    Raises:
+        ParameterError: unknown stage or parameter, or one that is not a number or switch.
+    """
+    canonical = stage
+    if stage.isdigit():
+        stages = chain.stages()
+        canonical = stages[int(stage)].name if int(stage) < len(stages) else stage
+    for info in chain.parameters():
+        if info.stage == canonical and info.name == name:
+            return info
+    chain.param_range(stage, name)  # raises the chain's own message for an unknown stage, parameter or a choice
+    raise ParameterError(f"Parameter '{name}' of stage '{stage}' is not a number or switch")
+
+
+def target_state(chain: Chain, target: str) -> TargetState:
+    """See :meth:`Control.target_state`."""
+    stem = parse_stem_target(target)
+    if stem is not None:
+        state = chain.get_stem(stem[0])
+        if stem[1] == "gain":
+            return TargetState(STEM_GAIN_RANGE, float(state["gain_db"]))
+        return TargetState((0.0, 1.0), float(state[stem[1]]), toggle=True)
+    stage, _, name = target.rpartition(".")
+    if not stage:
+        raise ParameterError(f"MIDI target {target!r} must read <stage>.<param> or stem.<name>.gain")
+    info = param_info(chain, stage, name)
+    return TargetState((info.minimum, info.maximum), info.value, scale=info.scale)
+
+
+def parse_stem_target(target: str) -> tuple[str, str] | None:
+    """``("drums", "gain")`` for ``"stem.drums.gain"``; ``None`` for a chain parameter target.
+
+    Raises:
+        ParameterError: ``stem.`` with an unknown control.
+    """
+    if not target.startswith("stem."):
+        return None
+    name, _, control = target[len("stem.") :].rpartition(".")
+    if control not in STEM_CONTROLS or not name:
+        raise ParameterError(f"stem target {target!r} must read stem.<name>.gain, stem.<name>.mute or stem.<name>.solo")
+    return name, control
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or Path(text).suffix.lower() in preset.SUFFIXES
+
+
+def _referenced_files(entries: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """``(kind, path as written)`` of every file a preset's stages read: ``vst3``, ``state``, ``impulse_response``."""
+    for entry in entries:
+        for key in ("vst3", "state"):
+            if key in entry:
+                yield key, str(entry[key])
+        ir = entry.get("params", {}).get("impulse_response_filename") if entry.get("plugin") == "Convolution" else None
+        if ir:
+            yield "impulse_response", str(ir)
+        for kind in ("chain", "mix"):
+            yield from _referenced_files(entry.get(kind, []))
+        for route in entry.get("split", {}).get("routes", {}).values():
+            yield from _referenced_files(route.get("chain", []))
+
+
+def _info(path: Path) -> preset.PresetInfo:
+    try:
+        return preset.PresetInfo(path.stem, path, str(preset.load_preset(path).get("description", "")))
+    except PresetError as exc:
+        return preset.PresetInfo(path.stem, path, "", str(exc))

@@ -1,0 +1,58 @@
+"""Audio files: atomic writes, formats, clipping warnings, streaming blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import sine
+
+from separator import AudioLoadError, AudioWriteError
+from separator import audio as audio_io
+
+
+def test_save_then_load_is_lossless_in_float(tmp_path: Path) -> None:
+    audio = sine(440, 0.5, 48000, channels=2)
+    audio_io.save(tmp_path / "a.wav", audio, 48000)
+    back, rate = audio_io.load(tmp_path / "a.wav")
+    assert rate == 48000
+    np.testing.assert_array_equal(back, audio)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]  # no temporary left behind
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), audio_io.atomic_writer(tmp_path / "x.wav", 44100, 1) as f:
+        f.write(np.zeros(100, np.float32))
+        raise RuntimeError("killed mid-write")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_integer_output_that_would_clip_warns(tmp_path: Path) -> None:
+    loud = sine(100, 0.1, 44100, amplitude=1.5)
+    with pytest.warns(UserWarning, match=r"peak \+3\.5 dBFS clips at this bit depth; use --bit-depth 32f"):
+        audio_io.save(tmp_path / "loud.wav", loud, 44100, bit_depth="16")
+    audio_io.save(tmp_path / "loud32.wav", loud, 44100)  # float keeps it, no warning
+    assert audio_io.load(tmp_path / "loud32.wav")[0].max() == pytest.approx(1.5, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "name,depth,message",
+    [("a.mp4", "32f", "unsupported output format 'mp4'"), ("a.wav", "12", "unsupported bit depth '12'"), ("a.flac", "32f", "FLAC stores integer samples only")],
+)
+def test_bad_output_formats_are_explained(tmp_path: Path, name: str, depth: str, message: str) -> None:
+    with pytest.raises(AudioWriteError, match=message):
+        audio_io.save(tmp_path / name, np.zeros((1, 10), np.float32), 44100, depth)
+
+
+def test_blocks_cover_the_file_with_overlap(tmp_path: Path) -> None:
+    audio = np.arange(10000, dtype=np.float32)[None] / 10000
+    audio_io.save(tmp_path / "ramp.wav", audio, 8000)
+    parts = list(audio_io.blocks(tmp_path / "ramp.wav", 3000, 500))
+    assert [p.shape[-1] for p in parts] == [3500, 3500, 3500, 1000]
+    np.testing.assert_array_equal(parts[1][0, :10], audio[0, 3000:3010])
+
+
+def test_directory_is_not_audio(tmp_path: Path) -> None:
+    with pytest.raises(AudioLoadError, match="is a directory, not an audio file"):
+        audio_io.load(tmp_path)

@@ -1,0 +1,70 @@
+"""The training-data generator is reproducible and makes what it claims."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from separator.classes import CLASSES
+from separator.data.compose import compose, to_midi_file
+from separator.data.make import Recipe, make_dataset, make_song
+from separator.data.mix import StemBank
+from separator.data.render import bundled_soundfont, discover_soundfonts
+
+
+@pytest.fixture(scope="module")
+def recipe() -> Recipe:
+    return Recipe(seed=7, seconds=2.0, soundfonts=[bundled_soundfont() or ""], use_espeak=False)
+
+
+def test_compose_writes_one_playable_midi_track_per_class(tmp_path: Path) -> None:
+    song = compose(np.random.default_rng(0), bars=2)
+    assert set(song.tracks) == set(CLASSES)
+    for name, track in song.tracks.items():
+        notes = [m for m in track if m.type == "note_on" and m.velocity > 0]
+        assert notes, f"{name} has no notes"
+    drum_channels = {m.channel for m in song.tracks["drums"] if m.type == "note_on"}
+    assert drum_channels == {9}
+    path = tmp_path / "song.mid"
+    to_midi_file(song).save(path)
+    assert len(mido.MidiFile(path).tracks) == 1 + len(CLASSES)
+
+
+def test_same_seed_same_song_and_another_seed_another(recipe: Recipe) -> None:
+    a, present_a = make_song(recipe, 3)
+    b, present_b = make_song(recipe, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(present_a, present_b)
+    c, _ = make_song(recipe, 4)
+    assert not np.array_equal(a, c)
+
+
+def test_songs_are_stereo_stems_with_silence_only_where_absent(recipe: Recipe) -> None:
+    for index in range(6):
+        stems, present = make_song(recipe, index)
+        assert stems.shape == (len(CLASSES), 2, int(recipe.seconds * recipe.sample_rate))
+        assert present.sum() >= 2 or (present.sum() >= 1 and index >= 0)
+        energy = np.sqrt(np.mean(stems**2, axis=(1, 2)))
+        assert np.all(energy[~present] == 0)
+        assert np.all(energy[present] > 1e-4)
+        assert np.isfinite(stems).all()
+
+
+def test_make_dataset_is_resumable_and_loads_as_a_stem_bank(recipe: Recipe, tmp_path: Path) -> None:
+    shards = make_dataset(tmp_path, 4, recipe, shard_size=2)
+    assert [p.name for p in shards] == ["shard-00000.npz", "shard-00001.npz"]
+    stamp = shards[0].stat().st_mtime_ns
+    make_dataset(tmp_path, 4, recipe, shard_size=2)
+    assert shards[0].stat().st_mtime_ns == stamp  # kept, not remade
+    bank = StemBank(tmp_path)
+    assert len(bank) == 4
+    batch = bank.draw(np.random.default_rng(0), 3, 22050)
+    assert batch.shape == (3, len(CLASSES), 22050) and batch.dtype == np.float32
+    assert all((np.abs(example).max(axis=1) > 0).sum() >= 2 for example in batch)
+
+
+def test_evaluation_soundfonts_are_never_used_for_training() -> None:
+    assert not any("musescore" in path.lower() for path in discover_soundfonts())

@@ -1,0 +1,42 @@
+"""Training runs, logs, checkpoints and resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from separator.data.make import Recipe, make_dataset
+from separator.data.render import bundled_soundfont
+from separator.model import load_checkpoint
+from separator.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    make_dataset(folder, 6, Recipe(seed=1, seconds=1.5, soundfonts=[bundled_soundfont() or ""], use_espeak=False), shard_size=6)
+    return folder
+
+
+def test_training_resumes_from_its_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path), steps=4, batch=2, seconds=1.0, hidden=16, layers=1, log_every=2, save_every=2)
+    train(cfg)
+    _, extra = load_checkpoint(tmp_path / "last.pt")
+    assert extra["step"] == 4 and extra["config"]["hidden"] == 16
+    cfg.steps = 6
+    train(cfg)
+    _, extra = load_checkpoint(tmp_path / "last.pt")
+    assert extra["step"] == 6
+    steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6]
+
+
+def test_validation_scores_are_logged_and_best_model_kept(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path), val_data=str(tiny_data), val_songs=2, steps=2, batch=2, seconds=1.0, hidden=16, layers=1, log_every=1, save_every=2, val_every=2)
+    train(cfg)
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    val = [r["val"] for r in records if "val" in r]
+    assert len(val) == 1 and {"named", "blind"} <= set(val[0])
+    assert (tmp_path / "best.pt").exists()
