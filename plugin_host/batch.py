@@ -25,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from separator import AudioWriteError, Separator, SeparatorError
-from separator import audio as audio_io
-
 from plugin_host.chain import Chain
 from plugin_host.errors import BatchError, PluginHostError
 from plugin_host.render import BLOCK
+from separator import AudioWriteError, Separator, SeparatorError
+from separator import audio as audio_io
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf")
 DEFAULT_BIT_DEPTH = {"wav": "32f", "flac": "24"}
@@ -164,6 +163,7 @@ def render_file(
     chain: Chain,
     input_path: str | Path,
     output: str | Path,
+    *,
     ext: str | None = None,
     bit_depth: str | None = None,
     progress: Callable[[float], None] | None = None,
@@ -194,7 +194,9 @@ def _targets_for(chain: Chain, input_path: Path, output: Path, ext: str | None) 
     return output_paths(chain, input_path.stem, output, ext or "wav")
 
 
-def _write_outputs(chain: Chain, input_path: Path, targets: list[Path], bit_depth: str | None, progress: Callable[[float], None] | None) -> float:
+def _write_outputs(
+    chain: Chain, input_path: Path, targets: list[Path], bit_depth: str | None, progress: Callable[[float], None] | None
+) -> float:
     """Process ``input_path`` into ``targets`` (mix first, then stems in order); returns the output peak in dBFS."""
     ext = targets[0].suffix.lower().lstrip(".") if targets else "wav"
     depth = bit_depth or DEFAULT_BIT_DEPTH.get(ext, "32f")
@@ -238,6 +240,16 @@ def _write(path: Path, blocks: Iterator[np.ndarray], sample_rate: int, channels:
 # -- the batch ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Options:
+    jobs: int
+    skip_existing: bool
+    overwrite: bool
+    ext: str
+    bit_depth: str
+    separator: Separator | None
+
+
 @dataclass
 class _Task:
     index: int
@@ -249,6 +261,7 @@ def run_batch(
     preset_or_chain: str | Path | Chain,
     inputs: Iterable[str | Path],
     out_dir: str | Path,
+    *,
     jobs: int = 1,
     skip_existing: bool = False,
     overwrite: bool = False,
@@ -272,22 +285,23 @@ def run_batch(
         BatchError: bad options or no input files.
         PresetError: the preset does not load.
     """
-    depth = _check_options(jobs, skip_existing, overwrite, ext, bit_depth)
+    options = _options(jobs, skip_existing, overwrite, ext, bit_depth, separator)
     chain = preset_or_chain if isinstance(preset_or_chain, Chain) else Chain.from_preset(preset_or_chain)
+    inputs = list(inputs)
     files = _expand(inputs, exclude=out_dir)
     if not files:
         raise BatchError(f"no audio files found in: {', '.join(str(i) for i in inputs) or '(no inputs given)'}")
     start = time.perf_counter()
     results: dict[int, FileResult] = {}
-    tasks = _plan(chain, files, Path(out_dir), ext, skip_existing, overwrite, results)
+    tasks = _plan(chain, files, Path(out_dir), options, results)
     notify = _serialized(progress)
     for result in results.values():
         notify(Progress(result.input, result.audio_seconds, result))
-    _execute(chain, tasks, jobs, depth, separator, results, notify)
+    _execute(chain, tasks, options, results, notify)
     return BatchReport([results[i] for i in sorted(results)], time.perf_counter() - start, jobs)
 
 
-def _check_options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None) -> str:
+def _options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None, separator: Separator | None) -> _Options:  # noqa: PLR0917
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise BatchError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     if skip_existing and overwrite:
@@ -299,30 +313,28 @@ def _check_options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bi
         raise BatchError(f"unsupported bit depth {depth!r}. Valid options: {', '.join(audio_io.BIT_DEPTHS)}")
     if ext == "flac" and depth not in audio_io.FLAC_BIT_DEPTHS:
         raise BatchError(f"FLAC stores integer samples only; use bit depth {' or '.join(audio_io.FLAC_BIT_DEPTHS)} (or WAV for 32f)")
-    return depth
+    return _Options(jobs, skip_existing, overwrite, ext, depth, separator)
 
 
-def _plan(
-    chain: Chain, files: list[tuple[Path, Path]], out_dir: Path, ext: str, skip_existing: bool, overwrite: bool, results: dict[int, FileResult]
-) -> list[_Task]:
+def _plan(chain: Chain, files: list[tuple[Path, Path]], out_dir: Path, options: _Options, results: dict[int, FileResult]) -> list[_Task]:
     """The tasks to run; the files settled without work (skipped, or failed before starting) go to ``results``."""
-    tasks, claimed = [], {}
+    tasks: list[_Task] = []
+    claimed: dict[Path, Path] = {}
     inputs = {f.resolve() for f, _ in files}
     for index, (file, track) in enumerate(files):
-        targets = output_paths(chain, track, out_dir, ext)
-        problem = _conflict(targets, claimed, inputs, skip_existing, overwrite)
-        seconds = _seconds(file)
+        targets = output_paths(chain, track, out_dir, options.ext)
+        problem = _conflict(targets, claimed, inputs, options)
         if problem == SKIPPED:
-            results[index] = FileResult(file, SKIPPED, audio_seconds=seconds, outputs=targets)
+            results[index] = FileResult(file, SKIPPED, audio_seconds=_seconds(file), outputs=targets)
         elif problem:
-            results[index] = FileResult(file, FAILED, audio_seconds=seconds, error=problem)
+            results[index] = FileResult(file, FAILED, audio_seconds=_seconds(file), error=problem)
         else:
             tasks.append(_Task(index, file, targets))
         claimed.update({t.resolve(): file for t in targets})
     return tasks
 
 
-def _conflict(targets: list[Path], claimed: dict[Path, Path], inputs: set[Path], skip_existing: bool, overwrite: bool) -> str | None:
+def _conflict(targets: list[Path], claimed: dict[Path, Path], inputs: set[Path], options: _Options) -> str | None:
     """Why a track cannot be written as planned (``"skipped"`` when it is already done), or ``None``."""
     for t in targets:
         if t.resolve() in inputs:
@@ -330,9 +342,9 @@ def _conflict(targets: list[Path], claimed: dict[Path, Path], inputs: set[Path],
         if t.resolve() in claimed:
             return f"{t}: {claimed[t.resolve()]} writes the same output; rename one of the two inputs"
     existing = [t for t in targets if t.exists()]
-    if skip_existing and targets and len(existing) == len(targets):
+    if options.skip_existing and targets and len(existing) == len(targets):
         return SKIPPED
-    if existing and not overwrite and not skip_existing:
+    if existing and not options.overwrite and not options.skip_existing:
         return f"{existing[0]}: output exists; use --skip-existing to keep it or --overwrite to replace it"
     return None
 
@@ -355,31 +367,35 @@ def _serialized(progress: ProgressFn | None) -> ProgressFn:
     return notify
 
 
-def _execute(
-    chain: Chain, tasks: list[_Task], jobs: int, depth: str, separator: Separator | None, results: dict[int, FileResult], notify: ProgressFn
-) -> None:
-    if not tasks:
-        return
+def _workers(chain: Chain, count: int, separator: Separator | None) -> queue.Queue[Chain]:
+    """``count`` independent copies of ``chain``, each used by one thread at a time."""
     workers: queue.Queue[Chain] = queue.Queue()
-    for _ in range(min(jobs, len(tasks))):
+    for _ in range(count):
         copy = chain.copy()
         if separator is not None:
             copy.separator = separator
         workers.put(copy)
+    return workers
+
+
+def _execute(chain: Chain, tasks: list[_Task], options: _Options, results: dict[int, FileResult], notify: ProgressFn) -> None:
+    if not tasks:
+        return
+    workers = _workers(chain, min(options.jobs, len(tasks)), options.separator)
 
     def run(task: _Task) -> None:
         worker = workers.get()
         try:
-            results[task.index] = _process(worker, task, depth, notify)
+            results[task.index] = _process(worker, task, options.bit_depth, notify)
         finally:
             workers.put(worker)
         notify(Progress(task.input, 0.0, results[task.index]))
 
-    if jobs == 1:
+    if options.jobs == 1:
         for task in tasks:
             run(task)
         return
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="plugin-host") as pool:
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="plugin-host") as pool:
         futures = [pool.submit(run, t) for t in tasks]
         try:
             for future in futures:
@@ -389,12 +405,12 @@ def _execute(
             raise
 
 
-def _process(chain: Chain, task: _Task, depth: str, notify: ProgressFn) -> FileResult:
+def _process(chain: Chain, task: _Task, bit_depth: str, notify: ProgressFn) -> FileResult:
     """One file, every error caught and reported: one bad file never stops a batch."""
     start = time.perf_counter()
     seconds = _seconds(task.input)
     try:
-        peak = _write_outputs(chain, task.input, task.targets, depth, lambda s: notify(Progress(task.input, s)))
+        peak = _write_outputs(chain, task.input, task.targets, bit_depth, lambda s: notify(Progress(task.input, s)))
     except (PluginHostError, SeparatorError) as exc:
         return FileResult(task.input, FAILED, time.perf_counter() - start, seconds, error=str(exc))
     except Exception as exc:  # a plugin or library failing on one file must not end the batch

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from separator import AudioLoadError
-
 from plugin_host import catalog, vst3
 from plugin_host.errors import PresetError
 from plugin_host.lane import Lane
 from plugin_host.params import not_found
 from plugin_host.split import Route, SplitStage
 from plugin_host.stages import BuiltinStage, ContainerStage, PluginStage, Stage, Vst3Stage
+from separator import AudioLoadError
 
 
 @dataclass

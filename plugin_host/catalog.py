@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pedalboard
 
-from separator import audio as audio_io
-
 from plugin_host.params import ParamSpec, ParamValue, not_found
+from separator import audio as audio_io
 
 Q_DEFAULT = 0.7071067690849304  # pedalboard's default filter Q (1/sqrt 2, as float32)
 
@@ -134,7 +133,12 @@ _SPECS: tuple[PluginSpec, ...] = (
     PluginSpec("Bitcrush", (ParamSpec("bit_depth", 8.0, 1.0, 32.0, "bits"),)),
     PluginSpec(
         "BrickwallLimiter",
-        (db("ceiling_db", -1.0, -60.0, 0.0), ms("release_ms", 100.0, 1.0, 5000.0), ms("lookahead_ms", 5.0, 0.1, 100.0), ParamSpec("true_peak", False, kind="bool")),
+        (
+            db("ceiling_db", -1.0, -60.0, 0.0),
+            ms("release_ms", 100.0, 1.0, 5000.0),
+            ms("lookahead_ms", 5.0, 0.1, 100.0),
+            ParamSpec("true_peak", False, kind="bool"),
+        ),
         latency=True,
     ),
     PluginSpec(
@@ -150,7 +154,12 @@ _SPECS: tuple[PluginSpec, ...] = (
     PluginSpec("Clipping", (db("threshold_db", -6.0, -60.0, 0.0),)),
     PluginSpec(
         "Compressor",
-        (db("threshold_db", 0.0, -60.0, 0.0), ParamSpec("ratio", 1.0, 1.0, 100.0, scale="log"), ms("attack_ms", 1.0, 0.01, 1000.0), ms("release_ms", 100.0, 1.0, 5000.0)),
+        (
+            db("threshold_db", 0.0, -60.0, 0.0),
+            ParamSpec("ratio", 1.0, 1.0, 100.0, scale="log"),
+            ms("attack_ms", 1.0, 0.01, 1000.0),
+            ms("release_ms", 100.0, 1.0, 5000.0),
+        ),
     ),
     PluginSpec("Convolution", (ParamSpec("impulse_response_filename", kind="file"), unit("mix", 1.0)), factory=_convolution),
     PluginSpec("Delay", (ParamSpec("delay_seconds", 0.5, 0.0, 30.0, "s"), ParamSpec("feedback", 0.0, 0.0, 1.0), unit("mix", 0.5))),
@@ -168,7 +177,12 @@ _SPECS: tuple[PluginSpec, ...] = (
     PluginSpec("Invert"),
     PluginSpec(
         "LadderFilter",
-        (choice("mode", pedalboard.LadderFilter.Mode, "LPF12"), hz("cutoff_hz", 200.0), unit("resonance", 0.0), ParamSpec("drive", 1.0, 1.0, 100.0, scale="log")),
+        (
+            choice("mode", pedalboard.LadderFilter.Mode, "LPF12"),
+            hz("cutoff_hz", 200.0),
+            unit("resonance", 0.0),
+            ParamSpec("drive", 1.0, 1.0, 100.0, scale="log"),
+        ),
         enums={"mode": pedalboard.LadderFilter.Mode},
     ),
     PluginSpec("Limiter", (db("threshold_db", -10.0, -60.0, 0.0), ms("release_ms", 100.0, 1.0, 5000.0))),
@@ -177,7 +191,12 @@ _SPECS: tuple[PluginSpec, ...] = (
     PluginSpec("MP3Compressor", (ParamSpec("vbr_quality", 2.0, 0.0, 9.99),), streamable=False, latency=True),
     PluginSpec(
         "NoiseGate",
-        (db("threshold_db", -100.0, -100.0, 0.0), ParamSpec("ratio", 10.0, 1.0, 100.0, scale="log"), ms("attack_ms", 1.0, 0.01, 1000.0), ms("release_ms", 100.0, 1.0, 5000.0)),
+        (
+            db("threshold_db", -100.0, -100.0, 0.0),
+            ParamSpec("ratio", 10.0, 1.0, 100.0, scale="log"),
+            ms("attack_ms", 1.0, 0.01, 1000.0),
+            ms("release_ms", 100.0, 1.0, 5000.0),
+        ),
     ),
     PluginSpec("PeakFilter", _filter_params(440.0)),
     PluginSpec(
@@ -193,7 +212,10 @@ _SPECS: tuple[PluginSpec, ...] = (
     PluginSpec("PitchShift", (ParamSpec("semitones", 0.0, -72.0, 72.0, "st"),), streamable=False, latency=True),
     PluginSpec(
         "Resample",
-        (ParamSpec("target_sample_rate", 8000.0, 100.0, 384000.0, "Hz", scale="log"), choice("quality", pedalboard.Resample.Quality, "WindowedSinc32")),
+        (
+            ParamSpec("target_sample_rate", 8000.0, 100.0, 384000.0, "Hz", scale="log"),
+            choice("quality", pedalboard.Resample.Quality, "WindowedSinc32"),
+        ),
         latency=True,
         enums={"quality": pedalboard.Resample.Quality},
     ),

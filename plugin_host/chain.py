@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import pedalboard
 
-from separator import Separator
-
 from plugin_host import catalog, preset
 from plugin_host.build import Parts, build, plugin_stages
 from plugin_host.errors import ChainError, ParameterError, PresetError
@@ -31,6 +29,7 @@ from plugin_host.render import Tail, fit, render, whole
 from plugin_host.schema import FORMAT_VERSION, normalize
 from plugin_host.split import SplitStage
 from plugin_host.stages import ContainerStage, PluginStage, Vst3Stage
+from separator import Separator
 
 MIX = "mix"  # the key of the mixed audio in the result of a preset whose split writes both
 
@@ -97,7 +96,9 @@ class Chain:
         return cls(canonical, build(canonical, path, base), path, separator)
 
     @classmethod
-    def from_plugins(cls, plugins: Sequence[pedalboard.Plugin], name: str = "untitled", description: str = "", tail_seconds: float | str | None = None) -> Chain:
+    def from_plugins(
+        cls, plugins: Sequence[pedalboard.Plugin], name: str = "untitled", description: str = "", tail_seconds: float | str | None = None
+    ) -> Chain:
         """A chain of built-in pedalboard plugin objects (nested ``Chain``/``Mix`` too), e.g. to save as a preset.
 
         Raises:
@@ -161,7 +162,9 @@ class Chain:
 
     def stages(self) -> list[StageInfo]:
         """Every plugin stage, depth first in processing order; the list index is the stage index."""
-        return [StageInfo(i, s.name, s.label, "vst3" if isinstance(s, Vst3Stage) else "plugin", s.bypass) for i, s in enumerate(self._plugins)]
+        return [
+            StageInfo(i, s.name, s.label, "vst3" if isinstance(s, Vst3Stage) else "plugin", s.bypass) for i, s in enumerate(self._plugins)
+        ]
 
     def __repr__(self) -> str:
         return f"<plugin_host.Chain {self.name!r}: {len(self._plugins)} plugin stages{', split' if self.has_split else ''}>"
@@ -255,7 +258,7 @@ class Chain:
             summed = sum(stems.values()) if stems else np.zeros_like(pre)
             mix = whole(parts.post, summed, rate, Tail.of("auto", parts.post)) if parts.post.stages else summed
         if isinstance(self.tail_seconds, (int, float)):  # exactly that long after the input
-            n = x.shape[-1] + int(round(self.tail_seconds * rate))
+            n = x.shape[-1] + round(self.tail_seconds * rate)
             stems = {k: fit(v, n) for k, v in stems.items()}
             mix = fit(mix, n) if mix is not None else None
         return Rendered(mix, stems if split.output != "mix" else {})
@@ -384,7 +387,11 @@ def _as_audio(audio: np.ndarray, sample_rate: float) -> tuple[np.ndarray, float]
         raise ChainError(f"audio looks transposed: {x.shape[0]} channels and {x.shape[1]} samples; pass (channels, samples)")
     if not np.isfinite(x).all():
         raise ChainError("audio contains NaN or infinite samples")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)) or not 1000 <= sample_rate <= 768000:
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, (int, float, np.integer, np.floating))
+        or not 1000 <= sample_rate <= 768000
+    ):
         hint = " (did you pass the duration instead?)" if isinstance(sample_rate, (int, float)) and 0 < sample_rate < 1000 else ""
         raise ChainError(f"sample_rate must be a number of Hz between 1000 and 768000, got {sample_rate!r}{hint}")
     return np.ascontiguousarray(x), float(sample_rate)
@@ -408,7 +415,10 @@ def _entry(plugin: pedalboard.Plugin) -> dict[str, Any]:
         if not file:
             raise PresetError("a Convolution made from an array cannot be written to a preset; make it from an impulse-response file")
         params["impulse_response_filename"] = str(Path(file).resolve())
-    return {"plugin": spec.name, "params": {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in params.items()}}
+    return {
+        "plugin": spec.name,
+        "params": {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in params.items()},
+    }
 
 
 def _rebase(entries: list[dict[str, Any]], old: Path, new: Path) -> None:

@@ -89,7 +89,9 @@ class ParamSpec:
 
     def _check_choice(self, value: object) -> str:
         if value not in self.choices:
-            raise ValueError(f"Value received for parameter '{self.name}' ({value!r}) is not valid. Valid options: {', '.join(self.choices)}")
+            raise ValueError(
+                f"Value received for parameter '{self.name}' ({value!r}) is not valid. Valid options: {', '.join(self.choices)}"
+            )
         return str(value)
 
     def _check_file(self, value: object) -> str:

@@ -140,7 +140,11 @@ def save_preset(data: dict[str, Any], path: str | Path) -> Path:
     if path.suffix.lower() not in SUFFIXES:
         raise PresetError(f"unsupported preset file type {path.suffix or '(none)'!r}. Valid options: {', '.join(SUFFIXES)}", path)
     canonical = normalize(data, file=path, base_dir=path.parent.resolve(), default_name=path.stem)
-    text = json.dumps(canonical, indent=2) + "\n" if path.suffix.lower() == ".json" else yaml.safe_dump(canonical, sort_keys=False, allow_unicode=True)
+    text = (
+        json.dumps(canonical, indent=2) + "\n"
+        if path.suffix.lower() == ".json"
+        else yaml.safe_dump(canonical, sort_keys=False, allow_unicode=True)
+    )
     try:
         _write_atomic(path, text)
     except OSError as exc:

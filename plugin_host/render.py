@@ -66,21 +66,24 @@ def render(lane: Lane, blocks: Iterable[np.ndarray], sample_rate: float, tail: T
             yield out
     if n_in == 0:
         return
-    if tail.seconds is None:
-        yield from _auto_tail(lane, sample_rate, channels, n_in, n_out, tail.hold_seconds)
-    else:
-        yield from _fixed_tail(lane, sample_rate, channels, n_in + int(round(tail.seconds * sample_rate)) - n_out)
+    silence = _silence(lane, sample_rate, channels)
+    if tail.seconds is not None:
+        yield from _fixed_tail(silence, n_in + round(tail.seconds * sample_rate) - n_out)
+        return
+    hold, limit = int(tail.hold_seconds * sample_rate), n_in + int(MAX_TAIL_SECONDS * sample_rate)
+    yield from _auto_tail(silence, n_in, n_out, hold, limit)
 
 
 def _silence(lane: Lane, sample_rate: float, channels: int) -> Iterator[np.ndarray]:
+    """The lane's output for endless silence: its latency flushed, then its tail."""
     zeros = np.zeros((channels, BLOCK), np.float32)
     while True:
         yield lane.process(zeros, sample_rate)
 
 
-def _fixed_tail(lane: Lane, sample_rate: float, channels: int, wanted: int) -> Iterator[np.ndarray]:
-    """Exactly ``wanted`` more samples (negative: none)."""
-    for out in _silence(lane, sample_rate, channels):
+def _fixed_tail(silence: Iterator[np.ndarray], wanted: int) -> Iterator[np.ndarray]:
+    """Exactly ``wanted`` more samples (none when negative)."""
+    for out in silence:
         if wanted <= 0:
             return
         piece = out[:, :wanted]
@@ -89,13 +92,15 @@ def _fixed_tail(lane: Lane, sample_rate: float, channels: int, wanted: int) -> I
             yield piece
 
 
-def _auto_tail(lane: Lane, sample_rate: float, channels: int, n_in: int, n_out: int, hold_seconds: float) -> Iterator[np.ndarray]:
-    """The rest of the input's length, then the tail up to its last sample over the threshold."""
+def _auto_tail(silence: Iterator[np.ndarray], n_in: int, n_out: int, hold: int, limit: int) -> Iterator[np.ndarray]:
+    """The rest of the input's length, then the tail up to its last sample over the threshold.
+
+    Stops once ``hold`` samples in a row were quiet, or at ``limit`` samples.
+    """
     threshold = 10 ** (TAIL_THRESHOLD_DB / 20)
-    hold, limit = int(hold_seconds * sample_rate), n_in + int(MAX_TAIL_SECONDS * sample_rate)
     pending: list[np.ndarray] = []  # quiet samples after the input's end, released if something louder follows
     quiet = 0
-    for out in _silence(lane, sample_rate, channels):
+    for out in silence:
         body = max(0, min(out.shape[-1], n_in - n_out))  # samples still inside the input's length
         n_out += out.shape[-1]
         if body:

@@ -36,11 +36,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from separator import CLASSES
-
 from plugin_host import catalog
 from plugin_host.errors import PresetError
 from plugin_host.params import ParamSpec, not_found
+from separator import CLASSES
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("format", "name", "description", "tail_seconds", "sample_rate", "chain", "midi")
@@ -191,7 +190,9 @@ def _stage(c: _Checker, value: object, key: str, top_level: bool = False) -> dic
 def _name(c: _Checker, value: object, key: str) -> str:
     name = c.text(value, key)
     if not NAME_PATTERN.match(name):
-        raise c.fail(key, f"stage name {name!r} must start with a letter and hold only letters, digits, '_' and '-' (it becomes an OSC address)")
+        raise c.fail(
+            key, f"stage name {name!r} must start with a letter and hold only letters, digits, '_' and '-' (it becomes an OSC address)"
+        )
     if name in RESERVED_NAMES:
         raise c.fail(key, f"stage name {name!r} is reserved; choose another")
     if name in c.names:
@@ -269,11 +270,15 @@ def _split_body(c: _Checker, stage: Mapping[str, Any], key: str, top_level: bool
     if split.get("clusters") is not None:
         k = split["clusters"]
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CLUSTERS:
-            raise c.fail(f"{key}.clusters", f"Value received for parameter 'clusters' ({k!r}) is out of range [1, {MAX_CLUSTERS}] (an integer)")
+            raise c.fail(
+                f"{key}.clusters", f"Value received for parameter 'clusters' ({k!r}) is out of range [1, {MAX_CLUSTERS}] (an integer)"
+            )
         out["clusters"] = k
     output = split.get("output", "mix")
     if output not in OUTPUTS:
-        raise c.fail(f"{key}.output", f"Value received for parameter 'output' ({output!r}) is not valid. Valid options: {', '.join(OUTPUTS)}")
+        raise c.fail(
+            f"{key}.output", f"Value received for parameter 'output' ({output!r}) is not valid. Valid options: {', '.join(OUTPUTS)}"
+        )
     out["output"] = output
     if split.get("routes") is not None:
         out["routes"] = _routes(c, split["routes"], f"{key}.routes", stem_names(out))

@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from separator import Separator
-
 from plugin_host.errors import ParameterError
 from plugin_host.lane import Lane
 from plugin_host.params import not_found
 from plugin_host.render import Tail, fit, whole
 from plugin_host.schema import ROUTE_GAIN_SPEC, stem_names, switch
 from plugin_host.stages import PluginStage
+from separator import Separator
 
 
 @dataclass

@@ -102,6 +102,7 @@ class PluginStage(ABC):
         """The pedalboard plugin for ``channels``-channel audio inside a container; ``None`` when bypassed."""
         return None if self.bypass else self.plugin
 
+    @abstractmethod
     def prepare(self, sample_rate: float) -> None:
         """Adjust to the sample rate about to be processed."""
 
@@ -203,6 +204,9 @@ class Vst3Stage(PluginStage):
                 f"it cannot be adapted to {channels}-channel audio; put it at the top level of its chain, where plugin_host adapts channels"
             )
         return super().native(channels)
+
+    def prepare(self, sample_rate: float) -> None:
+        """Nothing to do: a VST3 plugin is told the rate by pedalboard and adapts itself."""
 
     def reset(self) -> None:
         for instance in self.instances:

@@ -57,7 +57,7 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from separator.train import TrainConfig  # noqa: PLC0415
+    from separator.train import TrainConfig
 
     p = sub.add_parser("train", help="train (or resume) a model; see separator/pretrained/README.md")
     for name, value in vars(TrainConfig()).items():
@@ -89,9 +89,9 @@ def find_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
-    from separator.separate import Separator  # noqa: PLC0415
+    from separator.separate import Separator
 
     bit_depth = args.bit_depth or ("24" if args.ext == "flac" else "32f")
     files, problems = find_inputs(args.inputs)
@@ -119,7 +119,7 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _make_data(args: argparse.Namespace) -> int:
-    from separator.data.make import Recipe, make_dataset  # noqa: PLC0415
+    from separator.data.make import Recipe, make_dataset
 
     recipe = Recipe(seed=args.seed, seconds=args.seconds)
     if args.soundfont:
@@ -132,7 +132,7 @@ def _make_data(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from separator.train import TrainConfig, train  # noqa: PLC0415
+    from separator.train import TrainConfig, train
 
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__})
     print(f"checkpoint: {train(cfg)}", file=sys.stderr)
@@ -140,10 +140,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415
+    import json
 
-    from separator.evaluate import evaluate_model, format_table  # noqa: PLC0415
-    from separator.separate import Separator  # noqa: PLC0415
+    from separator.evaluate import evaluate_model, format_table
+    from separator.separate import Separator
 
     result = evaluate_model(Separator.from_pretrained(args.model, device=args.device), args.data, args.max_songs)
     print(format_table(result))

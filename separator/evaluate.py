@@ -27,9 +27,9 @@ def load_songs(folder: str | Path, max_songs: int | None = None) -> tuple[list[t
         data = np.load(shard)
         rate = int(data["sample_rate"])
         stems = data["stems"]
-        for s, p in zip(stems, data["present"], strict=True):
-            s = s.astype(np.float32)
-            songs.append((s if s.ndim == 3 else s[:, None], p))
+        for song, present in zip(stems, data["present"], strict=True):
+            song32 = song.astype(np.float32)
+            songs.append((song32 if song32.ndim == 3 else song32[:, None], present))
             if max_songs and len(songs) >= max_songs:
                 return songs, rate
     if not songs:
@@ -87,10 +87,10 @@ def evaluate_model(model: ChimeraNet | Separator, folder: str | Path, max_songs:
             for name, value in per_class.items():
                 collected[mode][name].append(value)
     result: dict[str, Any] = {"songs": len(songs)}
-    for mode, per_class in collected.items():
-        every = [v for values in per_class.values() for v in values]
+    for mode, lists in collected.items():
+        every = [v for values in lists.values() for v in values]
         if every:
-            result[mode] = {"mean": float(np.mean(every)), **{c: float(np.mean(per_class[c])) for c in CLASSES if per_class.get(c)}}
+            result[mode] = {"mean": float(np.mean(every)), **{c: float(np.mean(lists[c])) for c in CLASSES if lists.get(c)}}
     return result
 
 

@@ -51,9 +51,13 @@ class ChimeraNet(nn.Module):
         self.kwargs = dict(n_bands=n_bands, hidden=hidden, layers=layers, embed_dim=embed_dim, classes=list(classes), dropout=dropout)
         self.n_bands, self.embed_dim, self.classes = n_bands, embed_dim, tuple(classes)
         # Feature normalisation: dB → zero mean, unit variance per band (set from training data).
+        self.feat_mean: torch.Tensor
+        self.feat_std: torch.Tensor
         self.register_buffer("feat_mean", torch.full((n_bands,), -40.0))
         self.register_buffer("feat_std", torch.full((n_bands,), 20.0))
-        self.lstm = nn.LSTM(n_bands, hidden, num_layers=layers, batch_first=True, bidirectional=True, dropout=dropout if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            n_bands, hidden, num_layers=layers, batch_first=True, bidirectional=True, dropout=dropout if layers > 1 else 0.0
+        )
         self.embed = nn.Linear(2 * hidden, n_bands * embed_dim)
         self.mask = nn.Linear(2 * hidden, n_bands * len(classes))
 
@@ -116,7 +120,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise ModelLoadError(f"{path}: the model checkpoint is corrupt or truncated (checksum mismatch); restore it from git or retrain")
     payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
     if not isinstance(payload, dict) or payload.get("class") != ChimeraNet.__name__:
-        raise ModelLoadError(f"{path}: not a separator checkpoint (class {payload.get('class') if isinstance(payload, dict) else type(payload).__name__})")
+        raise ModelLoadError(
+            f"{path}: not a separator checkpoint (class {payload.get('class') if isinstance(payload, dict) else type(payload).__name__})"
+        )
     model = ChimeraNet(**payload["kwargs"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()})
     return model.to(device).eval(), payload.get("extra", {})

@@ -178,7 +178,9 @@ class Separator:
         """
         block, overlap = self._block_sizes(sample_rate)
         passes = 2 if clusters else 1
-        centroids = self._fit_clusters(self._segments(reader, block, overlap), clusters, sample_rate, n_samples, progress) if clusters else None
+        centroids = (
+            self._fit_clusters(self._segments(reader, block, overlap), clusters, sample_rate, n_samples, progress) if clusters else None
+        )
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
@@ -212,7 +214,9 @@ class Separator:
         embeddings, masks = self.model(feats.unsqueeze(0))
         return spec, embeddings[0], masks[0]
 
-    def _band_masks(self, embeddings: torch.Tensor, class_masks: torch.Tensor, names: list[str], centroids: torch.Tensor | None) -> torch.Tensor:
+    def _band_masks(
+        self, embeddings: torch.Tensor, class_masks: torch.Tensor, names: list[str], centroids: torch.Tensor | None
+    ) -> torch.Tensor:
         """``(n_stems, t, bands)`` masks that sum to 1 over stems."""
         if centroids is not None:
             t, f, d = embeddings.shape
@@ -234,28 +238,36 @@ class Separator:
         return stems.cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
-    def _fit_clusters(self, segs: Iterator[np.ndarray], k: int, sample_rate: int, n_samples: int, progress: ProgressFn | None) -> torch.Tensor:
-        """First pass of blind mode: k-means centroids ``(k, D)`` from the loud bins of the whole track."""
+    def _fit_clusters(
+        self, segs: Iterator[np.ndarray], k: int, sample_rate: int, n_samples: int, progress: ProgressFn | None
+    ) -> torch.Tensor:
+        """First pass of blind mode: k-means centroids ``(k, D)`` from the loud bins of the whole track.
+
+        A random sample of every segment's bins is kept (thinned as it grows), so memory
+        stays bounded for any length; the loudness threshold uses the whole track's peak.
+        """
         rng = np.random.default_rng(self.seed)
-        kept: list[torch.Tensor] = []
-        loudness: list[torch.Tensor] = []
+        points = torch.zeros(0, self.model.embed_dim, device=self.device)
+        db = torch.zeros(0, device=self.device)
         done = 0
         for seg in segs:
             x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
             _, feats = features(x, sample_rate)
             embeddings, _ = self.model(feats.unsqueeze(0))
-            flat_db, flat_v = feats.reshape(-1), embeddings[0].reshape(-1, embeddings.shape[-1])
-            pick = torch.from_numpy(rng.permutation(flat_db.shape[0])[: self.fit_points]).to(self.device)
-            kept.append(flat_v[pick])
-            loudness.append(flat_db[pick])
+            pick = torch.from_numpy(rng.permutation(feats.numel())[: self.fit_points]).to(self.device)
+            points = torch.cat([points, embeddings.reshape(-1, embeddings.shape[-1])[pick]])
+            db = torch.cat([db, feats.reshape(-1)[pick]])
+            if len(db) > 4 * self.fit_points:
+                keep = torch.from_numpy(rng.permutation(len(db))[: 2 * self.fit_points]).to(self.device)
+                points, db = points[keep], db[keep]
             done += seg.shape[-1]
             if progress:
                 progress(min(0.5, 0.5 * done / max(n_samples, 1)))
-        points, db = torch.cat(kept), torch.cat(loudness)
         loud = db > db.max() - 40.0  # the silent-bin rule of training: 40 dB under the peak
-        points = points[loud] if int(loud.sum()) >= k else points
-        if points.shape[0] > self.fit_points:
-            points = points[torch.from_numpy(rng.permutation(points.shape[0])[: self.fit_points]).to(self.device)]
+        if int(loud.sum()) >= k:
+            points = points[loud]
+        if len(points) > self.fit_points:
+            points = points[torch.from_numpy(rng.permutation(len(points))[: self.fit_points]).to(self.device)]
         return kmeans(points, k, seed=self.seed).centroids
 
 

@@ -74,7 +74,9 @@ def compute_loss(model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float
     """``alpha · DC + (1 − alpha) · MI`` for one batch; also returns both parts."""
     embeddings, masks = model(batch["feats"])
     b = embeddings.shape[0]
-    dc = deep_clustering_loss(embeddings.reshape(b, -1, model.embed_dim), batch["onehot"].reshape(b, -1, len(CLASSES)), batch["weights"].reshape(b, -1))
+    dc = deep_clustering_loss(
+        embeddings.reshape(b, -1, model.embed_dim), batch["onehot"].reshape(b, -1, len(CLASSES)), batch["weights"].reshape(b, -1)
+    )
     mi = mask_inference_loss(masks, batch["mix"], batch["src"], batch["weights"])
     return alpha * dc + (1 - alpha) * mi, {"dc": float(dc.detach()), "mi": float(mi.detach())}
 
@@ -148,7 +150,7 @@ def train(cfg: TrainConfig) -> Path:
 
 def _validate(model: ChimeraNet, cfg: TrainConfig, out: Path, step: int) -> None:
     """Log validation SI-SDR improvements and keep the best model as ``best.pt``."""
-    from separator.evaluate import evaluate_model  # noqa: PLC0415
+    from separator.evaluate import evaluate_model
 
     model.eval()
     try:

@@ -38,7 +38,11 @@ def test_integer_output_that_would_clip_warns(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name,depth,message",
-    [("a.mp4", "32f", "unsupported output format 'mp4'"), ("a.wav", "12", "unsupported bit depth '12'"), ("a.flac", "32f", "FLAC stores integer samples only")],
+    [
+        ("a.mp4", "32f", "unsupported output format 'mp4'"),
+        ("a.wav", "12", "unsupported bit depth '12'"),
+        ("a.flac", "32f", "FLAC stores integer samples only"),
+    ],
 )
 def test_bad_output_formats_are_explained(tmp_path: Path, name: str, depth: str, message: str) -> None:
     with pytest.raises(AudioWriteError, match=message):

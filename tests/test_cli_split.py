@@ -43,7 +43,9 @@ def test_blind_split_writes_k_sources(song_file: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "song").iterdir()) == ["source1.wav", "source2.wav", "source3.wav"]
 
 
-@pytest.mark.parametrize("fmt,depth,subtype", [("wav", "16", "PCM_16"), ("wav", "24", "PCM_24"), ("flac", "16", "PCM_16"), ("flac", None, "PCM_24")])
+@pytest.mark.parametrize(
+    "fmt,depth,subtype", [("wav", "16", "PCM_16"), ("wav", "24", "PCM_24"), ("flac", "16", "PCM_16"), ("flac", None, "PCM_24")]
+)
 def test_format_and_bit_depth(song_file: Path, tmp_path: Path, fmt: str, depth: str | None, subtype: str) -> None:
     extra = ["--bit-depth", depth] if depth else []
     assert split(song_file, "-o", tmp_path, "--stems", "vocals", "--format", fmt, *extra) == 0
@@ -52,7 +54,9 @@ def test_format_and_bit_depth(song_file: Path, tmp_path: Path, fmt: str, depth: 
     assert sf.info(str(written[0])).subtype == subtype
 
 
-def test_folders_are_searched_and_one_bad_file_does_not_stop_the_rest(song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_folders_are_searched_and_one_bad_file_does_not_stop_the_rest(
+    song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inputs = tmp_path / "inputs"
     (inputs / "sub").mkdir(parents=True)
     (inputs / "sub" / "a.wav").write_bytes(song_file.read_bytes())
@@ -91,7 +95,9 @@ def test_bad_inputs_get_one_line_naming_the_file(tmp_path: Path, capsys: pytest.
     assert not (tmp_path / "out" / path.stem).exists() or not any((tmp_path / "out" / path.stem).iterdir())
 
 
-def test_truncated_file_is_reported_and_leaves_no_half_written_stems(song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_file_is_reported_and_leaves_no_half_written_stems(
+    song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = song_file.read_bytes()
     cut = tmp_path / "cut.wav"
     cut.write_bytes(data[: len(data) // 2])
@@ -118,8 +124,16 @@ def test_all_silent_input_gives_silent_stems_without_nan(tmp_path: Path) -> None
         assert np.isfinite(audio).all() and np.abs(audio).max() == 0
 
 
-@pytest.mark.parametrize("args,message", [(["--stems", "kazoo"], "unknown stem 'kazoo'; valid options: drums, bass"), (["--clusters", "0"], "clusters must be an integer between 1 and 16")])
-def test_bad_arguments_fail_before_any_work(song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--stems", "kazoo"], "unknown stem 'kazoo'; valid options: drums, bass"),
+        (["--clusters", "0"], "clusters must be an integer between 1 and 16"),
+    ],
+)
+def test_bad_arguments_fail_before_any_work(
+    song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     assert split(song_file, "-o", tmp_path, *args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]

@@ -44,5 +44,5 @@ def test_missing_checkpoint_error_names_the_file(tmp_path: Path) -> None:
 
 def test_shipped_model_is_small_and_knows_the_five_stems() -> None:
     assert DEFAULT_MODEL.stat().st_size < 20e6
-    model, extra = load_checkpoint(DEFAULT_MODEL)
+    model, _ = load_checkpoint(DEFAULT_MODEL)
     assert model.classes == CLASSES

@@ -33,7 +33,10 @@ def test_stereo_is_preserved_not_downmixed(separator: Separator, mixture: np.nda
     assert max(np.abs(s[0]).max() for s in stems.values()) > 0.01
 
 
-@pytest.mark.parametrize("request_,expected", [("vocals", ["vocals", "other"]), (["drums", "guitar"], ["drums", "guitar", "other"]), ("other,bass", ["other", "bass"])])
+@pytest.mark.parametrize(
+    "request_,expected",
+    [("vocals", ["vocals", "other"]), (["drums", "guitar"], ["drums", "guitar", "other"]), ("other,bass", ["other", "bass"])],
+)
 def test_a_subset_of_stems_plus_other_adds_back_to_the_mixture(separator: Separator, mixture: np.ndarray, request_, expected) -> None:  # type: ignore[no-untyped-def]
     stems = separator.separate(mixture, 44100, stems=request_)
     assert list(stems) == expected

@@ -34,7 +34,20 @@ def test_training_resumes_from_its_checkpoint(tiny_data: Path, tmp_path: Path) -
 
 
 def test_validation_scores_are_logged_and_best_model_kept(tiny_data: Path, tmp_path: Path) -> None:
-    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path), val_data=str(tiny_data), val_songs=2, steps=2, batch=2, seconds=1.0, hidden=16, layers=1, log_every=1, save_every=2, val_every=2)
+    cfg = TrainConfig(
+        data=str(tiny_data),
+        out=str(tmp_path),
+        val_data=str(tiny_data),
+        val_songs=2,
+        steps=2,
+        batch=2,
+        seconds=1.0,
+        hidden=16,
+        layers=1,
+        log_every=1,
+        save_every=2,
+        val_every=2,
+    )
     train(cfg)
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     val = [r["val"] for r in records if "val" in r]

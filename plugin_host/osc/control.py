@@ -127,22 +127,39 @@ class Control:
                 raise PathRefused(f"{target}: exists already; choose another output folder or start the server with --overwrite")
 
     def render(self, input_path: str, output_path: str, reply_to: Any) -> Job:
-        """Queue running the loaded chain on ``input_path`` into ``output_path`` (a copy of the chain as it is now).
+        """Queue running the loaded chain (a copy, as it is now) on ``input_path`` into ``output_path`` (.wav or .flac).
+
+        A split chain whose output includes stems also writes ``<output folder>/<output name>/<stem>.<ext>``.
 
         Raises:
             ParameterError: no preset is loaded.
-            PathRefused: a path outside the roots, a missing input, or an existing output.
+            PathRefused: a path outside the roots, a missing input, an output that exists or is not .wav/.flac.
             JobError: the queue is full.
         """
+        from separator import audio as audio_io
+
         chain = self.require_chain()
         source = self.paths.input_file(input_path)
         target = self.paths.output_file(output_path, inputs=[source])
+        if target.suffix.lower().lstrip(".") not in audio_io.FORMATS:
+            raise PathRefused(f"{output_path}: name a .wav or .flac output file")
+        stems = [target.parent / target.stem / f"{s}{target.suffix}" for s in chain.output_stems()]
+        for extra in stems:
+            if extra.exists() and not self.paths.overwrite:
+                raise PathRefused(f"{extra}: exists already; choose another output name or start the server with --overwrite")
+        total = audio_io.info(source).seconds
         snapshot = chain.copy()
 
         def work(progress: Any) -> list[Path]:
             if snapshot.has_split:
                 snapshot.separator = self.model.get()
-            return batch.render_file(snapshot, source, target, progress=progress)
+            done = [0.0]
+
+            def seconds_done(seconds: float) -> None:  # render_file counts seconds of input processed
+                done[0] += seconds
+                progress(min(1.0, done[0] / total))
+
+            return batch.render_file(snapshot, source, target, progress=seconds_done)
 
         return self.jobs.submit("render", f"{source.name} -> {target.name} ({chain.name})", work, reply_to)
 
@@ -273,8 +290,7 @@ class Control:
 
     def position(self, stage: str, name: str) -> float:
         """The fader position 0–1 of a parameter."""
-        info = self.info(stage, name)
-        return value_to_position(info.value, (info.minimum, info.maximum), info.scale)
+        return position_of(self.info(stage, name))
 
     # -- stems -----------------------------------------------------------------------------
 
@@ -299,6 +315,20 @@ class Control:
             chain.set_stem(stem, **{control: bool(value)})
         return self.get_stem(stem, control)
 
+    def stem_position(self, stem: str) -> float:
+        """A stem's gain as a fader position 0–1 (linear in dB over the gain range)."""
+        return value_to_position(self.get_stem(stem, "gain"), STEM_GAIN_RANGE)
+
+    def set_stem_position(self, stem: str, position: float) -> float:
+        """Set a stem's gain from a fader position 0–1; returns the gain in dB.
+
+        Raises:
+            ParameterError: no split, unknown stem, or a position outside 0–1.
+        """
+        if not 0.0 <= position <= 1.0:
+            raise ParameterError(f"normalised value {position:g} is out of range [0, 1]")
+        return self.set_stem(stem, "gain", position_to_value(position, STEM_GAIN_RANGE))
+
     # -- MIDI targets ----------------------------------------------------------------------
 
     def target_state(self, target: str) -> TargetState:
@@ -320,6 +350,11 @@ class Control:
             return self.set_stem(stem[0], stem[1], value)
         stage, _, name = target.rpartition(".")
         return self.set_param(stage, name, value)
+
+
+def position_of(info: ParamInfo) -> float:
+    """Where a parameter's value sits on a fader, 0–1."""
+    return value_to_position(info.value, (info.minimum, info.maximum), info.scale)
 
 
 def param_info(chain: Chain, stage: str, name: str) -> ParamInfo:

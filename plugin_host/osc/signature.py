@@ -6,6 +6,7 @@ Type letters follow OSC and REAPER's pattern files:
 - ``i`` integer (an integral float such as TouchOSC's ``1.0`` and ``T``/``F`` are accepted);
 - ``f`` number in the parameter's own units (``i`` or ``f``);
 - ``t`` toggle: any number or ``T``/``F``; non-zero is on;
+- ``v`` a parameter value: a number, a string (an option such as ``LPF24``) or ``T``/``F``;
 - ``*`` any number of arguments of any type (must come last).
 
 An item in ``[...]`` is optional; ``a|b`` offers alternatives, taken by the type that arrived.
@@ -19,7 +20,7 @@ from typing import Any
 
 from plugin_host.osc.messages import describe
 
-TYPE_NAMES = {"s": "string", "i": "integer", "f": "number", "t": "toggle", "*": "any"}
+TYPE_NAMES = {"s": "string", "i": "integer", "f": "number", "t": "toggle", "v": "number, string or T/F", "*": "any"}
 
 
 class ArgumentError(ValueError):
@@ -32,6 +33,8 @@ def _coerce(kind: str, value: Any) -> tuple[bool, Any]:
         return isinstance(value, str), value
     if kind == "*":
         return True, value
+    if kind == "v":
+        return isinstance(value, (str, bool)) or (isinstance(value, (int, float)) and math.isfinite(value)), value
     if isinstance(value, bool):
         return kind in "it", int(value) if kind == "i" else value
     if not isinstance(value, (int, float)) or not math.isfinite(value):

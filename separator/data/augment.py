@@ -10,7 +10,11 @@ import pedalboard as pb
 
 def _eq(rng: np.random.Generator) -> list[pb.Plugin]:
     plugins: list[pb.Plugin] = [
-        pb.PeakFilter(cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(100), np.log(8000)))), gain_db=float(rng.uniform(-9, 9)), q=float(rng.uniform(0.5, 3)))
+        pb.PeakFilter(
+            cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(100), np.log(8000)))),
+            gain_db=float(rng.uniform(-9, 9)),
+            q=float(rng.uniform(0.5, 3)),
+        )
         for _ in range(int(rng.integers(0, 3)))
     ]
     if rng.random() < 0.3:
@@ -22,16 +26,32 @@ def _eq(rng: np.random.Generator) -> list[pb.Plugin]:
 
 def _dynamics(rng: np.random.Generator) -> list[pb.Plugin]:
     if rng.random() < 0.5:
-        return [pb.Compressor(threshold_db=float(rng.uniform(-30, -5)), ratio=float(rng.uniform(1.5, 8)), attack_ms=float(rng.uniform(1, 30)), release_ms=float(rng.uniform(50, 300)))]
+        return [
+            pb.Compressor(
+                threshold_db=float(rng.uniform(-30, -5)),
+                ratio=float(rng.uniform(1.5, 8)),
+                attack_ms=float(rng.uniform(1, 30)),
+                release_ms=float(rng.uniform(50, 300)),
+            )
+        ]
     return []
 
 
 def _space(rng: np.random.Generator) -> list[pb.Plugin]:
     plugins: list[pb.Plugin] = []
     if rng.random() < 0.2:
-        plugins.append(pb.Delay(delay_seconds=float(rng.uniform(0.08, 0.5)), feedback=float(rng.uniform(0, 0.4)), mix=float(rng.uniform(0.05, 0.3))))
+        plugins.append(
+            pb.Delay(delay_seconds=float(rng.uniform(0.08, 0.5)), feedback=float(rng.uniform(0, 0.4)), mix=float(rng.uniform(0.05, 0.3)))
+        )
     if rng.random() < 0.5:
-        plugins.append(pb.Reverb(room_size=float(rng.uniform(0.1, 0.9)), wet_level=float(rng.uniform(0.05, 0.35)), dry_level=float(rng.uniform(0.6, 1.0)), width=float(rng.uniform(0.3, 1.0))))
+        plugins.append(
+            pb.Reverb(
+                room_size=float(rng.uniform(0.1, 0.9)),
+                wet_level=float(rng.uniform(0.05, 0.35)),
+                dry_level=float(rng.uniform(0.6, 1.0)),
+                width=float(rng.uniform(0.3, 1.0)),
+            )
+        )
     return plugins
 
 

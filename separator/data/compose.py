@@ -27,7 +27,11 @@ PROGRAMS: dict[str, list[int]] = {
         *range(40, 52),  # strings, ensembles
         *range(56, 72),  # brass, reeds
         *range(72, 80),  # pipes
-        80, 81, 82, 84, 87,  # synth leads
+        80,
+        81,
+        82,
+        84,
+        87,  # synth leads
         *range(88, 96),  # pads
     ],
 }

@@ -58,7 +58,7 @@ def _render_part(recipe: Recipe, song, name: str, rng: np.random.Generator) -> n
         return render_track(song.tracks[name], path, song.bpm, seconds, drum_kit=kit, sample_rate=sr)
     melodic = [i.path for i in infos if i.melodic]
     layers = 2 if name == "other" and rng.random() < 0.3 else 1
-    out = 0
+    out = np.zeros((2, int(round(seconds * sr))), np.float32)
     for layer in range(layers):
         program = song.programs[name] if layer == 0 else int(rng.choice(PROGRAMS[name]))
         path = melodic[int(rng.integers(len(melodic)))]

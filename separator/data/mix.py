@@ -58,13 +58,13 @@ class StemBank:
                 if sum(p is not None for p in picks) >= 2:
                     break
             offset = int(rng.integers(0, length - samples + 1))
-            for c, song in enumerate(picks):
-                if song is None:
+            for c, pick in enumerate(picks):
+                if pick is None:
                     continue
                 if rng.random() < remix:
                     offset = int(rng.integers(0, length - samples + 1))
                 gain = 10 ** (rng.uniform(-9, 3) / 20)
-                out[b, c] = self.stems[song, c, offset : offset + samples].astype(np.float32) * gain
+                out[b, c] = self.stems[pick, c, offset : offset + samples].astype(np.float32) * gain
         level = 10 ** (rng.uniform(-20, 6, size=(batch, 1, 1)) / 20)
         return (out * level).astype(np.float32)
 

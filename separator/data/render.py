@@ -33,7 +33,7 @@ class SoundFontInfo:
 def bundled_soundfont() -> str | None:
     """Path of the TimGM6mb.sf2 that the pretty_midi wheel carries, if installed."""
     try:
-        import pretty_midi  # noqa: PLC0415
+        import pretty_midi
     except ImportError:
         return None
     path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
@@ -62,7 +62,7 @@ def discover_soundfonts(extra: list[str] | None = None) -> list[str]:
 
 @functools.lru_cache(maxsize=16)
 def _synth(path: str, sample_rate: int):  # type: ignore[no-untyped-def]
-    import tinysoundfont  # noqa: PLC0415
+    import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=sample_rate)
     sfid = synth.sfload(path)

@@ -21,9 +21,7 @@ from scipy import signal
 from separator.data.compose import TICKS_PER_BEAT
 
 # First three formants (Hz) of sung vowels, male-ish; scaled for other voices.
-_VOWELS = np.array(
-    [[800, 1150, 2900], [400, 1600, 2700], [350, 1700, 2700], [450, 800, 2830], [325, 700, 2530], [600, 1040, 2250]]
-)
+_VOWELS = np.array([[800, 1150, 2900], [400, 1600, 2700], [350, 1700, 2700], [450, 800, 2830], [325, 700, 2530], [600, 1040, 2250]])
 _WORDS = (
     "love night heart fire baby dream light away feel tonight know never forever time home "
     "rain sky alone world gonna stay dance shine tell call river road golden blue morning"
@@ -62,8 +60,8 @@ def sing(track: mido.MidiTrack, bpm: float, seconds: float, rng: np.random.Gener
     octave = int(rng.choice([0, 0, 12])) if shift > 1.1 else 0
     breath = float(rng.uniform(0.01, 0.15))
     vibrato_rate, vibrato_depth = float(rng.uniform(4.5, 6.5)), float(rng.uniform(0.002, 0.02))
-    for start, stop, note, velocity in _notes(track, bpm, sample_rate):
-        stop = min(stop, total)
+    for start, note_stop, note, velocity in _notes(track, bpm, sample_rate):
+        stop = min(note_stop, total)
         n = stop - start
         if n < 64:
             continue

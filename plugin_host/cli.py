@@ -1,0 +1,213 @@
+"""``plugin-host`` command line: run a preset over files, list/show/validate presets (and ``serve``, when the OSC server is present).
+
+Errors become one line on stderr (``plugin-host: error: <file>: <problem>``).
+Exit codes: 0 all done, 1 a file or preset failed, 2 bad arguments or a preset
+that does not load (nothing was processed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from plugin_host import summary
+from plugin_host.batch import DEFAULT_BIT_DEPTH, Progress, expand_inputs, run_batch
+from plugin_host.chain import Chain
+from plugin_host.errors import PluginHostError
+from plugin_host.preset import list_presets, load_preset
+from separator import SeparatorError
+from separator import audio as audio_io
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plugin-host",
+        description="Stem-aware pedalboard effect chains from presets, over whole folders.",
+        epilog="exit codes: 0 all done, 1 a file or preset failed, 2 bad arguments or preset, 130 interrupted",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run_parser(sub)
+    _presets_parser(sub)
+    _serve_parser(sub)
+    return parser
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "run", help="run a preset over audio files", description="Write OUTDIR/<track>.<ext> (mix) and/or OUTDIR/<track>/<stem>.<ext>."
+    )
+    p.add_argument("preset", metavar="PRESET", help="a preset name (see 'plugin-host presets list') or a .yaml/.json file")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders (searched recursively) or glob patterns")
+    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="files processed at once (default 1)")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--skip-existing", action="store_true", help="leave tracks whose outputs all exist (resume a batch)")
+    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--format", default="wav", choices=["wav", "flac"], dest="ext", help="output format (default wav)")
+    p.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default: 32f for WAV, 24 for FLAC")
+    p.add_argument("--model", metavar="PATH", help="separator checkpoint for split presets (default: the shipped model)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the separator runs (default auto)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; errors only")
+    p.set_defaults(func=_run)
+
+
+def _presets_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("presets", help="list, show or validate presets")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="the presets that can be named").set_defaults(func=_list)
+    show = actions.add_parser("show", help="a preset in canonical form")
+    show.add_argument("preset", metavar="NAME", help="a preset name or file")
+    show.add_argument("--params", action="store_true", help="list its automatable parameters instead (loads its plugins)")
+    show.set_defaults(func=_show)
+    validate = actions.add_parser("validate", help="check preset files completely (loads their plugins)")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(func=_validate)
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # ---- `serve` (the OSC server) -------------------------------------------------------------
+    # plugin_host.osc.cli.add_serve_parser(subparsers) registers the subcommand and must call
+    # set_defaults(func=handler) with handler(args) -> exit code. Without that module, no `serve`.
+    try:
+        from plugin_host.osc.cli import add_serve_parser  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return
+    add_serve_parser(sub)
+
+
+# -- run -------------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    chain = Chain.from_preset(args.preset, separator=_separator(args))
+    bit_depth = args.bit_depth or DEFAULT_BIT_DEPTH[args.ext]
+    with _ProgressBar(_durations(expand_inputs(args.inputs, exclude=args.out)), args.quiet) as bar:
+        report = run_batch(
+            chain, args.inputs, args.out, args.jobs, args.skip_existing, args.overwrite, args.ext, args.bit_depth, bar.update
+        )
+    if not args.quiet:
+        print(summary.table(report, f"plugin-host run {chain.name}"))
+    warning = summary.clipping(report, bit_depth)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _separator(args: argparse.Namespace) -> Any:
+    """A separator to share when the user chose a model or device; else each worker loads the default."""
+    if args.model is None and args.device is None:
+        return None
+    from separator import Separator
+
+    return Separator.from_pretrained(args.model, device=args.device or "auto")
+
+
+def _durations(files: list[Path]) -> dict[Path, float]:
+    out = {}
+    for f in files:
+        try:
+            out[f.resolve()] = audio_io.info(f).seconds
+        except SeparatorError:
+            out[f.resolve()] = 0.0
+    return out
+
+
+class _ProgressBar:
+    """A tqdm bar over seconds of audio, with files done/failed as its postfix; failures are printed as they happen."""
+
+    def __init__(self, durations: dict[Path, float], quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.durations, self.quiet = durations, quiet
+        self.counted: dict[Path, float] = {}
+        self.finished = self.failed = 0
+        self.bar = tqdm(total=round(sum(durations.values()), 1), unit="s", desc="audio", file=sys.stderr, disable=quiet, dynamic_ncols=True)
+        self._postfix()
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def update(self, event: Progress) -> None:
+        key = event.input.resolve()
+        step = event.audio_seconds
+        if event.result is not None:  # top up to the file's full length, whatever was reported before
+            step = max(0.0, self.durations.get(key, event.result.audio_seconds) - self.counted.get(key, 0.0))
+            self.finished += 1
+            self.failed += event.result.status == "failed"
+            if event.result.status == "failed":
+                self.bar.write(f"failed: {summary.failures_line(event.result)}", file=sys.stderr)
+        self.counted[key] = self.counted.get(key, 0.0) + step
+        self.bar.update(round(step, 3))
+        self._postfix()
+
+    def _postfix(self) -> None:
+        self.bar.set_postfix_str(f"files {self.finished}/{len(self.durations)}" + (f", {self.failed} failed" if self.failed else ""))
+
+
+# -- presets ---------------------------------------------------------------------------------
+
+
+def _list(args: argparse.Namespace) -> int:
+    infos = list_presets()
+    width = max((len(i.name) for i in infos), default=0)
+    for info in infos:
+        text = f"INVALID: {info.error}" if info.error else info.description
+        print(f"{info.name:<{width}}  {text}")
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    if args.params:
+        chain = Chain.from_preset(args.preset)
+        for p in chain.parameters():
+            print(f"{p.stage}.{p.name} = {p.value:g} {p.unit}".rstrip() + f"  [{p.minimum:g}, {p.maximum:g}] {p.scale}")
+        for stem in chain.stem_names():
+            print(f"stem.{stem} {chain.get_stem(stem)}")
+        return EXIT_OK
+    data = load_preset(args.preset)
+    print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for file in args.files:
+        try:
+            chain = Chain.from_preset(Path(file))
+        except PluginHostError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        split = f", split into {', '.join(chain.stem_names())}" if chain.has_split else ""
+        print(f"ok: {file} ({chain.name}: {len(chain.stages())} plugin stages{split})")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (``plugin-host`` exits with it)."""
+    args = get_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (PluginHostError, SeparatorError) as exc:
+        print(f"plugin-host: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("plugin-host: interrupted; finished files are complete, run again with --skip-existing to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run() -> None:
+    sys.exit(main())
