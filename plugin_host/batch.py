@@ -301,7 +301,7 @@ def run_batch(
     return BatchReport([results[i] for i in sorted(results)], time.perf_counter() - start, jobs)
 
 
-def _options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None, separator: Separator | None) -> _Options:  # noqa: PLR0917
+def _options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None, separator: Separator | None) -> _Options:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise BatchError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     if skip_existing and overwrite:

@@ -117,7 +117,7 @@ class _Builder:
             raise self.fail(f"{key}.{exc.field}", str(exc)) from None
         stage = Vst3Stage(self.name(entry, source.path.stem, prefix), {**entry, "params": {}}, source, plugin)
         if not stage.channels:
-            raise self.fail(f"{key}.vst3", f"{plugin.name} accepts neither mono nor stereo audio; plugin_host cannot host it")
+            raise self.fail(f"{key}.vst3", f"{stage.label} accepts neither mono nor stereo audio; plugin_host cannot host it")
         self.vst3_params(stage, entry.get("params", {}), f"{key}.params")
         stage.entry = entry
         return stage

@@ -11,6 +11,7 @@ in pedalboard (``Compressor: {threshold_db: -18, ratio: 4}``).
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,7 @@ class PluginSpec:
 def resolve(path: str, base_dir: Path | None) -> Path:
     """``path`` with ``~`` expanded, relative paths taken from the preset's folder (or the working directory)."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() or base_dir is None else base_dir / p
+    return p if p.is_absolute() or base_dir is None else Path(os.path.normpath(base_dir / p))
 
 
 def _convolution(values: Mapping[str, ParamValue], base_dir: Path | None) -> pedalboard.Plugin:

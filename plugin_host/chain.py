@@ -255,7 +255,7 @@ class Chain:
         stems = split.stems(self.separator, pre, int(rate))
         mix = None
         if split.output != "stems":
-            summed = sum(stems.values()) if stems else np.zeros_like(pre)
+            summed = np.add.reduce(list(stems.values())) if stems else np.zeros_like(pre)
             mix = whole(parts.post, summed, rate, Tail.of("auto", parts.post)) if parts.post.stages else summed
         if isinstance(self.tail_seconds, (int, float)):  # exactly that long after the input
             n = x.shape[-1] + round(self.tail_seconds * rate)

@@ -90,7 +90,15 @@ def _run(args: argparse.Namespace) -> int:
     bit_depth = args.bit_depth or DEFAULT_BIT_DEPTH[args.ext]
     with _ProgressBar(_durations(expand_inputs(args.inputs, exclude=args.out)), args.quiet) as bar:
         report = run_batch(
-            chain, args.inputs, args.out, args.jobs, args.skip_existing, args.overwrite, args.ext, args.bit_depth, bar.update
+            chain,
+            args.inputs,
+            args.out,
+            jobs=args.jobs,
+            skip_existing=args.skip_existing,
+            overwrite=args.overwrite,
+            ext=args.ext,
+            bit_depth=args.bit_depth,
+            progress=bar.update,
         )
     if not args.quiet:
         print(summary.table(report, f"plugin-host run {chain.name}"))

@@ -143,6 +143,5 @@ def _adapter(stage: Vst3Stage, channels: int) -> tuple[Runner, int]:
         return _Upmix(stage.plugin), 2
     if 1 in stage.channels:
         return _DualMono(stage.per_channel(channels)), channels
-    raise ChainError(
-        f"stage '{stage.name}' ({stage.label}) accepts {describe_channels(stage.channels)} audio only; it cannot process {channels}-channel audio"
-    )
+    accepts = describe_channels(stage.channels)
+    raise ChainError(f"stage '{stage.name}' ({stage.label}) accepts {accepts} audio only; it cannot process {channels}-channel audio")

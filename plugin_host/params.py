@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,8 +67,13 @@ class ParamSpec:
         Raises:
             ValueError: wrong type, out of range, or not one of the choices; the message names the value and what is valid.
         """
-        checker = {"float": self._check_float, "bool": self._check_bool, "choice": self._check_choice, "file": self._check_file}[self.kind]
-        return checker(value)
+        checkers: dict[str, Callable[[object], ParamValue]] = {
+            "float": self._check_float,
+            "bool": self._check_bool,
+            "choice": self._check_choice,
+            "file": self._check_file,
+        }
+        return checkers[self.kind](value)
 
     def _check_float(self, value: object) -> float:
         if isinstance(value, bool) and self.range == (0.0, 1.0):

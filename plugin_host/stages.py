@@ -174,15 +174,15 @@ class BuiltinStage(PluginStage):
 class Vst3Stage(PluginStage):
     """An external VST3 plugin; run once per channel when it is mono-only and the audio is not."""
 
-    def __init__(self, name: str, entry: dict[str, Any], source: vst3.Vst3Source, plugin: pedalboard.Plugin) -> None:
+    def __init__(self, name: str, entry: dict[str, Any], source: vst3.Vst3Source, plugin: pedalboard.VST3Plugin) -> None:
         super().__init__(name, entry, plugin, vst3.param_specs(plugin))
-        self.source = source
+        self.source, self.plugin_name = source, str(plugin.name)
         self.channels = vst3.supported_channels(plugin)
-        self.instances = [plugin]
+        self.instances: list[pedalboard.Plugin] = [plugin]
 
     @property
     def label(self) -> str:
-        return str(self.plugin.name)
+        return self.plugin_name
 
     @property
     def latency(self) -> bool:

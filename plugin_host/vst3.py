@@ -43,7 +43,7 @@ class Vst3Source:
     plugin_name: str | None = None
     state: Path | None = None
 
-    def load(self) -> pedalboard.Plugin:
+    def load(self) -> pedalboard.VST3Plugin:
         """A fresh instance with the state file applied.
 
         Raises:
@@ -75,7 +75,7 @@ class Vst3Source:
             raise Vst3LoadError(not_found("Plugin", self.plugin_name, names) + f" (in {self.path.name})", "plugin_name")
 
 
-def _load_state(plugin: pedalboard.Plugin, state: Path) -> None:
+def _load_state(plugin: pedalboard.VST3Plugin, state: Path) -> None:
     if not state.exists():
         raise Vst3LoadError(f"state file not found: {state}", "state")
     try:
@@ -89,10 +89,10 @@ def _last_line(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-def param_specs(plugin: pedalboard.Plugin) -> dict[str, ParamSpec]:
+def param_specs(plugin: pedalboard.VST3Plugin) -> dict[str, ParamSpec]:
     """A :class:`ParamSpec` per parameter pedalboard exposes, ranges as the plugin reports them."""
     specs = {}
-    for name, p in plugin.parameters.items():
+    for name, p in plugin.parameters.items():  # type: ignore[attr-defined]
         current = read(plugin, name)
         if p.type is str:
             specs[name] = ParamSpec(name, current, kind="choice", choices=tuple(str(v) for v in p.valid_values))
@@ -100,8 +100,8 @@ def param_specs(plugin: pedalboard.Plugin) -> dict[str, ParamSpec]:
             specs[name] = ParamSpec(name, current, kind="bool")
         else:
             lo, hi = float(p.min_value), float(p.max_value)
-            scale = "log" if (p.units or "").strip() in ("Hz", "ms") and lo > 0 else "linear"
-            specs[name] = ParamSpec(name, current, lo, hi, (p.units or "").strip(), scale=scale)
+            unit = (p.units or "").strip()
+            specs[name] = ParamSpec(name, current, lo, hi, unit, scale="log" if unit in ("Hz", "ms") and lo > 0 else "linear")
     return specs
 
 

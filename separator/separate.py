@@ -22,7 +22,7 @@ from separator import audio as audio_io
 from separator.chunking import crossfade, segments
 from separator.devices import resolve_device
 from separator.errors import SeparationError
-from separator.features import bands_to_bins, features, istft
+from separator.features import FLOOR_DB, bands_to_bins, features, istft
 from separator.kmeans import kmeans, soft_assign
 from separator.model import ChimeraNet, load_checkpoint
 
@@ -42,6 +42,9 @@ class Separator:
         hardness: soft k-means hardness β for blind masks (``inf``: binary masks).
         fit_points: at most this many loud bins' embeddings are clustered.
         seed: k-means seed.
+        reference_db: when set, the network hears every track at this RMS level (dBFS),
+            the typical level of its training mixtures, so loud and quiet songs split alike.
+            Masks are applied to the untouched input, so output levels are the input's.
     """
 
     def __init__(
@@ -53,11 +56,13 @@ class Separator:
         hardness: float = float("inf"),
         fit_points: int = 20000,
         seed: int = 0,
+        reference_db: float | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.segment_seconds, self.overlap_seconds = segment_seconds, overlap_seconds
         self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
+        self.reference_db = reference_db
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "auto", **kwargs: float) -> Separator:
@@ -122,7 +127,8 @@ class Separator:
         names = self.stem_names(stems, clusters)
         out = np.zeros((len(names), *x.shape), np.float32)
         position = 0
-        for piece in self.stream(lambda: iter([x]), x.shape[-1], sample_rate, names, clusters, progress):
+        offset = self._level_offset(float(np.mean(x.astype(np.float64) ** 2)))
+        for piece in self.stream(lambda: iter([x]), x.shape[-1], sample_rate, names, clusters, progress, offset):
             out[..., position : position + piece.shape[-1]] = piece
             position += piece.shape[-1]
         return dict(zip(names, out, strict=True))
@@ -154,9 +160,10 @@ class Separator:
             raise audio_io.AudioWriteError(f"{path}: output would overwrite the input; choose another output folder")
         for t in targets:
             audio_io.subtype_for(t, bit_depth)  # fail on a bad format before any work
+        reader = lambda: audio_io.blocks(path, block, overlap)  # noqa: E731
+        offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
         with _writers(targets, meta.sample_rate, meta.channels, bit_depth) as files:
-            reader = lambda: audio_io.blocks(path, block, overlap)  # noqa: E731
-            for piece in self.stream(reader, meta.frames, meta.sample_rate, names, clusters, progress):
+            for piece in self.stream(reader, meta.frames, meta.sample_rate, names, clusters, progress, offset):
                 for f, stem in zip(files, piece, strict=True):
                     f.write(np.ascontiguousarray(stem.T))
         return targets
@@ -169,23 +176,26 @@ class Separator:
         names: list[str],
         clusters: int | None,
         progress: ProgressFn | None = None,
+        offset_db: float = 0.0,
     ) -> Iterator[np.ndarray]:
         """Separated pieces ``(n_stems, channels, n)`` of the audio ``reader()`` yields, in order.
 
         ``reader`` returns an iterator over either the whole signal (one array) or
         blocks already cut by :func:`separator.audio.blocks`; it is called twice in
-        blind mode (fit, then assign).
+        blind mode (fit, then assign). ``offset_db`` is added to the network's input features.
         """
         block, overlap = self._block_sizes(sample_rate)
         passes = 2 if clusters else 1
         centroids = (
-            self._fit_clusters(self._segments(reader, block, overlap), clusters, sample_rate, n_samples, progress) if clusters else None
+            self._fit_clusters(self._segments(reader, block, overlap), clusters, sample_rate, n_samples, progress, offset_db)
+            if clusters
+            else None
         )
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
             for seg in self._segments(reader, block, overlap):
-                yield self._separate_segment(seg, sample_rate, names, centroids)
+                yield self._separate_segment(seg, sample_rate, names, centroids, offset_db)
                 done[0] += min(block, seg.shape[-1])
                 if progress:
                     progress(min(1.0, ((passes - 1) + done[0] / max(n_samples, 1)) / passes))
@@ -206,12 +216,18 @@ class Separator:
             else:
                 yield part
 
+    def _level_offset(self, mean_power: float) -> float:
+        """dB to add to the features so the track sits at ``reference_db`` (0 for silence or when unset)."""
+        if self.reference_db is None or mean_power <= 1e-12:
+            return 0.0
+        return self.reference_db - 10 * float(np.log10(mean_power))
+
     @torch.no_grad()
-    def _network(self, seg: np.ndarray, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _network(self, seg: np.ndarray, sample_rate: int, offset_db: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(spec (ch, bins, t), embeddings (t, bands, D), class masks (t, bands, C))`` of one segment."""
         x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
         spec, feats = features(x, sample_rate)
-        embeddings, masks = self.model(feats.unsqueeze(0))
+        embeddings, masks = self.model(_shift(feats, offset_db))
         return spec, embeddings[0], masks[0]
 
     def _band_masks(
@@ -229,9 +245,12 @@ class Separator:
             masks["other"] = class_masks[..., rest].sum(-1)
         return torch.stack([masks[n] for n in names])
 
-    def _separate_segment(self, seg: np.ndarray, sample_rate: int, names: list[str], centroids: torch.Tensor | None) -> np.ndarray:
+    @torch.no_grad()
+    def _separate_segment(
+        self, seg: np.ndarray, sample_rate: int, names: list[str], centroids: torch.Tensor | None, offset_db: float
+    ) -> np.ndarray:
         """``(channels, n)`` → ``(n_stems, channels, n)``."""
-        spec, embeddings, class_masks = self._network(seg, sample_rate)
+        spec, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
         band_masks = self._band_masks(embeddings, class_masks, names, centroids)
         bin_masks = bands_to_bins(band_masks, spec.shape[-2])  # (n_stems, bins, t)
         stems = istft(bin_masks.unsqueeze(1) * spec.unsqueeze(0), sample_rate, seg.shape[-1])
@@ -239,7 +258,7 @@ class Separator:
 
     @torch.no_grad()
     def _fit_clusters(
-        self, segs: Iterator[np.ndarray], k: int, sample_rate: int, n_samples: int, progress: ProgressFn | None
+        self, segs: Iterator[np.ndarray], k: int, sample_rate: int, n_samples: int, progress: ProgressFn | None, offset_db: float
     ) -> torch.Tensor:
         """First pass of blind mode: k-means centroids ``(k, D)`` from the loud bins of the whole track.
 
@@ -253,7 +272,7 @@ class Separator:
         for seg in segs:
             x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
             _, feats = features(x, sample_rate)
-            embeddings, _ = self.model(feats.unsqueeze(0))
+            embeddings, _ = self.model(_shift(feats, offset_db))
             pick = torch.from_numpy(rng.permutation(feats.numel())[: self.fit_points]).to(self.device)
             points = torch.cat([points, embeddings.reshape(-1, embeddings.shape[-1])[pick]])
             db = torch.cat([db, feats.reshape(-1)[pick]])
@@ -269,6 +288,23 @@ class Separator:
         if len(points) > self.fit_points:
             points = points[torch.from_numpy(rng.permutation(len(points))[: self.fit_points]).to(self.device)]
         return kmeans(points, k, seed=self.seed).centroids
+
+
+def _shift(feats: torch.Tensor, offset_db: float) -> torch.Tensor:
+    """``(n_frames, bands)`` dB features moved by ``offset_db`` (silent bands stay at the floor) → ``(1, n_frames, bands)``."""
+    if offset_db:
+        feats = torch.where(feats > FLOOR_DB, (feats + offset_db).clamp(min=FLOOR_DB), feats)
+    return feats.unsqueeze(0)
+
+
+def _mean_power(blocks: Iterator[np.ndarray], overlap: int) -> float:
+    """Mean square of a file's samples (all channels), from overlapping blocks, in one streaming pass."""
+    total, count = 0.0, 0
+    for i, block in enumerate(blocks):
+        part = block[:, overlap:] if i else block
+        total += float(np.sum(part.astype(np.float64) ** 2))
+        count += part.size
+    return total / max(count, 1)
 
 
 def _parse_stems(stems: list[str] | tuple[str, ...] | str | None, classes: tuple[str, ...]) -> list[str]:

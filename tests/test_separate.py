@@ -135,3 +135,23 @@ def test_progress_reaches_one_and_can_cancel(separator: Separator, mixture: np.n
 
     with pytest.raises(Cancelled):
         separator.separate(mixture, 44100, progress=cancel)
+
+
+def test_with_a_reference_level_loud_and_quiet_copies_split_alike(mixture: np.ndarray) -> None:
+    sep = Separator.from_pretrained(device="cpu", reference_db=-28.0)
+    for kwargs in ({}, {"clusters": 3}):
+        quiet, loud = sep.separate(mixture * 0.05, 44100, **kwargs), sep.separate(mixture * 2.0, 44100, **kwargs)
+        for name in quiet:
+            np.testing.assert_allclose(loud[name], quiet[name] * 40.0, atol=2e-4)
+
+
+def test_file_and_array_separation_agree(separator: Separator, mixture: np.ndarray, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from separator import audio as audio_io
+
+    audio_io.save(tmp_path / "mix.wav", mixture, 44100)
+    sep = Separator.from_pretrained(device="cpu", reference_db=-28.0, segment_seconds=1.5, overlap_seconds=0.25)
+    written = sep.separate_file(tmp_path / "mix.wav", tmp_path / "out", clusters=2)
+    in_memory = sep.separate(mixture, 44100, clusters=2)
+    for path, (name, audio) in zip(written, in_memory.items(), strict=True):
+        assert path.name == f"{name}.wav"
+        np.testing.assert_allclose(audio_io.load(path)[0], audio, atol=1e-5)

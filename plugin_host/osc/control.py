@@ -21,19 +21,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from separator import SeparatorError
+
 from plugin_host import batch, preset
 from plugin_host.catalog import resolve
 from plugin_host.chain import Chain
-from plugin_host.errors import ParameterError, PresetError
+from plugin_host.errors import ParameterError, PluginHostError, PresetError
 from plugin_host.midi import MidiMapper, TargetState, mappings_from_preset, mappings_to_preset, position_to_value, value_to_position
 from plugin_host.osc.jobs import Job, JobManager
-from plugin_host.osc.model import ModelProvider
+from plugin_host.osc.model import ModelProvider, ModelUnavailable
 from plugin_host.osc.security import PathPolicy, PathRefused
 from plugin_host.params import ParamInfo, not_found
 from plugin_host.schema import ROUTE_GAIN_SPEC
 
 log = logging.getLogger("plugin_host.osc")
 
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError, SeparatorError, PluginHostError, ModelUnavailable)
+"""Errors that are the request's fault or the file's: reported in one line, without a traceback."""
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STEM_CONTROLS = ("gain", "mute", "solo")
 STEM_GAIN_RANGE = (ROUTE_GAIN_SPEC.minimum or -96.0, ROUTE_GAIN_SPEC.maximum or 24.0)  # dB

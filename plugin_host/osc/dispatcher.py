@@ -95,7 +95,7 @@ class Dispatcher:
     def __init__(self, expected_errors: tuple[type[Exception], ...] = (ValueError,)) -> None:
         self.routes: list[Route] = []
         self._static: dict[str, Route] = {}
-        self.expected_errors = (*expected_errors, ArgumentError, PatternError, RequestError)
+        self.expected_errors: tuple[type[Exception], ...] = (*expected_errors, ArgumentError, PatternError, RequestError)
 
     def add(self, template: str, signature: str, handler: Handler, summary: str, replies: str = "", expand: Expand | None = None) -> Route:
         """Add a route; templates with ``{fields}`` need ``expand`` to be reachable by patterns."""

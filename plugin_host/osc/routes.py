@@ -17,7 +17,7 @@ from typing import Any
 
 from plugin_host.errors import ParameterError
 from plugin_host.osc.app import Clients
-from plugin_host.osc.control import Control, position_of
+from plugin_host.osc.control import EXPECTED_ERRORS, Control, position_of
 from plugin_host.osc.dispatcher import Dispatcher, Request
 from plugin_host.osc.messages import Feedback, Message
 
@@ -236,7 +236,7 @@ def _target_range(control: Control, target: str) -> tuple[float, float]:
 
 def _table(r: Routes) -> Dispatcher:
     """The dispatcher with every address of the server."""
-    d, control = Dispatcher(), r.control
+    d, control = Dispatcher(EXPECTED_ERRORS), r.control
     params = lambda: [{"stage": p.stage, "param": p.name} for p in control.parameters()]  # noqa: E731
     stems = lambda: [{"name": n} for n in control.stem_names()]  # noqa: E731
     stages = lambda: [{"stage": s.name} for s in control.chain.stages()] if control.chain else []  # noqa: E731

@@ -123,8 +123,19 @@ class OscServer:
         """Stop receiving and close the socket (jobs are the application's business)."""
         self._stopping.set()
         if self._thread is not None:
+            self._wake()
             self._thread.join(timeout)
         self._sock.close()
+
+    def _wake(self) -> None:
+        """Send an empty datagram to the socket so a blocked receive returns now, not at its timeout."""
+        host, port = self.address[:2]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        try:
+            with socket.socket(self._sock.family, socket.SOCK_DGRAM) as s:
+                s.sendto(b"", (host, port))
+        except OSError:  # the receive timeout ends the loop anyway
+            pass
 
     # -- sending -----------------------------------------------------------------------------
 
