@@ -8,7 +8,10 @@ per channel (dual mono, one instance each).
 
 Blocks go through ``process(block, sample_rate)`` with ``reset=False``, so a
 stream cut into blocks sounds exactly like one call; :meth:`Lane.reset` starts
-a new stream.
+a new stream. Every plugin is handed blocks of exactly :data:`CHUNK` samples:
+pedalboard re-prepares a plugin (and wipes its reverb or delay memory) when a
+block is longer than any before it, so a short first block followed by longer
+ones would cut tails, and the output would depend on how the input was cut.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import pedalboard
 
 from plugin_host.errors import ChainError
 from plugin_host.stages import PluginStage, Stage, Vst3Stage, describe_channels
+
+CHUNK = 8192  # samples per plugin call: pedalboard's own buffer size
 
 
 class _Native:
@@ -55,7 +60,20 @@ class _DualMono:
         return np.concatenate([o[:, :n] for o in outs], axis=0)
 
 
-Runner = _Native | _Upmix | _DualMono
+class _Chunked:
+    """Feeds a runner exactly :data:`CHUNK` samples per call, holding back the remainder for the next block."""
+
+    def __init__(self, runner: _Native | _Upmix | _DualMono, channels: int) -> None:
+        self.runner = runner
+        self.pending = np.zeros((channels, 0), np.float32)
+
+    def process(self, block: np.ndarray, sample_rate: float) -> np.ndarray:
+        data = np.concatenate([self.pending, block], axis=-1) if self.pending.shape[-1] else block
+        full = data.shape[-1] - data.shape[-1] % CHUNK
+        self.pending = data[:, full:]
+        outs = [self.runner.process(data[:, i : i + CHUNK], sample_rate) for i in range(0, full, CHUNK)]
+        return np.concatenate(outs, axis=-1) if outs else np.zeros((0, 0), np.float32)
+
 
 
 @dataclass
@@ -67,7 +85,7 @@ class Lane:
     """
 
     stages: list[Stage] = field(default_factory=list)
-    _runners: dict[int, tuple[list[Runner], int]] = field(default_factory=dict, repr=False)
+    _runners: dict[int, tuple[list[_Chunked], int]] = field(default_factory=dict, repr=False)
 
     def plugin_stages(self) -> Iterator[PluginStage]:
         for stage in self.stages:
@@ -106,39 +124,44 @@ class Lane:
         self._runners.clear()
 
     def process(self, block: np.ndarray, sample_rate: float) -> np.ndarray:
-        """One block ``(channels, n)`` → ``(out_channels, m)``; ``m < n`` while plugins fill their latency."""
+        """One block ``(channels, n)`` → ``(out_channels, m)``.
+
+        ``m`` differs from ``n``: each runner holds back up to a chunk, and plugins hold back their latency;
+        feeding silence after the input brings everything out.
+        """
         runners, out_channels = self._plan(block.shape[0])
         for runner in runners:
+            block = runner.process(block, sample_rate)
             if block.shape[-1] == 0:
                 return np.zeros((out_channels, 0), np.float32)
-            block = runner.process(block, sample_rate)
         return block
 
-    def _plan(self, channels: int) -> tuple[list[Runner], int]:
+    def _plan(self, channels: int) -> tuple[list[_Chunked], int]:
         if channels not in self._runners:
             self._runners[channels] = self._build(channels)
         return self._runners[channels]
 
-    def _build(self, channels: int) -> tuple[list[Runner], int]:
-        runners: list[Runner] = []
+    def _build(self, channels: int) -> tuple[list[_Chunked], int]:
+        runners: list[_Chunked] = []
         group: list[pedalboard.Plugin] = []
         for stage in self.stages:
             if isinstance(stage, Vst3Stage) and not stage.bypass and channels not in stage.channels:
                 if group:
-                    runners.append(_Native(group))
+                    runners.append(_Chunked(_Native(group), channels))
                     group = []
-                runner, channels = _adapter(stage, channels)
-                runners.append(runner)
+                adapter, out_channels = _adapter(stage, channels)
+                runners.append(_Chunked(adapter, channels))
+                channels = out_channels
                 continue
             plugin = stage.native(channels)
             if plugin is not None:
                 group.append(plugin)
-        if group:
-            runners.append(_Native(group))
+        if group or not runners:
+            runners.append(_Chunked(_Native(group), channels))
         return runners, channels
 
 
-def _adapter(stage: Vst3Stage, channels: int) -> tuple[Runner, int]:
+def _adapter(stage: Vst3Stage, channels: int) -> tuple[_Native | _Upmix | _DualMono, int]:
     if channels == 1 and 2 in stage.channels:
         return _Upmix(stage.plugin), 2
     if 1 in stage.channels:

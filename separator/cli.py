@@ -26,6 +26,7 @@ def get_parser() -> argparse.ArgumentParser:
     _make_data_parser(sub)
     _train_parser(sub)
     _evaluate_parser(sub)
+    _export_parser(sub)
     return parser
 
 
@@ -41,6 +42,7 @@ def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--format", default="wav", choices=["wav", "flac"], dest="ext")
     p.add_argument("--bit-depth", default=None, choices=["16", "24", "32f"], help="default: 32f for WAV, 24 for FLAC")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _inference_options(p)
 
 
 def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -72,6 +74,27 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--max-songs", type=int, default=50)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    p.add_argument("--no-oracle", action="store_true", help="skip the oracle binary-mask row")
+    _inference_options(p)
+
+
+def _inference_options(p: argparse.ArgumentParser) -> None:
+    """Overrides of the inference settings stored in the checkpoint."""
+    p.add_argument("--hardness", type=float, help="blind mode soft k-means hardness (inf: binary masks)")
+    p.add_argument("--class-weight", type=float, help="blind mode: weight of the class posteriors in clustering")
+    p.add_argument("--reference-db", type=float, help="RMS level (dBFS) the network hears every track at")
+
+
+def _inference_overrides(args: argparse.Namespace) -> dict[str, float]:
+    names = ("hardness", "class_weight", "reference_db")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def _export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("export", help="turn a training checkpoint into a small shippable model")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="e.g. runs/default/best.pt")
+    p.add_argument("-o", "--out", default=None, metavar="PATH", help="default: the package's pretrained/default.pt")
+    _inference_options(p)
 
 
 def find_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
@@ -97,7 +120,7 @@ def _split(args: argparse.Namespace) -> int:
     files, problems = find_inputs(args.inputs)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    separator = Separator.from_pretrained(args.model, device=args.device)
+    separator = Separator.from_pretrained(args.model, device=args.device, **_inference_overrides(args))
     stems = args.stems if args.stems is not None else None
     separator.stem_names(stems, args.clusters)  # bad stem names / K: fail before any file
     failed = len(problems)
@@ -145,14 +168,27 @@ def _evaluate(args: argparse.Namespace) -> int:
     from separator.evaluate import evaluate_model, format_table
     from separator.separate import Separator
 
-    result = evaluate_model(Separator.from_pretrained(args.model, device=args.device), args.data, args.max_songs)
+    separator = Separator.from_pretrained(args.model, device=args.device, **_inference_overrides(args))
+    result = evaluate_model(separator, args.data, args.max_songs, oracle=not args.no_oracle)
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return EXIT_OK
 
 
-COMMANDS = {"split": _split, "make-data": _make_data, "train": _train, "evaluate": _evaluate}
+def _export(args: argparse.Namespace) -> int:
+    from separator.model import load_checkpoint, save_checkpoint  # noqa: PLC0415
+    from separator.separate import DEFAULT_MODEL  # noqa: PLC0415
+
+    model, extra = load_checkpoint(args.checkpoint)
+    kept = {"step": extra.get("step"), "val": extra.get("val"), "config": extra.get("config"), "inference": _inference_overrides(args)}
+    out = Path(args.out) if args.out else DEFAULT_MODEL
+    save_checkpoint(model, out, kept, half=True)
+    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, step {kept['step']}, inference {kept['inference']}", file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS = {"split": _split, "make-data": _make_data, "train": _train, "evaluate": _evaluate, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

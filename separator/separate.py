@@ -45,6 +45,8 @@ class Separator:
         reference_db: when set, the network hears every track at this RMS level (dBFS),
             the typical level of its training mixtures, so loud and quiet songs split alike.
             Masks are applied to the untouched input, so output levels are the input's.
+        class_weight: blind mode clusters each bin's embedding concatenated with this
+            weight times the mask head's class posteriors (0: embeddings alone, as in the paper).
     """
 
     def __init__(
@@ -57,12 +59,13 @@ class Separator:
         fit_points: int = 20000,
         seed: int = 0,
         reference_db: float | None = None,
+        class_weight: float = 0.0,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.segment_seconds, self.overlap_seconds = segment_seconds, overlap_seconds
         self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
-        self.reference_db = reference_db
+        self.reference_db, self.class_weight = reference_db, class_weight
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "auto", **kwargs: float) -> Separator:
@@ -235,8 +238,8 @@ class Separator:
     ) -> torch.Tensor:
         """``(n_stems, t, bands)`` masks that sum to 1 over stems."""
         if centroids is not None:
-            t, f, d = embeddings.shape
-            resp = soft_assign(embeddings.reshape(-1, d), centroids, self.hardness)
+            t, f, _ = embeddings.shape
+            resp = soft_assign(self._cluster_features(embeddings, class_masks), centroids, self.hardness)
             return resp.T.reshape(-1, t, f)
         index = {c: i for i, c in enumerate(self.classes)}
         masks = {n: class_masks[..., index[n]] for n in names if n != "other"}
@@ -244,6 +247,12 @@ class Separator:
             rest = [i for c, i in index.items() if c not in masks]
             masks["other"] = class_masks[..., rest].sum(-1)
         return torch.stack([masks[n] for n in names])
+
+    def _cluster_features(self, embeddings: torch.Tensor, class_masks: torch.Tensor) -> torch.Tensor:
+        """What blind mode clusters: ``(..., D)`` embeddings [+ weighted class posteriors] → ``(n, D [+ C])``."""
+        if self.class_weight:
+            embeddings = torch.cat([embeddings, self.class_weight * class_masks], dim=-1)
+        return embeddings.reshape(-1, embeddings.shape[-1])
 
     @torch.no_grad()
     def _separate_segment(
@@ -266,15 +275,16 @@ class Separator:
         stays bounded for any length; the loudness threshold uses the whole track's peak.
         """
         rng = np.random.default_rng(self.seed)
-        points = torch.zeros(0, self.model.embed_dim, device=self.device)
+        points: torch.Tensor | None = None
         db = torch.zeros(0, device=self.device)
         done = 0
         for seg in segs:
             x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
             _, feats = features(x, sample_rate)
-            embeddings, _ = self.model(_shift(feats, offset_db))
+            embeddings, class_masks = self.model(_shift(feats, offset_db))
             pick = torch.from_numpy(rng.permutation(feats.numel())[: self.fit_points]).to(self.device)
-            points = torch.cat([points, embeddings.reshape(-1, embeddings.shape[-1])[pick]])
+            sample = self._cluster_features(embeddings[0], class_masks[0])[pick]
+            points = sample if points is None else torch.cat([points, sample])
             db = torch.cat([db, feats.reshape(-1)[pick]])
             if len(db) > 4 * self.fit_points:
                 keep = torch.from_numpy(rng.permutation(len(db))[: 2 * self.fit_points]).to(self.device)
@@ -282,6 +292,8 @@ class Separator:
             done += seg.shape[-1]
             if progress:
                 progress(min(0.5, 0.5 * done / max(n_samples, 1)))
+        if points is None:
+            raise SeparationError("no audio to cluster")
         loud = db > db.max() - 40.0  # the silent-bin rule of training: 40 dB under the peak
         if int(loud.sum()) >= k:
             points = points[loud]

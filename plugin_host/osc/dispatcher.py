@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import logging
 import re
 from collections.abc import Callable
@@ -100,6 +101,10 @@ class Dispatcher:
     def add(self, template: str, signature: str, handler: Handler, summary: str, replies: str = "", expand: Expand | None = None) -> Route:
         """Add a route; templates with ``{fields}`` need ``expand`` to be reachable by patterns."""
         route = Route(template, Signature.parse(signature), handler, summary, replies, expand)
+        accepted = inspect.signature(handler).parameters
+        missing = [name for item in route.signature.items for _, name in item.choices if name not in accepted]
+        if missing:  # a table that cannot work fails when it is built, not when a message arrives
+            raise TypeError(f"{template}: handler {handler.__name__} takes no argument {missing[0]!r}")
         self.routes.append(route)
         if "{" not in template:
             self._static[template] = route

@@ -12,8 +12,12 @@ from typing import Any
 
 from pythonosc import osc_bundle, osc_message
 from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.parsing import osc_types
 
 MAX_DATAGRAM = 65507  # the largest UDP payload over IPv4, in bytes
+PARSED_TAGS = frozenset("ihfdsbrmtTFN[]")  # the type tags python-osc decodes; it skips others with a log line
+BUNDLE_PREFIX = b"#bundle\x00"
+MAX_NESTING = 8
 
 
 class MalformedPacket(ValueError):
@@ -56,13 +60,51 @@ def describe(value: Any) -> str:
     return f"{type_tag(value)}:{shown}"
 
 
-def _flatten(bundle: osc_bundle.OscBundle, depth: int) -> list[Message]:
-    if depth > 8:
-        raise MalformedPacket("bundles nested more than 8 deep")
+def _check_message(data: bytes) -> None:
+    """Raise :class:`MalformedPacket` for a type tag python-osc would skip with only a log line (OSC 1.0: discard it)."""
+    try:
+        address, index = osc_types.get_string(data, 0)
+        tags, _ = osc_types.get_string(data, index) if index < len(data) else (",", index)
+    except (osc_types.ParseError, ValueError, IndexError) as exc:  # UnicodeDecodeError is a ValueError
+        raise MalformedPacket(f"malformed OSC message: {str(exc).splitlines()[0][:100]}") from None
+    unknown = sorted(set(tags[1:]) - PARSED_TAGS)
+    if not tags.startswith(",") or unknown:
+        raise MalformedPacket(f"{address}: unsupported OSC type tag {(unknown or [tags[:1]])[0]!r}")
+
+
+def _check_bundle(data: bytes, depth: int = 0) -> None:
+    """Walk a bundle's elements (int32 size, then a message or a bundle) before python-osc parses it.
+
+    python-osc skips an element it cannot identify with only a log line; here the whole packet is refused.
+    """
+    if depth > MAX_NESTING:
+        raise MalformedPacket(f"bundles nested more than {MAX_NESTING} deep")
+    index = len(BUNDLE_PREFIX) + 8  # the prefix, then the timetag
+    if len(data) < index:
+        raise MalformedPacket("malformed OSC bundle: no timetag")
+    while index < len(data):
+        size = int.from_bytes(data[index : index + 4], "big", signed=True)
+        element = data[index + 4 : index + 4 + size]
+        if size <= 0 or size % 4 or len(element) != size:
+            raise MalformedPacket(f"malformed OSC bundle: element of {size} bytes at byte {index}")
+        _check_datagram(element, depth + 1)
+        index += 4 + size
+
+
+def _check_datagram(data: bytes, depth: int = 0) -> None:
+    if data.startswith(BUNDLE_PREFIX):
+        _check_bundle(data, depth)
+    elif data.startswith(b"/"):
+        _check_message(data)
+    else:
+        raise MalformedPacket("not an OSC packet: it must start with '/' (a message) or '#bundle' (a bundle)")
+
+
+def _flatten(bundle: osc_bundle.OscBundle) -> list[Message]:
     out: list[Message] = []
     for element in bundle:  # elements in the order they were packed
         if isinstance(element, osc_bundle.OscBundle):
-            out.extend(_flatten(element, depth + 1))
+            out.extend(_flatten(element))
         else:
             out.append(Message(element.address, tuple(element.params)))
     return out
@@ -72,19 +114,18 @@ def decode(datagram: bytes) -> list[Message]:
     """The messages in a datagram, in order (a bundle's elements depth-first).
 
     Raises:
-        MalformedPacket: not OSC, truncated, or a bad type tag.
+        MalformedPacket: not OSC, truncated, a bad bundle element, or a type tag that is not understood.
     """
+    _check_datagram(datagram)
     try:
-        if osc_bundle.OscBundle.dgram_is_bundle(datagram):
-            return _flatten(osc_bundle.OscBundle(datagram), 0)
-        if osc_message.OscMessage.dgram_is_message(datagram):
-            message = osc_message.OscMessage(datagram)
-            return [Message(message.address, tuple(message.params))]
-    except (osc_bundle.ParseError, osc_message.ParseError) as exc:
+        if datagram.startswith(BUNDLE_PREFIX):
+            return _flatten(osc_bundle.OscBundle(datagram))
+        message = osc_message.OscMessage(datagram)
+        return [Message(message.address, tuple(message.params))]
+    except (osc_bundle.ParseError, osc_message.ParseError, osc_types.ParseError) as exc:
         raise MalformedPacket(f"malformed OSC packet: {str(exc).splitlines()[0][:100]}") from exc
     except Exception as exc:  # python-osc raises IndexError, struct.error, UnicodeDecodeError on some garbage
         raise MalformedPacket(f"malformed OSC packet ({type(exc).__name__})") from exc
-    raise MalformedPacket("not an OSC packet: it must start with '/' (a message) or '#bundle' (a bundle)")
 
 
 def encode(message: Message) -> bytes:

@@ -91,12 +91,12 @@ class Routes:
 
     # -- presets -----------------------------------------------------------------------------------
 
-    def preset_load(self, request: Request, name: str) -> list[Message]:
-        chain = self.control.load_preset(name)
+    def preset_load(self, request: Request, name_or_path: str) -> list[Message]:
+        chain = self.control.load_preset(name_or_path)
         return [Message("/preset/loaded", (chain.name, chain.description)), *self.snapshot(Feedback)]
 
-    def preset_save(self, request: Request, name: str) -> list[Message]:
-        return [Message("/preset/saved", (str(self.control.save_preset(name)),))]
+    def preset_save(self, request: Request, name_or_path: str) -> list[Message]:
+        return [Message("/preset/saved", (str(self.control.save_preset(name_or_path)),))]
 
     def preset_list(self, request: Request) -> list[Message]:
         infos = self.control.list_presets()

@@ -179,6 +179,8 @@ class OscServer:
                     break
                 log.debug("receive error: %s", exc)
                 continue
+            if self._stopping.is_set():  # the wake-up datagram of stop(), or a late request
+                break
             try:
                 self._handle(datagram, (sender[0], sender[1]))
             except Exception:  # the transport must outlive any bug in a handler

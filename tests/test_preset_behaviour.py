@@ -1,0 +1,203 @@
+"""The shipped presets do what their names say, measured on generated songs.
+
+With an oracle separator (the true stems) each preset's routing and effects are
+measured exactly; with the shipped model every preset runs end to end, and the
+separation-quality thresholds are those a trained model must meet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+import pytest
+
+from plugin_host import Chain, load_preset
+from plugin_host_fixtures import SR, OracleSeparator, band_db, crest_db, energy_db, mixture, noise, peak_db, ratio_db, song
+from separator import DEFAULT_MODEL, Separator
+from separator.model import load_checkpoint
+
+SHIPPED = ("acapella", "drum-bus", "karaoke", "master-bus", "stems", "vocal-polish")
+
+
+@pytest.fixture(scope="module")
+def oracle() -> OracleSeparator:
+    return OracleSeparator([song(0), song(1)])
+
+
+def route_chain(preset: str, stem: str, **top: object) -> Chain:
+    """The effects a preset puts on one stem, as a chain of their own."""
+    split = load_preset(preset)["chain"][0]["split"]
+    return Chain.from_dict({"format": 1, "chain": split["routes"][stem]["chain"], **top})
+
+
+def envelope_range_db(x: np.ndarray, window: float = 0.05) -> float:
+    """Spread (90th minus 10th percentile) of the 50 ms RMS levels of the audible frames, in dB."""
+    n = int(window * SR)
+    frames = np.asarray(x[:, : x.shape[1] // n * n], np.float64).reshape(x.shape[0], -1, n)
+    levels = 10 * np.log10((frames**2).mean(axis=(0, 2)) + 1e-20)
+    levels = levels[levels > levels.max() - 50]
+    return float(np.percentile(levels, 95) - np.percentile(levels, 10))
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_karaoke_removes_exactly_the_vocals(oracle: OracleSeparator, index: int) -> None:
+    stems, mix = song(index), mixture(index)
+    out = Chain.from_preset("karaoke", separator=oracle)(mix, SR)
+    assert out.shape == mix.shape
+    assert ratio_db(out - (mix - stems["vocals"]), stems["vocals"]) < -60  # what is left of the vocals
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_acapella_keeps_the_vocals_and_nothing_else(oracle: OracleSeparator, index: int) -> None:
+    stems, mix = song(index), mixture(index)
+    out = Chain.from_preset("acapella", separator=oracle)(mix, SR)[:, : mix.shape[1]]
+    assert ratio_db(out - stems["vocals"], mix - stems["vocals"]) < -40  # accompaniment leaking through
+    assert abs(ratio_db(out, stems["vocals"])) < 0.5  # the gate leaves the voice alone
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_drum_bus_compresses_the_drums_and_leaves_the_rest_untouched(oracle: OracleSeparator, index: int) -> None:
+    stems, mix = song(index), mixture(index)
+    out = Chain.from_preset("drum-bus", separator=oracle)(mix, SR)
+    n = mix.shape[1]
+    drums = out[:, :n] - (mix - stems["drums"])  # everything that changed is on the drums
+    assert envelope_range_db(drums) < envelope_range_db(stems["drums"]) - 3  # compressed: a narrower level range
+    assert energy_db(drums) > energy_db(stems["drums"])  # with makeup gain: louder, not quieter
+    assert np.abs(out[:, n:]).max(initial=0) < 1e-3  # no tail on a drum bus
+
+
+def test_drum_bus_saturation_adds_harmonics_below_the_compressor_threshold() -> None:
+    chain = route_chain("drum-bus", "drums", tail_seconds=0)
+    tone = np.sin(2 * np.pi * 100 * np.arange(2 * SR) / SR).astype(np.float32)[None] * 0.02  # -34 dBFS
+    third = {}
+    for bypass in (False, True):
+        chain.set_bypass("drum_saturation", bypass)
+        y = chain(tone, SR)[:, SR:]
+        third[bypass] = band_db(y, SR, 290, 310) - band_db(y, SR, 90, 110)
+    assert third[False] > -80
+    assert third[True] < -100
+
+
+def sibilant(vocals: np.ndarray) -> np.ndarray:
+    """``vocals`` with 60 ms bursts of hiss above 7 kHz every half second (esses)."""
+    hiss = pedalboard.Pedalboard([pedalboard.HighpassFilter(7000), pedalboard.HighpassFilter(7000)])(noise(vocals.shape[1] / SR, 2, level=0.05, seed=3), SR)
+    gate = np.zeros(vocals.shape[1], np.float32)
+    for start in range(int(0.2 * SR), vocals.shape[1], SR // 2):
+        gate[start : start + int(0.06 * SR)] = 1
+    return vocals + hiss * gate
+
+
+def high_to_low_db(x: np.ndarray) -> float:
+    return band_db(x, SR, 6000, 16000) - band_db(x, SR, 100, 6000)
+
+
+def test_vocal_polish_de_esses_sibilant_vocals_but_not_clean_ones() -> None:
+    chain = route_chain("vocal-polish", "vocals")
+    clean = song(0)["vocals"]
+    hissy = sibilant(clean)
+    n = clean.shape[1]
+    assert high_to_low_db(chain(hissy, SR)[:, :n]) < high_to_low_db(hissy) - 4
+    assert abs(high_to_low_db(chain(clean, SR)[:, :n]) - high_to_low_db(clean)) < 2
+
+
+def test_vocal_polish_adds_reverb_to_the_vocals_only(oracle: OracleSeparator) -> None:
+    stems, mix = song(0), mixture(0)
+    out = Chain.from_preset("vocal-polish", separator=oracle)(mix, SR)
+    n = mix.shape[1]
+    assert out.shape[1] > n + SR // 4  # the vocal reverb rings on after the song
+    assert energy_db(out[:, n : n + SR // 10]) > -70
+    np.testing.assert_allclose(out[:, n:], Chain.from_preset("vocal-polish", separator=oracle)(mix, SR)[:, n:])  # repeatable
+
+
+def test_vocal_polish_levels_a_singer_who_moves_off_the_mic() -> None:
+    vocals = song(0)["vocals"]
+    vocals = vocals / np.sqrt(np.mean(vocals**2)) * np.float32(0.1)  # a typical vocal level: -20 dBFS RMS
+    half = vocals.shape[1] // 2
+    vocals[:, :half] *= 0.25  # the first half 12 dB quieter
+    out = route_chain("vocal-polish", "vocals")(vocals, SR)[:, : vocals.shape[1]]
+    jump_in = energy_db(vocals[:, half:]) - energy_db(vocals[:, :half])
+    jump_out = energy_db(out[:, half:]) - energy_db(out[:, :half])
+    assert jump_out < jump_in - 4
+
+
+def test_stems_writes_every_stem_untouched(oracle: OracleSeparator) -> None:
+    stems, mix = song(0), mixture(0)
+    out = Chain.from_preset("stems", separator=oracle)(mix, SR)
+    assert isinstance(out, dict) and list(out) == ["drums", "bass", "guitar", "vocals", "other"]
+    for name, audio in out.items():
+        np.testing.assert_array_equal(audio, stems[name])
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_master_bus_makes_it_louder_without_a_peak_over_the_ceiling(index: int) -> None:
+    mix = mixture(index)
+    mix = mix / np.abs(mix).max() * np.float32(10 ** (-3 / 20))  # a mix peaking at -3 dBFS
+    rumble = 0.05 * np.sin(2 * np.pi * 12 * np.arange(mix.shape[1]) / SR).astype(np.float32)
+    out = Chain.from_preset("master-bus")(mix + rumble, SR)
+    assert peak_db(out) <= -1.0 + 0.01  # the limiter's ceiling
+    assert energy_db(out) > energy_db(mix) + 2  # louder
+    assert crest_db(out) < crest_db(mix) - 1  # denser
+    def relative(x: np.ndarray, low: float, high: float) -> float:
+        return band_db(x, SR, low, high) - energy_db(x)
+
+    assert relative(out, 5, 20) < relative(mix + rumble, 5, 20) - 15  # the low cut removes the rumble
+    assert abs(relative(out, 40, 100) - relative(mix + rumble, 40, 100)) < 1.5  # and keeps the bass
+
+
+def test_split_output_both_gives_the_stems_and_their_mix(oracle: OracleSeparator) -> None:
+    chain = Chain.from_dict(
+        {"format": 1, "chain": [{"split": {"stems": ["drums"], "output": "both", "routes": {"drums": {"gain_db": -6}}}}, {"plugin": "Gain", "params": {"gain_db": 0}}]},
+        separator=oracle,  # type: ignore[arg-type]
+    )
+    stems, mix = song(0), mixture(0)
+    out = chain(mix, SR)
+    assert sorted(out) == ["drums", "mix", "other"]
+    np.testing.assert_allclose(out["drums"], stems["drums"] * 10 ** (-6 / 20), atol=1e-6)
+    np.testing.assert_allclose(out["mix"], out["drums"] + out["other"], atol=1e-6)
+
+
+def test_solo_wins_over_the_rest_and_mute_wins_over_solo(oracle: OracleSeparator) -> None:
+    chain = Chain.from_preset("stems", separator=oracle)
+    chain.set_stem("bass", solo=True)
+    chain.set_stem("drums", solo=True, mute=True)
+    assert list(chain(mixture(0), SR)) == ["bass"]
+
+
+# -- with the shipped model ------------------------------------------------------------------
+
+PLACEHOLDER = load_checkpoint(DEFAULT_MODEL)[1].get("note") == "placeholder"
+quality = pytest.mark.xfail(PLACEHOLDER, reason="the shipped model is still a placeholder; a trained one must meet this", strict=False)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_preset_runs_on_a_generated_mixture(name: str, separator: Separator) -> None:
+    mix = mixture(0)
+    out = Chain.from_preset(name, separator=separator)(mix, SR)
+    results = out if isinstance(out, dict) else {"mix": out}
+    for audio in results.values():
+        assert audio.dtype == np.float32 and audio.shape[0] == 2 and audio.shape[1] >= mix.shape[1]
+        assert np.isfinite(audio).all()
+    if name == "stems":
+        np.testing.assert_allclose(np.sum(list(results.values()), axis=0), mix, atol=1e-4)  # the stems add up to the song
+
+
+def test_karaoke_output_is_the_mix_minus_the_models_vocals(separator: Separator) -> None:
+    mix = mixture(1)
+    estimate = separator.separate(mix, SR, stems=["vocals"])
+    np.testing.assert_allclose(Chain.from_preset("karaoke", separator=separator)(mix, SR), estimate["other"], atol=1e-6)
+
+
+@quality
+@pytest.mark.parametrize("index", [0, 1])
+def test_karaoke_with_the_model_removes_most_of_the_vocal_energy(separator: Separator, index: int) -> None:
+    stems, mix = song(index), mixture(index)
+    out = Chain.from_preset("karaoke", separator=separator)(mix, SR)
+    assert ratio_db(out - (mix - stems["vocals"]), stems["vocals"]) < -6  # at least 6 dB less vocal
+
+
+@quality
+@pytest.mark.parametrize("index", [0, 1])
+def test_acapella_with_the_model_leaves_little_accompaniment(separator: Separator, index: int) -> None:
+    stems, mix = song(index), mixture(index)
+    out = Chain.from_preset("acapella", separator=separator)(mix, SR)[:, : mix.shape[1]]
+    assert ratio_db(out - stems["vocals"], mix - stems["vocals"]) < -10
