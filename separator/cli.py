@@ -177,8 +177,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from separator.model import load_checkpoint, save_checkpoint  # noqa: PLC0415
-    from separator.separate import DEFAULT_MODEL  # noqa: PLC0415
+    from separator.model import load_checkpoint, save_checkpoint
+    from separator.separate import DEFAULT_MODEL
 
     model, extra = load_checkpoint(args.checkpoint)
     kept = {"step": extra.get("step"), "val": extra.get("val"), "config": extra.get("config"), "inference": _inference_overrides(args)}
