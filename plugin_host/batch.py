@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from plugin_host.chain import Chain
-from plugin_host.errors import BatchError, PluginHostError
+from plugin_host.errors import BatchError, ChainError, PluginHostError
 from plugin_host.render import BLOCK
-from separator import AudioWriteError, Separator, SeparatorError
+from plugin_host.split import SeparatorLike
+from separator import AudioWriteError, SeparatorError
 from separator import audio as audio_io
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf")
@@ -198,8 +199,9 @@ def _write_outputs(
     chain: Chain, input_path: Path, targets: list[Path], bit_depth: str | None, progress: Callable[[float], None] | None
 ) -> float:
     """Process ``input_path`` into ``targets`` (mix first, then stems in order); returns the output peak in dBFS."""
-    ext = targets[0].suffix.lower().lstrip(".") if targets else "wav"
-    depth = bit_depth or DEFAULT_BIT_DEPTH.get(ext, "32f")
+    if not targets:
+        raise ChainError(f"preset {chain.name!r} writes no file: every stem it would write is muted (or another is soloed)")
+    depth = bit_depth or DEFAULT_BIT_DEPTH.get(targets[0].suffix.lower().lstrip("."), "32f")
     for target in targets:
         audio_io.subtype_for(target, depth)  # a bad format fails before any work
         if target.resolve() == input_path.resolve():
@@ -247,7 +249,7 @@ class _Options:
     overwrite: bool
     ext: str
     bit_depth: str
-    separator: Separator | None
+    separator: SeparatorLike | None
 
 
 @dataclass
@@ -268,7 +270,7 @@ def run_batch(
     ext: str = "wav",
     bit_depth: str | None = None,
     progress: ProgressFn | None = None,
-    separator: Separator | None = None,
+    separator: SeparatorLike | None = None,
 ) -> BatchReport:
     """Process every input with a preset (name or path) or a chain; write under ``out_dir``.
 
@@ -301,7 +303,7 @@ def run_batch(
     return BatchReport([results[i] for i in sorted(results)], time.perf_counter() - start, jobs)
 
 
-def _options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None, separator: Separator | None) -> _Options:
+def _options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None, separator: SeparatorLike | None) -> _Options:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise BatchError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     if skip_existing and overwrite:
@@ -367,7 +369,7 @@ def _serialized(progress: ProgressFn | None) -> ProgressFn:
     return notify
 
 
-def _workers(chain: Chain, count: int, separator: Separator | None) -> queue.Queue[Chain]:
+def _workers(chain: Chain, count: int, separator: SeparatorLike | None) -> queue.Queue[Chain]:
     """``count`` independent copies of ``chain``, each used by one thread at a time."""
     workers: queue.Queue[Chain] = queue.Queue()
     for _ in range(count):

@@ -138,7 +138,7 @@ class _Builder:
             lane = Lane(self.stages(route.get("chain", []), f"{key}.split.routes.{stem}.chain", prefix=f"{stem}_"))
             explicit = {k for k in ("gain_db", "mute", "solo") if k in route}
             settings = {k: route[k] for k in explicit}
-            routes[stem] = Route(lane, explicit=explicit, chain_given="chain" in route, **settings)
+            routes[stem] = Route(lane, explicit=explicit, listed=True, chain_given="chain" in route, **settings)
         head = {k: v for k, v in section.items() if k != "routes"}
         return SplitStage(head, routes, entry.get("name"))
 

@@ -27,7 +27,7 @@ from plugin_host.errors import ChainError, ParameterError, PresetError
 from plugin_host.params import ParamInfo, ParamValue, not_found
 from plugin_host.render import Tail, fit, render, whole
 from plugin_host.schema import FORMAT_VERSION, normalize
-from plugin_host.split import SplitStage
+from plugin_host.split import SeparatorLike, SplitStage
 from plugin_host.stages import ContainerStage, PluginStage, Vst3Stage
 from separator import Separator
 
@@ -60,7 +60,7 @@ class Chain:
     A chain is not for two threads at once: give each worker its own :meth:`copy`.
     """
 
-    def __init__(self, data: dict[str, Any], parts: Parts, source: Path | None = None, separator: Separator | None = None) -> None:
+    def __init__(self, data: dict[str, Any], parts: Parts, source: Path | None = None, separator: SeparatorLike | None = None) -> None:
         self._data, self._parts, self.source = data, parts, source
         self._separator = separator
         self._plugins = plugin_stages(parts)
@@ -69,7 +69,7 @@ class Chain:
     # -- construction ---------------------------------------------------------------------
 
     @classmethod
-    def from_preset(cls, name_or_path: str | Path, separator: Separator | None = None) -> Chain:
+    def from_preset(cls, name_or_path: str | Path, separator: SeparatorLike | None = None) -> Chain:
         """The chain of a preset given by name (``karaoke``) or path.
 
         Args:
@@ -80,7 +80,7 @@ class Chain:
         return cls.from_dict(preset.read(path := preset.find_preset(name_or_path)), source=path, separator=separator)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str | Path | None = None, separator: Separator | None = None) -> Chain:
+    def from_dict(cls, data: dict[str, Any], source: str | Path | None = None, separator: SeparatorLike | None = None) -> Chain:
         """The chain of a preset held in memory.
 
         Args:
@@ -133,10 +133,6 @@ class Chain:
         return self._parts.split is not None
 
     @property
-    def split(self) -> SplitStage | None:
-        return self._parts.split
-
-    @property
     def streamable(self) -> bool:
         """Whether files can be processed block by block with output identical to whole-file processing."""
         return not self.has_split and self._parts.pre.streamable
@@ -152,13 +148,11 @@ class Chain:
 
     def output_channels(self, channels: int) -> int:
         """Channels of the mixed output for ``channels``-channel input (a stereo-only plugin makes mono stereo)."""
-        lanes = [self._parts.pre, self._parts.post]
+        channels = self._parts.pre.output_channels(channels)
         split = self._parts.split
-        for lane in lanes[:1]:
-            channels = lane.output_channels(channels)
         if split is not None:
             channels = max(split.routes[n].lane.output_channels(channels) for n in split.names)
-        return lanes[1].output_channels(channels)
+        return self._parts.post.output_channels(channels)
 
     def stages(self) -> list[StageInfo]:
         """Every plugin stage, depth first in processing order; the list index is the stage index."""
@@ -202,14 +196,14 @@ class Chain:
     # -- processing ------------------------------------------------------------------------
 
     @property
-    def separator(self) -> Separator:
+    def separator(self) -> SeparatorLike:
         """The model of the split stage; the shipped one is loaded on first use, once per chain (and its copies)."""
         if self._separator is None:
             self._separator = Separator.from_pretrained()
         return self._separator
 
     @separator.setter
-    def separator(self, value: Separator | None) -> None:
+    def separator(self, value: SeparatorLike | None) -> None:
         self._separator = value
 
     def process(self, audio: np.ndarray, sample_rate: float) -> np.ndarray | dict[str, np.ndarray]:
@@ -415,10 +409,14 @@ def _entry(plugin: pedalboard.Plugin) -> dict[str, Any]:
         if not file:
             raise PresetError("a Convolution made from an array cannot be written to a preset; make it from an impulse-response file")
         params["impulse_response_filename"] = str(Path(file).resolve())
-    return {
-        "plugin": spec.name,
-        "params": {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in params.items()},
-    }
+    return {"plugin": spec.name, "params": {k: _tidy(v) for k, v in params.items()}}
+
+
+def _tidy(value: object) -> object:
+    """A number read back from pedalboard (float32 inside) as the float it was set to: 0.15, not 0.15000000596046448."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(f"{float(value):.7g}")
+    return value
 
 
 def _rebase(entries: list[dict[str, Any]], old: Path, new: Path) -> None:

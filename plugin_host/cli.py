@@ -128,24 +128,39 @@ def _durations(files: list[Path]) -> dict[Path, float]:
 
 
 class _ProgressBar:
-    """A tqdm bar over seconds of audio, with files done/failed as its postfix; failures are printed as they happen."""
+    """A tqdm bar over seconds of audio, files done/failed as its postfix; failures are printed as they happen.
+
+    The bar appears with the first event, so an error before any work is a clean one-line message.
+    """
 
     def __init__(self, durations: dict[Path, float], quiet: bool) -> None:
-        from tqdm import tqdm
-
         self.durations, self.quiet = durations, quiet
         self.counted: dict[Path, float] = {}
         self.finished = self.failed = 0
-        self.bar = tqdm(total=round(sum(durations.values()), 1), unit="s", desc="audio", file=sys.stderr, disable=quiet, dynamic_ncols=True)
-        self._postfix()
+        self.bar: Any = None
 
     def __enter__(self) -> _ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
+
+    def _open(self) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(
+            total=sum(self.durations.values()),
+            desc="audio",
+            file=sys.stderr,
+            disable=self.quiet,
+            dynamic_ncols=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]",
+        )
 
     def update(self, event: Progress) -> None:
+        if self.bar is None:
+            self.bar = self._open()
         key = event.input.resolve()
         step = event.audio_seconds
         if event.result is not None:  # top up to the file's full length, whatever was reported before
@@ -155,10 +170,7 @@ class _ProgressBar:
             if event.result.status == "failed":
                 self.bar.write(f"failed: {summary.failures_line(event.result)}", file=sys.stderr)
         self.counted[key] = self.counted.get(key, 0.0) + step
-        self.bar.update(round(step, 3))
-        self._postfix()
-
-    def _postfix(self) -> None:
+        self.bar.update(step)
         self.bar.set_postfix_str(f"files {self.finished}/{len(self.durations)}" + (f", {self.failed} failed" if self.failed else ""))
 
 

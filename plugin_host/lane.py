@@ -75,7 +75,6 @@ class _Chunked:
         return np.concatenate(outs, axis=-1) if outs else np.zeros((0, 0), np.float32)
 
 
-
 @dataclass
 class Lane:
     """Stages in series; the top level of a chain, of the part after a split, and of each stem's route.

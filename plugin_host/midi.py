@@ -18,8 +18,10 @@ A preset stores its maps under ``midi: cc:``::
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -175,7 +177,9 @@ def _check_mapping(m: CcMapping) -> None:
 def check_curve(mapping: CcMapping, span: tuple[float, float], curve: str | None) -> None:
     """Raises :class:`MidiMapError` when ``curve`` cannot span ``span`` (log needs both ends above 0)."""
     if curve == "log" and min(span) <= 0:
-        raise MidiMapError(f"midi cc {mapping.cc} → {mapping.target}: curve 'log' needs a range above 0, got [{span[0]:g}, {span[1]:g}]; use curve: linear")
+        raise MidiMapError(
+            f"midi cc {mapping.cc} → {mapping.target}: curve 'log' needs a range above 0, got [{span[0]:g}, {span[1]:g}]; use curve: linear"
+        )
 
 
 def mappings_from_preset(preset: dict[str, Any]) -> list[CcMapping]:
@@ -418,11 +422,14 @@ def open_input(name: str | None, callback: Callable[[Any], None]) -> Any:
         import mido
         import rtmidi  # noqa: F401  (mido's default backend; imported here to name it when missing)
     except ImportError:
-        raise MidiPortError(f"MIDI input needs python-rtmidi, which is not installed: pip install 'stemsplit[midi]', or {NO_MIDI_HINT}") from None
+        raise MidiPortError(
+            f"MIDI input needs python-rtmidi, which is not installed: pip install 'stemsplit[midi]', or {NO_MIDI_HINT}"
+        ) from None
     try:
-        if name is None:
-            return mido.open_input(VIRTUAL_PORT, virtual=True, callback=callback)
-        return mido.open_input(_find_port(mido.get_input_names(), name), callback=callback)
+        with _quiet_stderr():  # ALSA prints its own complaint to fd 2; the error below says it in one line
+            if name is None:
+                return mido.open_input(VIRTUAL_PORT, virtual=True, callback=callback)
+            return mido.open_input(_find_port(mido.get_input_names(), name), callback=callback)
     except MidiPortError:
         raise
     except (OSError, NotImplementedError, ValueError, RuntimeError) as exc:  # rtmidi's errors are OSError subclasses
@@ -444,7 +451,24 @@ def _port_problem(name: str | None, exc: BaseException) -> str:
     port = f"MIDI input {name!r}" if name else f"a virtual MIDI input {VIRTUAL_PORT!r}"
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "ALSA" in detail or "sequencer" in detail:
-        return f"cannot open {port}: this machine has no ALSA sequencer (/dev/snd/seq; load the snd-seq kernel module) ({detail}); or {NO_MIDI_HINT}"
+        return f"cannot open {port}: no ALSA sequencer on this machine ({detail}); load the snd-seq kernel module, or {NO_MIDI_HINT}"
     if isinstance(exc, NotImplementedError) or "virtual" in detail.lower():
-        return f"cannot open {port}: the MIDI backend has no virtual ports here (Windows); name an existing input with --midi-in NAME, or {NO_MIDI_HINT}"
-    return f"cannot open {port}: {detail}; or {NO_MIDI_HINT}"
+        return f"cannot open {port}: the MIDI backend has no virtual ports here; name an input with --midi-in NAME, or {NO_MIDI_HINT}"
+    return f"cannot open {port}: {detail}; {NO_MIDI_HINT}"
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (C libraries' own messages) for the duration; a no-op where it cannot."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

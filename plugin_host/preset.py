@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from plugin_host.params import not_found
 from plugin_host.schema import normalize
 
 PRESETS_ENV = "PLUGIN_HOST_PRESETS"
-SHIPPED_PRESETS = Path(__file__).resolve().parent.parent / "presets"
+# The repository's presets/ (editable installs); a wheel installs them under <prefix>/share.
+_REPO_PRESETS = Path(__file__).resolve().parent.parent / "presets"
+SHIPPED_PRESETS = _REPO_PRESETS if _REPO_PRESETS.is_dir() else Path(sys.prefix) / "share" / "stemsplit" / "presets"
 PRESET_DIRS: list[Path] = [SHIPPED_PRESETS]
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -153,10 +156,11 @@ def save_preset(data: dict[str, Any], path: str | Path) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write under a hidden temporary name in the same folder, then rename (permissions follow the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.part")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "x", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugin_host.lane import Lane
+from plugin_host.lane import CHUNK, Lane
 
 BLOCK = 65536  # samples per block: a multiple of pedalboard's 8192-sample buffer, ~1.5 s at 44.1 kHz
 TAIL_THRESHOLD_DB = -80.0  # a tail under this (dBFS, sample peak) counts as decayed
@@ -76,7 +76,7 @@ def render(lane: Lane, blocks: Iterable[np.ndarray], sample_rate: float, tail: T
 
 def _silence(lane: Lane, sample_rate: float, channels: int) -> Iterator[np.ndarray]:
     """The lane's output for endless silence: its latency flushed, then its tail."""
-    zeros = np.zeros((channels, BLOCK), np.float32)
+    zeros = np.zeros((channels, CHUNK), np.float32)  # one plugin call at a time: no more silence processed than needed
     while True:
         yield lane.process(zeros, sample_rate)
 

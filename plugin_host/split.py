@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,7 +21,14 @@ from plugin_host.params import not_found
 from plugin_host.render import Tail, fit, whole
 from plugin_host.schema import ROUTE_GAIN_SPEC, stem_names, switch
 from plugin_host.stages import PluginStage
-from separator import Separator
+
+
+class SeparatorLike(Protocol):
+    """What a split needs from a separator: :meth:`separator.Separator.separate` (a test may pass a stand-in)."""
+
+    def separate(
+        self, audio: np.ndarray, sample_rate: int, stems: list[str] | None = None, clusters: int | None = None
+    ) -> dict[str, np.ndarray]: ...
 
 
 @dataclass
@@ -33,6 +40,7 @@ class Route:
         gain_db: level change in dB, after the effects.
         mute, solo: as on a mixing desk.
         explicit: the keys the preset gave (or that were set live), written back by ``to_dict``.
+        listed: the preset lists this route (even empty); ``chain_given``: it gives the route a chain.
     """
 
     lane: Lane = field(default_factory=Lane)
@@ -40,6 +48,7 @@ class Route:
     mute: bool = False
     solo: bool = False
     explicit: set[str] = field(default_factory=set)
+    listed: bool = False
     chain_given: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,10 +79,6 @@ class SplitStage:
     def output(self) -> str:
         """``mix``, ``stems`` or ``both``."""
         return str(self.entry["output"])
-
-    @property
-    def bypass(self) -> bool:
-        return False
 
     def plugin_stages(self) -> Iterator[PluginStage]:
         for route in self.routes.values():
@@ -109,7 +114,7 @@ class SplitStage:
                 setattr(route, key, value)
                 route.explicit.add(key)
 
-    def stems(self, separator: Separator, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+    def stems(self, separator: SeparatorLike, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         """The heard stems of ``audio`` ``(channels, n)``, each through its route (tails included), padded to one length."""
         separated = separator.separate(audio, sample_rate, stems=self.entry.get("stems"), clusters=self.entry.get("clusters"))
         out = {}
@@ -121,7 +126,7 @@ class SplitStage:
 
     def to_dict(self) -> dict[str, Any]:
         section = copy.deepcopy(self.entry)
-        routes = {n: r.to_dict() for n, r in self.routes.items() if r.explicit or r.chain_given}
+        routes = {n: r.to_dict() for n, r in self.routes.items() if r.listed or r.explicit}
         if routes:
             section["routes"] = routes
         entry: dict[str, Any] = {"name": self.name} if self.name else {}
@@ -130,6 +135,7 @@ class SplitStage:
 
 
 def _common_length(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Pad every stem with silence to the longest (their tails differ)."""
+    """Pad every stem with silence to the longest (their tails differ); mono stems join stereo ones on both sides."""
     n = max((s.shape[-1] for s in stems.values()), default=0)
-    return {k: fit(s, n) for k, s in stems.items()}
+    channels = max((s.shape[0] for s in stems.values()), default=1)
+    return {k: fit(np.repeat(s, channels, axis=0) if s.shape[0] == 1 else s, n) for k, s in stems.items()}

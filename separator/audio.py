@@ -159,6 +159,12 @@ def subtype_for(path: Path, bit_depth: str) -> tuple[str, str]:
     return FORMATS[ext], BIT_DEPTHS[bit_depth]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _warn_clipping(path: Path, audio: np.ndarray, subtype: str) -> None:
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     if subtype != "FLOAT" and peak > 1.0:
@@ -176,6 +182,7 @@ def atomic_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=subtype) as f:
             yield f

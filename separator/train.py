@@ -104,6 +104,8 @@ def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[Chim
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if optimizer_state:
         optimizer.load_state_dict(optimizer_state)
+        for group in optimizer.param_groups:  # a resumed run may lower the learning rate
+            group["lr"] = cfg.lr
     return model, optimizer, step
 
 

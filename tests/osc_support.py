@@ -6,6 +6,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from conftest import generated_song
@@ -66,13 +67,13 @@ class OscClient:
 
     def __init__(self, server: tuple[str, int]) -> None:
         self.client = SimpleUDPClient(server[0], server[1])
-        self.client._sock.bind(("127.0.0.1", 0))  # noqa: SLF001 (a known port before the first send)
+        self.client._sock.bind(("127.0.0.1", 0))
         self.server = server
         self.inbox: list[Message] = []
 
     @property
     def port(self) -> int:
-        return int(self.client._sock.getsockname()[1])  # noqa: SLF001
+        return int(self.client._sock.getsockname()[1])
 
     def close(self) -> None:
         self.client.close()
@@ -80,8 +81,8 @@ class OscClient:
     def send(self, address: str, *args: object) -> None:
         self.client.send_message(address, list(args))
 
-    def send_bundle(self, messages: list[tuple[str, tuple[object, ...]]], timetag: float = IMMEDIATELY) -> None:
-        bundle = OscBundleBuilder(timetag)
+    def send_bundle(self, messages: list[tuple[str, tuple[Any, ...]]], timetag: float = IMMEDIATELY) -> None:
+        bundle = OscBundleBuilder(timetag)  # type: ignore[arg-type]  # seconds since the epoch, a float
         for address, args in messages:
             builder = OscMessageBuilder(address)
             for a in args:
@@ -119,11 +120,13 @@ class OscClient:
             out.append(reply)
         return out
 
-    def request(self, address: str, *args: object, quiet: float = 0.3) -> list[Message]:
-        """Send a message and return every reply to it."""
+    def request(self, address: str, *args: object, first: float = 5.0, quiet: float = 0.1) -> list[Message]:
+        """Send a message and return its replies: the first within ``first`` seconds, then the rest
+        (the server sends one request's replies back to back, so a ``quiet`` gap ends them)."""
         self.inbox.clear()
         self.send(address, *args)
-        return self.replies(quiet)
+        reply = self.receive(first)
+        return [] if reply is None else [reply, *self.replies(quiet)]
 
 
 def raw_socket() -> socket.socket:

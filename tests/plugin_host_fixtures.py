@@ -65,7 +65,9 @@ class OracleSeparator:
     def _key(audio: np.ndarray) -> bytes:
         return np.ascontiguousarray(audio, np.float32).tobytes()
 
-    def separate(self, audio: np.ndarray, sample_rate: int, stems: list[str] | None = None, clusters: int | None = None, progress: object = None) -> dict[str, np.ndarray]:
+    def separate(
+        self, audio: np.ndarray, sample_rate: int, stems: list[str] | None = None, clusters: int | None = None, progress: object = None
+    ) -> dict[str, np.ndarray]:
         self.calls += 1
         truth = self.known.get(self._key(audio))
         if truth is None or clusters is not None:

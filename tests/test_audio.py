@@ -60,3 +60,14 @@ def test_blocks_cover_the_file_with_overlap(tmp_path: Path) -> None:
 def test_directory_is_not_audio(tmp_path: Path) -> None:
     with pytest.raises(AudioLoadError, match="is a directory, not an audio file"):
         audio_io.load(tmp_path)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        audio_io.save(tmp_path / "a.wav", np.zeros((1, 10), np.float32), 44100)
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o644

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
+from plugin_host_fixtures import SR, energy_db, noise, write
 
 from plugin_host import Chain, ChainError, render_file
 from plugin_host.render import BLOCK, TAIL_THRESHOLD_DB
-from plugin_host_fixtures import SR, energy_db, noise, write
 from separator import audio as audio_io
 
 EFFECTS: list[dict[str, Any]] = [
@@ -166,7 +167,8 @@ def test_a_48k_preset_with_a_48k_impulse_response_runs_on_a_44k_file(tmp_path: P
     ir[0, 480] = 1.0  # a pure 10 ms delay at 48 kHz
     audio_io.save(tmp_path / "ir48.wav", ir, 48000)
     preset = tmp_path / "slap.yaml"
-    preset.write_text("format: 1\nsample_rate: 48000\ntail_seconds: 0\nchain:\n  - plugin: Convolution\n    params: {impulse_response_filename: ir48.wav}\n")
+    stage = {"plugin": "Convolution", "params": {"impulse_response_filename": "ir48.wav"}}
+    preset.write_text(yaml.safe_dump({"format": 1, "sample_rate": 48000, "tail_seconds": 0, "chain": [stage]}))
     x = np.zeros((2, SR), np.float32)
     x[:, 1000] = 1.0
     [out] = render_file(Chain.from_preset(preset), write(tmp_path / "click.wav", x), tmp_path / "out")

@@ -14,9 +14,9 @@ import numpy as np
 import pedalboard
 import pytest
 import yaml
+from plugin_host_fixtures import SR, OracleSeparator, energy_db, noise, song, vst3, write
 
 from plugin_host import Chain, ChainError, PresetError, render_file
-from plugin_host_fixtures import SR, energy_db, noise, vst3, write
 from separator import audio as audio_io
 
 ZAM_COMP, ZAM_COMP_X2, DRAGONFLY = vst3("ZamComp"), vst3("ZamCompX2"), vst3("DragonflyRoomReverb")
@@ -69,7 +69,9 @@ def test_state_must_be_an_existing_vstpreset(tmp_path: Path) -> None:
 @needs(ZAM_COMP_X2 is None, reason="no test VST3 plugins (run fetch-test-vst3 and set PLUGIN_HOST_TEST_VST3_DIR)")
 def test_vst3_parameters_are_checked_against_the_plugins_own_ranges(tmp_path: Path) -> None:
     exc = preset_error(tmp_path, {"vst3": str(ZAM_COMP_X2), "params": {"ratio": 0.5}})
-    assert str(exc).startswith(f"{tmp_path / 'fx.yaml'}: chain[0].params.ratio: Value received for parameter 'ratio' (0.5) is out of range [1, 20]")
+    assert str(exc).startswith(
+        f"{tmp_path / 'fx.yaml'}: chain[0].params.ratio: Value received for parameter 'ratio' (0.5) is out of range [1, 20]"
+    )
     exc = preset_error(tmp_path, {"vst3": str(ZAM_COMP_X2), "params": {"thresh": -20}})
     assert exc.key == "chain[0].params.thresh"
     assert 'Parameter named "thresh" not found. Valid options: ' in str(exc) and "threshold_db" in str(exc)
@@ -77,7 +79,9 @@ def test_vst3_parameters_are_checked_against_the_plugins_own_ranges(tmp_path: Pa
 
 @needs(ZAM_COMP_X2 is None, reason="no test VST3 plugins")
 def test_vst3_parameters_are_live_and_saved(tmp_path: Path) -> None:
-    chain = Chain.from_dict({"format": 1, "chain": [{"vst3": str(ZAM_COMP_X2), "name": "glue", "params": {"threshold_db": -24.0, "ratio": 4.0}}]})
+    chain = Chain.from_dict(
+        {"format": 1, "chain": [{"vst3": str(ZAM_COMP_X2), "name": "glue", "params": {"threshold_db": -24.0, "ratio": 4.0}}]}
+    )
     info = {p.name: p for p in chain.parameters()}["threshold_db"]
     assert (info.stage, info.value, info.minimum, info.maximum, info.unit) == ("glue", -24.0, -80.0, 0.0, "dB")
     x = noise(1.0, 2, level=0.3)
@@ -95,7 +99,9 @@ def test_a_vstpreset_state_file_is_applied_before_the_params(tmp_path: Path) -> 
     plugin(np.zeros((2, 512), np.float32), SR)  # the plugin updates its state once it has run
     (tmp_path / "glue.vstpreset").write_bytes(plugin.preset_data)
     path = tmp_path / "fx.yaml"
-    path.write_text(yaml.safe_dump({"format": 1, "chain": [{"vst3": str(ZAM_COMP_X2), "state": "glue.vstpreset", "params": {"ratio": 2.0}}]}))
+    path.write_text(
+        yaml.safe_dump({"format": 1, "chain": [{"vst3": str(ZAM_COMP_X2), "state": "glue.vstpreset", "params": {"ratio": 2.0}}]})
+    )
     chain = Chain.from_preset(path)
     assert chain.get_param(0, "threshold_db") == pytest.approx(-33.0, abs=0.1)
     assert chain.get_param(0, "ratio") == pytest.approx(2.0, abs=0.05)
@@ -103,7 +109,9 @@ def test_a_vstpreset_state_file_is_applied_before_the_params(tmp_path: Path) -> 
 
 @needs(ZAM_COMP is None, reason="no test VST3 plugins")
 def test_a_mono_only_plugin_runs_once_per_channel_on_stereo_audio() -> None:
-    chain = Chain.from_dict({"format": 1, "tail_seconds": 0, "chain": [{"vst3": str(ZAM_COMP), "params": {"threshold_db": -30.0, "ratio": 8.0}}]})
+    chain = Chain.from_dict(
+        {"format": 1, "tail_seconds": 0, "chain": [{"vst3": str(ZAM_COMP), "params": {"threshold_db": -30.0, "ratio": 8.0}}]}
+    )
     x = noise(1.0, 2, level=0.3, seed=11)
     x[1] *= 0.1  # different channels: a shared instance would mix their envelopes
     y = chain(x, SR)
@@ -129,7 +137,10 @@ def test_a_stereo_only_plugin_turns_a_mono_file_into_stereo(tmp_path: Path) -> N
 @needs(ZAM_COMP is None, reason="no test VST3 plugins")
 def test_a_mono_only_plugin_inside_a_mix_on_stereo_audio_is_refused_with_a_fix() -> None:
     chain = Chain.from_dict({"format": 1, "chain": [{"mix": [{"chain": []}, {"vst3": str(ZAM_COMP)}]}]})
-    with pytest.raises(ChainError, match="accepts mono audio only, and inside a chain or mix it cannot be adapted to 2-channel audio; put it at the top level"):
+    with pytest.raises(
+        ChainError,
+        match="accepts mono audio only, and inside a chain or mix it cannot be adapted to 2-channel audio; put it at the top level",
+    ):
         chain(noise(0.5, 2), SR)
     assert chain(noise(0.5, 1), SR).shape[0] == 1  # mono audio is fine
 
@@ -141,3 +152,18 @@ def test_copies_of_a_vst3_chain_have_their_own_instances() -> None:
     twin.set_param(0, "ratio", 10.0)
     assert chain.get_param(0, "ratio") == pytest.approx(4.0, abs=0.05)
     assert twin.get_param(0, "ratio") == pytest.approx(10.0, abs=0.05)
+
+
+@needs(DRAGONFLY is None, reason="no test VST3 plugins")
+def test_a_stereo_only_plugin_on_one_stem_of_a_mono_song_makes_the_mix_stereo() -> None:
+    mono = {name: stem[:1] for name, stem in song(0).items()}
+    chain = Chain.from_dict(
+        {"format": 1, "chain": [{"split": {"stems": ["vocals"], "routes": {"vocals": {"chain": [{"vst3": str(DRAGONFLY)}]}}}}]},
+        separator=OracleSeparator([mono]),
+    )
+    assert chain.output_channels(1) == 2
+    out = chain(np.sum(list(mono.values()), axis=0), SR)
+    assert out.shape[0] == 2 and out.shape[1] > mono["vocals"].shape[1]
+    accompaniment = np.sum([s for n, s in mono.items() if n != "vocals"], axis=0)[0]
+    wet = out[:, : accompaniment.shape[0]] - accompaniment  # the untouched mono stem sits on both sides
+    assert energy_db(wet) > -60

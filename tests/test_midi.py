@@ -60,10 +60,20 @@ def test_normalize_counts_channels_from_one_and_ignores_notes() -> None:
 
 
 def test_a_preset_midi_section_round_trips_without_defaults() -> None:
-    section = {"cc": [{"cc": 74, "channel": 2, "target": "hp.cutoff_frequency_hz", "range": [200, 8000], "curve": "log"}, {"cc": 7, "target": "eq.gain_db"}]}
+    section = {
+        "cc": [
+            {"cc": 74, "channel": 2, "target": "hp.cutoff_frequency_hz", "range": [200, 8000], "curve": "log"},
+            {"cc": 7, "target": "eq.gain_db"},
+        ]
+    }
     mappings = mappings_from_preset({"midi": section})
     assert mappings[0] == CcMapping(74, "hp.cutoff_frequency_hz", channel=2, range=(200.0, 8000.0), curve="log")
-    assert mappings_to_preset(mappings) == {"cc": [{"cc": 74, "target": "hp.cutoff_frequency_hz", "channel": 2, "range": [200.0, 8000.0], "curve": "log"}, {"cc": 7, "target": "eq.gain_db"}]}
+    assert mappings_to_preset(mappings) == {
+        "cc": [
+            {"cc": 74, "target": "hp.cutoff_frequency_hz", "channel": 2, "range": [200.0, 8000.0], "curve": "log"},
+            {"cc": 7, "target": "eq.gain_db"},
+        ]
+    }
     assert mappings_from_preset({"chain": []}) == []
 
 
@@ -75,9 +85,15 @@ def test_a_preset_midi_section_round_trips_without_defaults() -> None:
         ({"cc": 7, "target": "eq.gain_db", "channel": 0}, "midi cc 7: channel must be 1–16 (or left out for any channel), got 0"),
         ({"cc": 7, "target": "gain"}, "midi cc 7: target must read '<plugin>.<param>' or 'stem.<name>.gain', got 'gain'"),
         ({"cc": 7, "target": "eq.gain_db", "curve": "exp"}, "midi cc 7: curve must be one of linear, log, got 'exp'"),
-        ({"cc": 7, "target": "eq.gain_db", "range": [-24, 0], "curve": "log"}, "curve 'log' needs a range above 0, got [-24, 0]; use curve: linear"),
+        (
+            {"cc": 7, "target": "eq.gain_db", "range": [-24, 0], "curve": "log"},
+            "curve 'log' needs a range above 0, got [-24, 0]; use curve: linear",
+        ),
         ({"cc": 7, "target": "eq.gain_db", "range": [1]}, "midi cc 7: range must be two numbers [low, high], got [1]"),
-        ({"cc": 7, "target": "eq.gain_db", "knob": 1}, "midi cc entry: unknown key 'knob'; valid keys: cc, target, channel, range, curve, bits, takeover"),
+        (
+            {"cc": 7, "target": "eq.gain_db", "knob": 1},
+            "midi cc entry: unknown key 'knob'; valid keys: cc, target, channel, range, curve, bits, takeover",
+        ),
         ({"target": "eq.gain_db"}, "midi cc entry needs 'cc' and 'target'"),
     ],
 )

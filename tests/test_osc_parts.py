@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
@@ -98,7 +100,7 @@ def test_a_rest_item_takes_everything() -> None:
 # -- packets ----------------------------------------------------------------------------------
 
 
-def message(address: str, *args: object) -> bytes:
+def message(address: str, *args: Any) -> bytes:
     builder = OscMessageBuilder(address)
     for a in args:
         builder.add_arg(a)
@@ -112,7 +114,7 @@ def test_a_message_round_trips() -> None:
 def test_bundles_keep_their_order_even_when_timetags_differ() -> None:
     inner = OscBundleBuilder(IMMEDIATELY)
     inner.add_content(OscMessageBuilder("/b").build())
-    outer = OscBundleBuilder(time.time() + 3600)  # an hour in the future: applied now, in order
+    outer = OscBundleBuilder(time.time() + 3600)  # type: ignore[arg-type]  # an hour in the future: applied now, in order
     outer.add_content(OscMessageBuilder("/a").build())
     outer.add_content(inner.build())
     outer.add_content(OscMessageBuilder("/c").build())
@@ -148,7 +150,9 @@ def test_paths_inside_a_root_resolve_relative_to_the_first_root(roots: tuple[Pat
     assert policy.output_dir("stems/new") == music.resolve() / "stems" / "new"
 
 
-@pytest.mark.parametrize("attempt", ["../music-evil/secret.wav", "link.wav", "linkdir/secret.wav", "/etc/passwd", "sub/../../music-evil/secret.wav"])
+@pytest.mark.parametrize(
+    "attempt", ["../music-evil/secret.wav", "link.wav", "linkdir/secret.wav", "/etc/passwd", "sub/../../music-evil/secret.wav"]
+)
 def test_paths_that_lead_out_of_the_roots_are_refused(roots: tuple[Path, Path], attempt: str) -> None:
     music, _ = roots
     with pytest.raises(PathRefused, match="outside the allowed roots"):
@@ -240,7 +244,11 @@ def test_a_job_reports_start_progress_and_done_in_order(recorder: Recorder) -> N
 
         job = jobs.submit("split", "x", work, None)
         recorder.wait_for("/job/done")
-        assert recorder.messages == [Message("/job/progress", (job.id, 0.0)), Message("/job/progress", (job.id, 0.5)), Message("/job/done", (job.id, "a.wav", "b.wav"))]
+        assert recorder.messages == [
+            Message("/job/progress", (job.id, 0.0)),
+            Message("/job/progress", (job.id, 0.5)),
+            Message("/job/done", (job.id, "a.wav", "b.wav")),
+        ]
         assert job.state == DONE and job.progress == 1.0
     finally:
         jobs.shutdown()
@@ -260,8 +268,13 @@ def test_a_failing_job_reports_one_line_and_the_worker_goes_on(recorder: Recorde
 def test_the_queue_is_bounded_and_a_queued_job_cancels_at_once(recorder: Recorder) -> None:
     release = threading.Event()
     jobs = JobManager(recorder, workers=1, max_queued=2)
+
+    def blocker(progress: Callable[[float], None]) -> list[Path]:
+        release.wait(5)
+        return []
+
     try:
-        jobs.submit("split", "blocker", lambda progress: [release.wait(5)] and [], None)
+        jobs.submit("split", "blocker", blocker, None)
         recorder.wait_for("/job/progress")  # the blocker runs; the queue is empty again
         queued = [jobs.submit("split", f"q{i}", lambda progress: [], None) for i in range(2)]
         with pytest.raises(JobError, match=r"queue full: 2 jobs are waiting \(limit 2\)"):
@@ -319,8 +332,12 @@ def test_shutdown_cancels_queued_and_running_jobs_and_refuses_new_ones(recorder:
 
 def test_an_unexpected_exception_is_reported_not_raised(recorder: Recorder) -> None:
     jobs = JobManager(recorder)
+
+    def buggy(progress: Callable[[float], None]) -> list[Path]:
+        return [Path(str(1 / 0))]
+
     try:
-        jobs.submit("render", "x", lambda progress: 1 / 0, None)
+        jobs.submit("render", "x", buggy, None)
         assert recorder.wait_for("/job/error").args[1] == "division by zero"
         assert jobs.jobs()[0].state == ERROR
     finally:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from plugin_host import Chain, PresetError, find_preset, list_presets, load_preset, save_preset
+from plugin_host.catalog import BUILTINS
 from plugin_host.preset import PRESETS_ENV, SHIPPED_PRESETS
 from separator import audio as audio_io
 
@@ -108,7 +109,9 @@ def test_relative_paths_resolve_from_the_preset_folder_and_move_when_saved_elsew
     audio_io.save(tmp_path / "irs" / "room.wav", np.eye(1, 2000, dtype=np.float32) * 0.5, 48000)
     src = tmp_path / "presets" / "verb.yaml"
     src.parent.mkdir()
-    src.write_text(yaml.safe_dump({"format": 1, "chain": [{"plugin": "Convolution", "params": {"impulse_response_filename": "../irs/room.wav"}}]}))
+    src.write_text(
+        yaml.safe_dump({"format": 1, "chain": [{"plugin": "Convolution", "params": {"impulse_response_filename": "../irs/room.wav"}}]})
+    )
     chain = Chain.from_preset(src)
     moved = chain.save(tmp_path / "elsewhere" / "deep" / "verb.yaml")
     assert load_preset(moved)["chain"][0]["params"]["impulse_response_filename"] == "../../irs/room.wav"
@@ -130,3 +133,11 @@ def test_from_plugins_builds_a_chain_that_saves_as_a_preset(tmp_path: Path) -> N
 def test_from_plugins_refuses_what_a_preset_cannot_describe() -> None:
     with pytest.raises(PresetError, match="a Convolution made from an array cannot be written to a preset"):
         Chain.from_plugins([pedalboard.Convolution(np.ones((1, 10), np.float32), sample_rate=44100)])
+
+
+def test_the_format_reference_documents_every_built_in_plugin_and_parameter() -> None:
+    doc = (SHIPPED_PRESETS.parent / "docs" / "presets.md").read_text()
+    for spec in BUILTINS.values():
+        assert f"`{spec.name}`" in doc, spec.name
+        for param in spec.params:
+            assert f"`{param.name}`" in doc, f"{spec.name}.{param.name}"

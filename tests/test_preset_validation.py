@@ -27,7 +27,9 @@ def error(tmp_path: Path, data: object, name: str = "bad.yaml") -> PresetError:
 def test_out_of_range_value_names_file_key_value_and_range(tmp_path: Path) -> None:
     data = preset({"plugin": "HighpassFilter"}, {"plugin": "Gain"}, {"plugin": "Compressor", "params": {"ratio": 0.5}})
     exc = error(tmp_path, data)
-    assert str(exc) == f"{tmp_path / 'bad.yaml'}: chain[2].params.ratio: Value received for parameter 'ratio' (0.5) is out of range [1, 100]"
+    assert (
+        str(exc) == f"{tmp_path / 'bad.yaml'}: chain[2].params.ratio: Value received for parameter 'ratio' (0.5) is out of range [1, 100]"
+    )
     assert (exc.file, exc.key) == (tmp_path / "bad.yaml", "chain[2].params.ratio")
 
 
@@ -73,24 +75,56 @@ def test_blind_split_routes_address_source_numbers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "key", "text"),
     [
-        (preset({"plugin": "Reverb", "params": {"room_size": "big"}}), "chain[0].params.room_size", "Value received for parameter 'room_size' ('big') is not a number in [0, 1]"),
-        (preset({"plugin": "LadderFilter", "params": {"mode": "LPF"}}), "chain[0].params.mode", "('LPF') is not valid. Valid options: LPF12, HPF12, BPF12, LPF24, HPF24, BPF24"),
+        (
+            preset({"plugin": "Reverb", "params": {"room_size": "big"}}),
+            "chain[0].params.room_size",
+            "Value received for parameter 'room_size' ('big') is not a number in [0, 1]",
+        ),
+        (
+            preset({"plugin": "LadderFilter", "params": {"mode": "LPF"}}),
+            "chain[0].params.mode",
+            "('LPF') is not valid. Valid options: LPF12, HPF12, BPF12, LPF24, HPF24, BPF24",
+        ),
         (preset({"plugin": "Gain", "bypass": "maybe"}), "chain[0].bypass", "Valid options: true, false (or 0, 1)"),
-        (preset({"plugin": "Gain", "colour": "red"}), "chain[0].colour", 'Key named "colour" not found. Valid options: name, plugin, params, bypass'),
-        (preset({"plugin": "Gain", "mix": []}), "chain[0]", "a stage needs exactly one of plugin, vst3, chain, mix, split; found plugin, mix"),
+        (
+            preset({"plugin": "Gain", "colour": "red"}),
+            "chain[0].colour",
+            'Key named "colour" not found. Valid options: name, plugin, params, bypass',
+        ),
+        (
+            preset({"plugin": "Gain", "mix": []}),
+            "chain[0]",
+            "a stage needs exactly one of plugin, vst3, chain, mix, split; found plugin, mix",
+        ),
         (preset({"name": "x"}), "chain[0]", "a stage needs exactly one of plugin, vst3, chain, mix, split; found keys name"),
         (preset({"plugin": "Gain", "name": "a b"}), "chain[0].name", "must start with a letter and hold only letters, digits"),
-        (preset({"plugin": "Gain", "name": "g"}, {"plugin": "Gain", "name": "g"}), "chain[1].name", "duplicate stage name 'g' (also given at chain[0].name)"),
+        (
+            preset({"plugin": "Gain", "name": "g"}, {"plugin": "Gain", "name": "g"}),
+            "chain[1].name",
+            "duplicate stage name 'g' (also given at chain[0].name)",
+        ),
         (preset({"plugin": "Gain", "name": "stem"}), "chain[0].name", "stage name 'stem' is reserved"),
         (preset({"mix": []}), "chain[0].mix", "a mix needs at least one branch"),
         (preset({"chain": [{"split": {}}]}), "chain[0].chain[0].split", "a split may only be a stage of the preset's top-level chain"),
         (preset({"split": {}}, {"split": {}}), "chain[1]", "a preset may split only once (first split at chain[0])"),
         (preset({"split": {"output": "stems"}}, {"plugin": "Gain"}), "chain[1]", "would never run; use output: both"),
         (preset({"split": {"output": "files"}}), "chain[0].split.output", "('files') is not valid. Valid options: mix, stems, both"),
-        (preset({"split": {"stems": ["vocals"], "clusters": 2}}), "chain[0].split", "give stems (named separation) or clusters (blind separation), not both"),
+        (
+            preset({"split": {"stems": ["vocals"], "clusters": 2}}),
+            "chain[0].split",
+            "give stems (named separation) or clusters (blind separation), not both",
+        ),
         (preset({"split": {"clusters": 40}}), "chain[0].split.clusters", "(40) is out of range [1, 16]"),
-        (preset({"split": {"routes": {"vocals": {"gain_db": 40}}}}), "chain[0].split.routes.vocals.gain_db", "(40) is out of range [-96, 24]"),
-        (preset({"split": {"routes": {"vocals": {"volume": 1}}}}), "chain[0].split.routes.vocals.volume", "Valid options: gain_db, mute, solo, chain"),
+        (
+            preset({"split": {"routes": {"vocals": {"gain_db": 40}}}}),
+            "chain[0].split.routes.vocals.gain_db",
+            "(40) is out of range [-96, 24]",
+        ),
+        (
+            preset({"split": {"routes": {"vocals": {"volume": 1}}}}),
+            "chain[0].split.routes.vocals.volume",
+            "Valid options: gain_db, mute, solo, chain",
+        ),
         (preset(tail_seconds=-1), "tail_seconds", "Value received for parameter 'tail_seconds' (-1) is out of range [0, 60]"),
         (preset(sample_rate=100), "sample_rate", "(100) is out of range [8000, 384000]"),
         (preset(volume=3), "volume", 'Key named "volume" not found. Valid options: format, name, description, tail_seconds'),
@@ -98,7 +132,11 @@ def test_blind_split_routes_address_source_numbers(tmp_path: Path) -> None:
         ({"format": 2, "chain": []}, "format", "unsupported preset format 2; this version of plugin_host reads format 1"),
         ({"format": 1}, "chain", "missing: a preset needs a chain"),
         (preset({"plugin": "Convolution"}), "chain[0].params", "Convolution needs parameter 'impulse_response_filename' (a file path)"),
-        (preset({"plugin": "Convolution", "params": {"impulse_response_filename": "ir.wav"}}), "chain[0].params.impulse_response_filename", "file not found:"),
+        (
+            preset({"plugin": "Convolution", "params": {"impulse_response_filename": "ir.wav"}}),
+            "chain[0].params.impulse_response_filename",
+            "file not found:",
+        ),
     ],
 )
 def test_each_mistake_has_a_message_that_says_how_to_fix_it(tmp_path: Path, data: dict[str, Any], key: str, text: str) -> None:
@@ -141,4 +179,7 @@ def test_preset_error_is_a_value_error() -> None:
 def test_in_memory_preset_errors_name_the_key_path_without_a_file() -> None:
     with pytest.raises(PresetError) as info:
         Chain.from_dict(preset({"chain": [{"plugin": "Delay", "params": {"delay_seconds": 31}}]}))
-    assert str(info.value) == "chain[0].chain[0].params.delay_seconds: Value received for parameter 'delay_seconds' (31) is out of range [0, 30]"
+    assert (
+        str(info.value)
+        == "chain[0].chain[0].params.delay_seconds: Value received for parameter 'delay_seconds' (31) is out of range [0, 30]"
+    )

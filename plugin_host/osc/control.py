@@ -1,10 +1,8 @@
 """The server's state and what a request may do with it: the loaded chain, presets, parameters, stems, jobs.
 
 No OSC here: :mod:`plugin_host.osc.routes` binds addresses to these methods.
-Every path that arrives from the network goes through the :class:`PathPolicy`;
-presets loaded over the network may not load VST3 plugins (or their state
-files) unless the operator allowed it, and may read impulse responses only
-inside the roots or the preset's own folder. The caller holds :attr:`Control.lock`
+Every path that arrives from the network goes through the :class:`PathPolicy`,
+every preset through the :class:`PresetStore`. The caller holds :attr:`Control.lock`
 around every call that reads or changes the chain.
 """
 
@@ -12,35 +10,28 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from separator import SeparatorError
-
 from plugin_host import batch, preset
-from plugin_host.catalog import resolve
 from plugin_host.chain import Chain
 from plugin_host.errors import ParameterError, PluginHostError, PresetError
 from plugin_host.midi import MidiMapper, TargetState, mappings_from_preset, mappings_to_preset, position_to_value, value_to_position
 from plugin_host.osc.jobs import Job, JobManager
 from plugin_host.osc.model import ModelProvider, ModelUnavailable
+from plugin_host.osc.presets import PresetStore
 from plugin_host.osc.security import PathPolicy, PathRefused
-from plugin_host.params import ParamInfo, not_found
-from plugin_host.schema import ROUTE_GAIN_SPEC
+from plugin_host.osc.targets import STEM_GAIN_RANGE, param_info, parse_stem_target, position_of, target_state
+from plugin_host.params import ParamInfo
+from separator import SeparatorError
 
 log = logging.getLogger("plugin_host.osc")
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError, SeparatorError, PluginHostError, ModelUnavailable)
 """Errors that are the request's fault or the file's: reported in one line, without a traceback."""
-PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-STEM_CONTROLS = ("gain", "mute", "solo")
-STEM_GAIN_RANGE = (ROUTE_GAIN_SPEC.minimum or -96.0, ROUTE_GAIN_SPEC.maximum or 24.0)  # dB
 
 
 def version() -> str:
@@ -72,10 +63,11 @@ class Control:
         allow_vst3: presets loaded by a message may load VST3 plugins and their state files.
     """
 
-    def __init__(self, paths: PathPolicy, model: ModelProvider, jobs: JobManager, preset_dir: Path | None = None, allow_vst3: bool = False) -> None:
+    def __init__(
+        self, paths: PathPolicy, model: ModelProvider, jobs: JobManager, preset_dir: Path | None = None, allow_vst3: bool = False
+    ) -> None:
         self.paths, self.model, self.jobs = paths, model, jobs
-        self.preset_dir = Path(os.path.realpath(preset_dir or paths.roots[0] / "presets"))
-        self.allow_vst3 = allow_vst3
+        self.presets = PresetStore(paths, preset_dir, allow_vst3)
         self.lock = threading.RLock()
         self.chain: Chain | None = None
         self.midi = MidiMapper()
@@ -178,13 +170,10 @@ class Control:
             PresetError: unknown or invalid preset, a MIDI map naming no parameter, a VST3 plugin without ``--allow-vst3``.
             PathRefused: a path outside the roots, or a file it reads outside the roots and its folder.
         """
-        if trusted and _looks_like_path(name_or_path):
-            path = preset.find_preset(name_or_path)
-        else:
-            path = self.paths.input_file(name_or_path) if _looks_like_path(name_or_path) else self._named_preset(name_or_path)
+        path = self.presets.find(name_or_path, trusted)
         data = preset.load_preset(path)
         if not trusted:
-            self._check_preset_files(data, path)
+            self.presets.check(data, path)
         chain = Chain.from_dict(data, source=path, separator=self.model.ready())
         mappings = mappings_from_preset(data)
         for i, mapping in enumerate(mappings):
@@ -196,29 +185,8 @@ class Control:
         self.midi.disarm()
         return chain
 
-    def _named_preset(self, name: str) -> Path:
-        if not PRESET_NAME.match(name):
-            raise PresetError(f"{name!r} is neither a preset name (letters, digits, '_', '-', '.') nor a path to a .yaml/.yml/.json file")
-        for suffix in preset.SUFFIXES:
-            candidate = self.preset_dir / f"{name}{suffix}"
-            if candidate.is_file():
-                return candidate
-        found = preset.find_preset(name)
-        if found.parent.resolve() not in {d.resolve() for d in preset.search_dirs()}:  # a stray file in the working directory
-            raise PresetError(not_found("Preset", name, [i.name for i in self.list_presets()]))
-        return found
-
-    def _check_preset_files(self, data: dict[str, Any], path: Path) -> None:
-        base = Path(os.path.realpath(path)).parent
-        for kind, text in _referenced_files(data["chain"]):
-            if kind in ("vst3", "state") and not self.allow_vst3:
-                raise PresetError(f"{path.name} loads the VST3 plugin {text}; presets loaded over OSC may load VST3 plugins only when the server runs with --allow-vst3")
-            real = Path(os.path.realpath(resolve(text, base)))
-            if not (real.is_relative_to(base) or any(real.is_relative_to(r) for r in self.paths.roots)):
-                raise PathRefused(f"{path.name} reads {text}, outside the allowed roots and the preset's folder; start the server with --root to allow it")
-
     def save_preset(self, name_or_path: str) -> Path:
-        """Save the chain as it is now, with the MIDI maps, as ``<preset dir>/NAME.yaml`` (replacing it) or to a new path in the roots.
+        """Save the chain as it is now, with the MIDI maps (see :meth:`PresetStore.save_path` for where).
 
         Raises:
             ParameterError: no preset is loaded.
@@ -226,14 +194,8 @@ class Control:
             PathRefused: a path outside the roots, or an existing file (without ``--overwrite``).
         """
         chain = self.require_chain()
-        if _looks_like_path(name_or_path):
-            path = self.paths.output_file(name_or_path)
-        elif PRESET_NAME.match(name_or_path):
-            path = self.preset_dir / f"{name_or_path}.yaml"
-        else:
-            raise PresetError(f"{name_or_path!r} is neither a preset name (letters, digits, '_', '-', '.') nor a path to a .yaml/.yml/.json file")
-        name = path.stem
-        return preset.save_preset(self.preset_data(chain, relative_to=path.parent, name=name), path)
+        path = self.presets.save_path(name_or_path)
+        return preset.save_preset(self.preset_data(chain, relative_to=path.parent, name=path.stem), path)
 
     def preset_data(self, chain: Chain, relative_to: Path | None = None, name: str | None = None) -> dict[str, Any]:
         """The chain's preset now, with the MIDI maps learned or loaded."""
@@ -249,10 +211,7 @@ class Control:
         return json.dumps(self.preset_data(self.require_chain()), separators=(",", ":"))
 
     def list_presets(self) -> list[preset.PresetInfo]:
-        """The presets in the preset folder, then the library's (a name in the preset folder wins)."""
-        own = [_info(p) for p in sorted(self.preset_dir.glob("*")) if p.suffix.lower() in preset.SUFFIXES and not p.name.startswith(".")]
-        names = {i.name for i in own}
-        return own + [i for i in preset.list_presets() if i.name not in names]
+        return self.presets.list()
 
     # -- parameters ------------------------------------------------------------------------
 
@@ -354,80 +313,3 @@ class Control:
             return self.set_stem(stem[0], stem[1], value)
         stage, _, name = target.rpartition(".")
         return self.set_param(stage, name, value)
-
-
-def position_of(info: ParamInfo) -> float:
-    """Where a parameter's value sits on a fader, 0–1."""
-    return value_to_position(info.value, (info.minimum, info.maximum), info.scale)
-
-
-def param_info(chain: Chain, stage: str, name: str) -> ParamInfo:
-    """The :class:`ParamInfo` of an automatable parameter of ``chain``.
-
-    Raises:
-        ParameterError: unknown stage or parameter, or one that is not a number or switch.
-    """
-    canonical = stage
-    if stage.isdigit():
-        stages = chain.stages()
-        canonical = stages[int(stage)].name if int(stage) < len(stages) else stage
-    for info in chain.parameters():
-        if info.stage == canonical and info.name == name:
-            return info
-    chain.param_range(stage, name)  # raises the chain's own message for an unknown stage, parameter or a choice
-    raise ParameterError(f"Parameter '{name}' of stage '{stage}' is not a number or switch")
-
-
-def target_state(chain: Chain, target: str) -> TargetState:
-    """See :meth:`Control.target_state`."""
-    stem = parse_stem_target(target)
-    if stem is not None:
-        state = chain.get_stem(stem[0])
-        if stem[1] == "gain":
-            return TargetState(STEM_GAIN_RANGE, float(state["gain_db"]))
-        return TargetState((0.0, 1.0), float(state[stem[1]]), toggle=True)
-    stage, _, name = target.rpartition(".")
-    if not stage:
-        raise ParameterError(f"MIDI target {target!r} must read <stage>.<param> or stem.<name>.gain")
-    info = param_info(chain, stage, name)
-    return TargetState((info.minimum, info.maximum), info.value, scale=info.scale)
-
-
-def parse_stem_target(target: str) -> tuple[str, str] | None:
-    """``("drums", "gain")`` for ``"stem.drums.gain"``; ``None`` for a chain parameter target.
-
-    Raises:
-        ParameterError: ``stem.`` with an unknown control.
-    """
-    if not target.startswith("stem."):
-        return None
-    name, _, control = target[len("stem.") :].rpartition(".")
-    if control not in STEM_CONTROLS or not name:
-        raise ParameterError(f"stem target {target!r} must read stem.<name>.gain, stem.<name>.mute or stem.<name>.solo")
-    return name, control
-
-
-def _looks_like_path(text: str) -> bool:
-    return "/" in text or os.sep in text or Path(text).suffix.lower() in preset.SUFFIXES
-
-
-def _referenced_files(entries: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
-    """``(kind, path as written)`` of every file a preset's stages read: ``vst3``, ``state``, ``impulse_response``."""
-    for entry in entries:
-        for key in ("vst3", "state"):
-            if key in entry:
-                yield key, str(entry[key])
-        ir = entry.get("params", {}).get("impulse_response_filename") if entry.get("plugin") == "Convolution" else None
-        if ir:
-            yield "impulse_response", str(ir)
-        for kind in ("chain", "mix"):
-            yield from _referenced_files(entry.get(kind, []))
-        for route in entry.get("split", {}).get("routes", {}).values():
-            yield from _referenced_files(route.get("chain", []))
-
-
-def _info(path: Path) -> preset.PresetInfo:
-    try:
-        return preset.PresetInfo(path.stem, path, str(preset.load_preset(path).get("description", "")))
-    except PresetError as exc:
-        return preset.PresetInfo(path.stem, path, "", str(exc))

@@ -11,9 +11,9 @@ import logging
 from typing import Any
 
 from plugin_host.midi import Ignored, Learned, SelectPreset, SetParam
-from plugin_host.osc.control import parse_stem_target
 from plugin_host.osc.messages import Feedback, Message
 from plugin_host.osc.routes import Routes
+from plugin_host.osc.targets import parse_stem_target
 
 log = logging.getLogger("plugin_host.osc")
 

@@ -32,6 +32,7 @@ class ModelProvider:
         self._load, self._separator = load, separator
         self._error: str | None = None
         self._done = threading.Event()
+        self._thread: threading.Thread | None = None
         if separator is not None:
             self._done.set()
 
@@ -48,8 +49,9 @@ class ModelProvider:
 
     def start(self) -> ModelProvider:
         """Begin loading on a background thread (no-op when a separator was given)."""
-        if not self._done.is_set():
-            threading.Thread(target=self._run, name="model-loader", daemon=True).start()
+        if not self._done.is_set() and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="model-loader", daemon=True)
+            self._thread.start()
         return self
 
     def _run(self) -> None:
@@ -70,6 +72,11 @@ class ModelProvider:
         if not self._done.is_set():
             return "loading"
         return "ready" if self._separator is not None else f"error: {self._error}"
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait for a load in progress to end (exiting while torch loads on another thread aborts the process)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def ready(self) -> Separator | None:
         """The separator if it is loaded, without waiting."""

@@ -17,9 +17,11 @@ from typing import Any
 
 from plugin_host.errors import ParameterError
 from plugin_host.osc.app import Clients
-from plugin_host.osc.control import EXPECTED_ERRORS, Control, position_of
-from plugin_host.osc.dispatcher import Dispatcher, Request
+from plugin_host.osc.control import EXPECTED_ERRORS, Control
+from plugin_host.osc.dispatcher import Dispatcher, Expand, Request
 from plugin_host.osc.messages import Feedback, Message
+from plugin_host.osc.targets import position_of
+from plugin_host.params import ParamInfo
 
 Stats = Callable[[], tuple[int, ...]]
 
@@ -67,7 +69,9 @@ class Routes:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def split(self, request: Request, input_path: str, output_dir: str, stems: str | None = None, clusters: int | None = None) -> list[Message]:
+    def split(
+        self, request: Request, input_path: str, output_dir: str, stems: str | None = None, clusters: int | None = None
+    ) -> list[Message]:
         job = self.control.split(input_path, output_dir, request.reply_to, stems=stems, clusters=clusters)
         return [Message("/job/accepted", (job.id,))]
 
@@ -130,14 +134,14 @@ class Routes:
     def param_feedback(self, stage: str, name: str, address: str | None = None) -> list[Message]:
         """Feedback of one parameter, in its units and as a fader position, on its address by name
         (and on ``address`` too when the request named the stage by index)."""
-        canonical = self.control.info(stage, name) if _numeric(self.control, stage, name) else None
         value = _number(self.control.get_param(stage, name))
-        base = f"/chain/{canonical.stage if canonical else stage}/{name}"
+        info = _info_or_none(self.control, stage, name)
+        base = f"/chain/{info.stage if info else stage}/{name}"
         out: list[Message] = []
         for prefix in dict.fromkeys([base, address or base]):
             out.append(Feedback(prefix, (value,)))
-            if canonical is not None:
-                out.append(Feedback(f"{prefix}/n", (self.control.position(stage, name),)))
+            if info is not None:
+                out.append(Feedback(f"{prefix}/n", (position_of(info),)))
         return out
 
     def bypass(self, request: Request, on: bool | None = None) -> list[Message]:
@@ -165,7 +169,13 @@ class Routes:
 
     def stem_list(self, request: Request) -> list[Message]:
         names = self.control.stem_names()
-        out = [Message("/stem/info", (n, self.control.get_stem(n, "gain"), int(self.control.get_stem(n, "mute")), int(self.control.get_stem(n, "solo")))) for n in names]
+        out = [
+            Message(
+                "/stem/info",
+                (n, self.control.get_stem(n, "gain"), int(self.control.get_stem(n, "mute")), int(self.control.get_stem(n, "solo"))),
+            )
+            for n in names
+        ]
         return [*out, Message("/stem/list/end", (len(out),))]
 
     def _stem_value(self, stem: str, control: str) -> float | int:
@@ -219,12 +229,12 @@ class Routes:
         return [Message("/midi/map/cleared", (self.control.midi.clear(target or None),))]
 
 
-def _numeric(control: Control, stage: str, name: str) -> bool:
+def _info_or_none(control: Control, stage: str, name: str) -> ParamInfo | None:
+    """The parameter's info, or ``None`` for one without a numeric range (a choice)."""
     try:
-        control.info(stage, name)
+        return control.info(stage, name)
     except ParameterError:
-        return False
-    return True
+        return None
 
 
 def _target_range(control: Control, target: str) -> tuple[float, float]:
@@ -234,52 +244,230 @@ def _target_range(control: Control, target: str) -> tuple[float, float]:
         return math.nan, math.nan
 
 
+# The address space, in the spirit of a REAPER pattern file: one row per address.
+# (address template, arguments, handler method of Routes, summary, replies, family of concrete addresses)
+ADDRESSES: tuple[tuple[str, str, str, str, str, str | None], ...] = (
+    # -- server
+    ("/ping", "*:args", "ping", "liveness check; the arguments come back", "/pong [*:args]", None),
+    (
+        "/status",
+        "",
+        "status",
+        "server version, loaded preset, queue length, running jobs, model state",
+        "/status s:version s:preset i:queued i:running s:model",
+        None,
+    ),
+    (
+        "/stats",
+        "",
+        "server_stats",
+        "transport counters",
+        "/stats i:packets i:messages i:refused i:rate_limited i:oversized i:malformed i:send_errors",
+        None,
+    ),
+    (
+        "/help",
+        "[s:address]",
+        "help",
+        "the address table (or the addresses starting with the argument)",
+        "/help s:address s:arguments s:replies s:summary ..., /help/end i:count",
+        None,
+    ),
+    (
+        "/feedback",
+        "t:on",
+        "feedback",
+        "turn feedback of changes made by others on (default) or off for this client",
+        "/feedback i:on",
+        None,
+    ),
+    # -- jobs
+    (
+        "/split",
+        "s:input_path s:output_dir [s:stems|i:clusters]",
+        "split",
+        "separate a file into output_dir/<stem>.wav; stems: names such as 'vocals,drums' (the rest become 'other'); "
+        "clusters: K blind sources",
+        "/job/accepted i:job_id, then /job/progress i:job_id f:fraction ..., "
+        "/job/done i:job_id s:path ... | /job/error i:job_id s:message | /job/cancelled i:job_id",
+        None,
+    ),
+    (
+        "/render",
+        "s:input_path s:output_path",
+        "render",
+        "run the loaded chain on a file (a snapshot of its settings now)",
+        "as /split",
+        None,
+    ),
+    (
+        "/job/cancel",
+        "i:job_id",
+        "job_cancel",
+        "cancel a queued job, or stop a running one at its next progress step (no partial files remain)",
+        "/job/cancel i:job_id s:cancelled|stopping, later /job/cancelled i:job_id",
+        None,
+    ),
+    (
+        "/job/list",
+        "",
+        "job_list",
+        "queued, running and recently finished jobs",
+        "/job/info i:job_id s:kind s:state f:progress s:summary ..., /job/list/end i:count",
+        None,
+    ),
+    (
+        "/job/status",
+        "i:job_id",
+        "job_status",
+        "one job's state (for a client that missed a reply)",
+        "/job/info i:job_id s:kind s:state f:progress s:summary",
+        None,
+    ),
+    # -- presets
+    (
+        "/preset/load",
+        "s:name_or_path",
+        "preset_load",
+        "load a preset by name or by path inside the roots",
+        "/preset/loaded s:name s:description, then feedback of every control",
+        None,
+    ),
+    (
+        "/preset/save",
+        "s:name_or_path",
+        "preset_save",
+        "save the chain as it is now, with MIDI maps: a name goes to the preset folder (replacing it), a path must be new",
+        "/preset/saved s:path",
+        None,
+    ),
+    (
+        "/preset/list",
+        "",
+        "preset_list",
+        "the presets that /preset/load accepts by name",
+        "/preset/info s:name s:description ..., /preset/list/end i:count",
+        None,
+    ),
+    ("/preset/get", "", "preset_get", "the loaded chain as JSON (the preset format)", "/preset/json s:json", None),
+    # -- chain parameters
+    (
+        "/chain/list",
+        "",
+        "chain_list",
+        "every automatable parameter with its range",
+        "/chain/param s:stage s:param f:value f:min f:max s:unit s:scale ..., /chain/list/end i:count",
+        None,
+    ),
+    (
+        "/chain/{stage}/{param}",
+        "[v:value]",
+        "param",
+        "set a parameter in its own units (dB, Hz, ms, ...); no argument: query",
+        "feedback /chain/<stage>/<param> f:value and .../n f:position; query: /chain/<stage>/<param> f:value",
+        "params",
+    ),
+    (
+        "/chain/{stage}/{param}/n",
+        "[f:position]",
+        "param_normalised",
+        "set a parameter from a fader position 0..1 (log parameters move in ratios); no argument: query",
+        "as /chain/<stage>/<param>; query: .../n f:position",
+        "params",
+    ),
+    (
+        "/stage/{stage}/bypass",
+        "[t:on]",
+        "bypass",
+        "bypass a stage (1) or bring it back (0); no argument: query",
+        "feedback /stage/<stage>/bypass i:on",
+        "stages",
+    ),
+    ("/refresh", "", "refresh", "the value of every control, as a surface needs to redraw", "/chain/... and /stem/... messages", None),
+    # -- stems
+    (
+        "/stem/list",
+        "",
+        "stem_list",
+        "the stems of the split stage with their settings",
+        "/stem/info s:name f:gain_db i:mute i:solo ..., /stem/list/end i:count",
+        None,
+    ),
+    (
+        "/stem/{name}/gain",
+        "[f:gain_db]",
+        "stem_gain",
+        "a stem's gain in dB; no argument: query",
+        "feedback /stem/<name>/gain f:gain_db and /stem/<name>/gain/n f:position",
+        "stems",
+    ),
+    (
+        "/stem/{name}/gain/n",
+        "[f:position]",
+        "stem_gain_normalised",
+        "a stem's gain from a fader position 0..1; no argument: query",
+        "as /stem/<name>/gain",
+        "stems",
+    ),
+    (
+        "/stem/{name}/mute",
+        "[t:on]",
+        "stem_switch",
+        "mute a stem (1) or not (0); no argument: query",
+        "feedback /stem/<name>/mute i:on",
+        "stems",
+    ),
+    (
+        "/stem/{name}/solo",
+        "[t:on]",
+        "stem_switch",
+        "solo a stem (1) or not (0); no argument: query",
+        "feedback /stem/<name>/solo i:on",
+        "stems",
+    ),
+    # -- MIDI
+    (
+        "/midi/learn",
+        "[s:target] [i:bits]",
+        "midi_learn",
+        "bind the next CC that arrives to target (<stage>.<param> or stem.<name>.gain|mute|solo; "
+        "bits 14 for an MSB/LSB pair); no argument: stop learning",
+        "/midi/learn s:target, later feedback /midi/learned s:target i:channel i:cc i:bits",
+        None,
+    ),
+    (
+        "/midi/map/list",
+        "",
+        "midi_map_list",
+        "the CC maps (channel 0: any)",
+        "/midi/map s:target i:channel i:cc f:low f:high s:curve i:bits s:takeover ..., /midi/map/list/end i:count",
+        None,
+    ),
+    ("/midi/map/clear", "[s:target]", "midi_map_clear", "remove every CC map, or those of one target", "/midi/map/cleared i:count", None),
+)
+
+
 def _table(r: Routes) -> Dispatcher:
-    """The dispatcher with every address of the server."""
-    d, control = Dispatcher(EXPECTED_ERRORS), r.control
-    params = lambda: [{"stage": p.stage, "param": p.name} for p in control.parameters()]  # noqa: E731
-    stems = lambda: [{"name": n} for n in control.stem_names()]  # noqa: E731
-    stages = lambda: [{"stage": s.name} for s in control.chain.stages()] if control.chain else []  # noqa: E731
-
-    d.add("/ping", "*:args", r.ping, "liveness check; the arguments come back", "/pong [*:args]")
-    d.add("/status", "", r.status, "server version, loaded preset, queue length, running jobs, model state", "/status s:version s:preset i:queued i:running s:model")
-    d.add("/stats", "", r.server_stats, "transport counters", "/stats i:packets i:messages i:refused i:rate_limited i:oversized i:malformed i:send_errors")
-    d.add("/help", "[s:address]", r.help, "the address table (or the addresses starting with the argument)", "/help s:address s:arguments s:replies s:summary ..., /help/end i:count")
-    d.add("/feedback", "t:on", r.feedback, "turn feedback of changes made by others on (default) or off for this client", "/feedback i:on")
-
-    d.add("/split", "s:input_path s:output_dir [s:stems|i:clusters]", r.split, "separate a file into output_dir/<stem>.wav; stems: names such as 'vocals,drums' (the rest become 'other'); clusters: K blind sources", "/job/accepted i:job_id, then /job/progress i:job_id f:fraction ..., /job/done i:job_id s:path ... | /job/error i:job_id s:message | /job/cancelled i:job_id")
-    d.add("/render", "s:input_path s:output_path", r.render, "run the loaded chain on a file (a snapshot of its settings now)", "as /split")
-    d.add("/job/cancel", "i:job_id", r.job_cancel, "cancel a queued job, or stop a running one at its next progress step (no partial files remain)", "/job/cancel i:job_id s:cancelled|stopping, later /job/cancelled i:job_id")
-    d.add("/job/list", "", r.job_list, "queued, running and recently finished jobs", "/job/info i:job_id s:kind s:state f:progress s:summary ..., /job/list/end i:count")
-    d.add("/job/status", "i:job_id", r.job_status, "one job's state (for a client that missed a reply)", "/job/info i:job_id s:kind s:state f:progress s:summary")
-
-    d.add("/preset/load", "s:name_or_path", r.preset_load, "load a preset by name or by path inside the roots", "/preset/loaded s:name s:description, then feedback of every control")
-    d.add("/preset/save", "s:name_or_path", r.preset_save, "save the chain as it is now, with MIDI maps: a name goes to the preset folder (replacing it), a path must be new", "/preset/saved s:path")
-    d.add("/preset/list", "", r.preset_list, "the presets that /preset/load accepts by name", "/preset/info s:name s:description ..., /preset/list/end i:count")
-    d.add("/preset/get", "", r.preset_get, "the loaded chain as JSON (the preset format)", "/preset/json s:json")
-
-    d.add("/chain/list", "", r.chain_list, "every automatable parameter with its range", "/chain/param s:stage s:param f:value f:min f:max s:unit s:scale ..., /chain/list/end i:count")
-    d.add("/chain/{stage}/{param}", "[v:value]", r.param, "set a parameter in its own units (dB, Hz, ms, ...); no argument: query", "feedback /chain/<stage>/<param> f:value and .../n f:position; query: /chain/<stage>/<param> f:value", params)
-    d.add("/chain/{stage}/{param}/n", "[f:position]", r.param_normalised, "set a parameter from a fader position 0..1 (log parameters move in ratios); no argument: query", "as /chain/<stage>/<param>; query: .../n f:position", params)
-    d.add("/stage/{stage}/bypass", "[t:on]", r.bypass, "bypass a stage (1) or bring it back (0); no argument: query", "feedback /stage/<stage>/bypass i:on", stages)
-    d.add("/refresh", "", r.refresh, "the value of every control, as a surface needs to redraw", "/chain/... and /stem/... messages")
-
-    d.add("/stem/list", "", r.stem_list, "the stems of the split stage with their settings", "/stem/info s:name f:gain_db i:mute i:solo ..., /stem/list/end i:count")
-    d.add("/stem/{name}/gain", "[f:gain_db]", r.stem_gain, "a stem's gain in dB; no argument: query", "feedback /stem/<name>/gain f:gain_db and /stem/<name>/gain/n f:position", stems)
-    d.add("/stem/{name}/gain/n", "[f:position]", r.stem_gain_normalised, "a stem's gain from a fader position 0..1; no argument: query", "as /stem/<name>/gain", stems)
-    d.add("/stem/{name}/mute", "[t:on]", r.stem_switch, "mute a stem (1) or not (0); no argument: query", "feedback /stem/<name>/mute i:on", stems)
-    d.add("/stem/{name}/solo", "[t:on]", r.stem_switch, "solo a stem (1) or not (0); no argument: query", "feedback /stem/<name>/solo i:on", stems)
-
-    d.add("/midi/learn", "[s:target] [i:bits]", r.midi_learn, "bind the next CC that arrives to target (<stage>.<param> or stem.<name>.gain|mute|solo; bits 14 for an MSB/LSB pair); no argument: stop learning", "/midi/learn s:target, later feedback /midi/learned s:target i:channel i:cc i:bits")
-    d.add("/midi/map/list", "", r.midi_map_list, "the CC maps (channel 0: any)", "/midi/map s:target i:channel i:cc f:low f:high s:curve i:bits s:takeover ..., /midi/map/list/end i:count")
-    d.add("/midi/map/clear", "[s:target]", r.midi_map_clear, "remove every CC map, or those of one target", "/midi/map/cleared i:count")
+    """The dispatcher with every address of :data:`ADDRESSES` bound to ``r``'s handlers."""
+    control = r.control
+    families: dict[str, Expand] = {
+        "params": lambda: [{"stage": p.stage, "param": p.name} for p in control.parameters()],
+        "stems": lambda: [{"name": n} for n in control.stem_names()],
+        "stages": lambda: [{"stage": s.name} for s in control.chain.stages()] if control.chain else [],
+    }
+    d = Dispatcher(EXPECTED_ERRORS)
+    for template, signature, handler, summary, replies, family in ADDRESSES:
+        d.add(template, signature, getattr(r, handler), summary, replies, families[family] if family else None)
     return d
 
 
 def address_space() -> list[dict[str, Any]]:
     """The address table as data (what ``docs/osc-addresses.json`` holds)."""
     table = Routes(_NoControl()).dispatcher  # type: ignore[arg-type]
-    return [{"address": r.template, "arguments": str(r.signature), "replies": r.replies, "summary": r.summary, "pattern": r.expand is not None} for r in table.routes]
+    return [
+        {"address": r.template, "arguments": str(r.signature), "replies": r.replies, "summary": r.summary, "pattern": r.expand is not None}
+        for r in table.routes
+    ]
 
 
 class _NoControl:

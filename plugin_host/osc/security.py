@@ -52,7 +52,9 @@ class PathPolicy:
         candidate = Path(text) if os.path.isabs(text) else self.roots[0] / text
         real = Path(os.path.realpath(candidate))
         if not any(real == root or real.is_relative_to(root) for root in self.roots):
-            raise PathRefused(f"{text}: outside the allowed roots ({self.describe_roots()}); start the server with --root DIR to allow another folder")
+            raise PathRefused(
+                f"{text}: outside the allowed roots ({self.describe_roots()}); start the server with --root DIR to allow another folder"
+            )
         return real
 
     def input_file(self, text: str) -> Path:
@@ -106,7 +108,7 @@ class SenderPolicy:
         if not self.networks:
             return True
         try:
-            address = ipaddress.ip_address(host.split("%")[0])
+            address = ipaddress.ip_address(host.split("%", maxsplit=1)[0])
         except ValueError:
             return False
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Protocol
 
-from plugin_host.osc.messages import Feedback, MalformedPacket, Message, MessageTooLarge, decode, encode
+from plugin_host.osc.messages import MAX_DATAGRAM, Feedback, MalformedPacket, Message, MessageTooLarge, decode, encode
 from plugin_host.osc.security import RateLimiter, SenderPolicy
 
 log = logging.getLogger("plugin_host.osc")
@@ -98,6 +98,8 @@ class OscServer:
         rate: float = 1000.0,
         max_packet: int = DEFAULT_MAX_PACKET,
     ) -> None:
+        if not 64 <= max_packet <= MAX_DATAGRAM:
+            raise ValueError(f"--max-packet must be between 64 and {MAX_DATAGRAM} bytes, got {max_packet}")
         self.app, self.reply_port, self.max_packet = app, reply_port, max_packet
         self.senders = SenderPolicy(allow)
         self.limiter = RateLimiter(rate)
@@ -209,7 +211,9 @@ class OscServer:
             return
         if len(messages) > 1 and not self.limiter.allow(host, cost=len(messages) - 1):
             self.stats.rate_limited += 1
-            self._packet_error(sender, "rate_limited", f"rate limit: a bundle of {len(messages)} messages is more than this sender may send now")
+            self._packet_error(
+                sender, "rate_limited", f"rate limit: a bundle of {len(messages)} messages is more than this sender may send now"
+            )
             return
         self.stats.messages += len(messages)
         reply_to = self.reply_target(sender)
@@ -247,4 +251,3 @@ def _bind(host: str, port: int) -> socket.socket:
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.settimeout(0.2)
     return sock
-

@@ -69,14 +69,22 @@ class Service:
 
     def __init__(self, options: ServeOptions, separator: Separator | None = None) -> None:
         self.options = options
-        self.model = ModelProvider(separator=separator) if separator is not None else ModelProvider.pretrained(options.model, options.device)
+        self.model = (
+            ModelProvider(separator=separator) if separator is not None else ModelProvider.pretrained(options.model, options.device)
+        )
+        paths = PathPolicy(options.roots, options.overwrite)  # before any thread starts: a bad root fails cleanly
         self.jobs = JobManager(self._notify, workers=options.jobs, max_queued=options.queue, expected_errors=EXPECTED_ERRORS)
-        self.control = Control(PathPolicy(options.roots, options.overwrite), self.model, self.jobs, _path(options.preset_dir), options.allow_vst3)
-        self.control.midi = MidiMapper(programs=list(options.programs), program_channel=options.midi_channel)
-        self.clients = Clients()
-        self.routes = Routes(self.control, self.clients, lambda: self.server.stats.as_tuple())
-        self.app = OscApp(self.routes.dispatcher, self.control.lock, self.clients)
-        self.server = OscServer(self.app, options.host, options.port, options.reply_port, options.allow, options.rate, options.max_packet)
+        try:
+            self.control = Control(paths, self.model, self.jobs, _path(options.preset_dir), options.allow_vst3)
+            self.control.midi = MidiMapper(programs=list(options.programs), program_channel=options.midi_channel)
+            self.clients = Clients()
+            self.routes = Routes(self.control, self.clients, self._stats)
+            self.app = OscApp(self.routes.dispatcher, self.control.lock, self.clients)
+            o = options
+            self.server = OscServer(self.app, o.host, o.port, o.reply_port, o.allow, o.rate, o.max_packet)
+        except BaseException:
+            self.jobs.shutdown()  # no worker thread outlives a server that could not be built
+            raise
         self.midi_port: Any = None
 
     @property
@@ -113,7 +121,11 @@ class Service:
             self.midi_port.close()
             self.midi_port = None
         self.server.stop()
+        self.model.settle()
         return cancelled
+
+    def _stats(self) -> tuple[int, ...]:
+        return self.server.stats.as_tuple()
 
     def _notify(self, job: Job, message: Message) -> None:
         self.server.send(job.reply_to, message)
