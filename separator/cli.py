@@ -83,10 +83,11 @@ def _inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hardness", type=float, help="blind mode soft k-means hardness (inf: binary masks)")
     p.add_argument("--class-weight", type=float, help="blind mode: weight of the class posteriors in clustering")
     p.add_argument("--reference-db", type=float, help="RMS level (dBFS) the network hears every track at")
+    p.add_argument("--mask-power", type=float, help="named mode: sharpen the masks (1: as the network gives them)")
 
 
 def _inference_overrides(args: argparse.Namespace) -> dict[str, float]:
-    names = ("hardness", "class_weight", "reference_db")
+    names = ("hardness", "class_weight", "reference_db", "mask_power")
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
