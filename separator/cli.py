@@ -158,6 +158,7 @@ def _make_data(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from separator.train import TrainConfig, train
 
+    logging.getLogger("separator").setLevel(logging.INFO)
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__})
     print(f"checkpoint: {train(cfg)}", file=sys.stderr)
     return EXIT_OK

@@ -8,6 +8,7 @@ log interval (loss) and per validation (SI-SDR improvement per mode).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from separator.features import band_power, log_power, stft
 from separator.loss import deep_clustering_loss, mask_inference_loss
 from separator.model import ChimeraNet, load_checkpoint, save_checkpoint
 
+log = logging.getLogger(__name__)
 SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out of the loss
 
 
@@ -112,7 +114,7 @@ def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[Chim
 def _log(out: Path, record: dict[str, Any]) -> None:
     with open(out / "log.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
-    print(json.dumps(record), flush=True)
+    log.info(json.dumps(record))
 
 
 def train(cfg: TrainConfig) -> Path:

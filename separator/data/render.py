@@ -54,7 +54,8 @@ def discover_soundfonts(extra: list[str] | None = None) -> list[str]:
             real = str(path.resolve())
             if any(r in real for r in RESERVED) or "default-GM" in path.name:
                 continue
-            if path.name not in {Path(f).name for f in found}:
+            known = {Path(f).name for f in found} | {str(Path(f).resolve()) for f in found}
+            if path.name not in known and real not in known and Path(real).name not in known:
                 found.append(real)
     found.extend(extra or [])
     return found

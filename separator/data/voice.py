@@ -15,9 +15,9 @@ from pathlib import Path
 
 import mido
 import numpy as np
-import soundfile as sf
 from scipy import signal
 
+from separator.audio import load
 from separator.data.compose import TICKS_PER_BEAT
 
 # First three formants (Hz) of sung vowels, male-ish; scaled for other voices.
@@ -105,8 +105,8 @@ def speak(seconds: float, rng: np.random.Generator, sample_rate: int = 44100) ->
         cmd = ["espeak-ng", "-v", voice, "-p", str(int(rng.integers(20, 80))), "-s", str(int(rng.integers(110, 200)))]
         cmd += ["-a", "150", "-w", str(wav), words]
         subprocess.run(cmd, check=True, capture_output=True, timeout=60)
-        audio, rate = sf.read(wav, dtype="float32")
-    audio = signal.resample_poly(audio, sample_rate, rate).astype(np.float32)
+        speech, rate = load(wav)
+    audio = signal.resample_poly(speech.mean(axis=0), sample_rate, rate).astype(np.float32)
     out = np.zeros(total, np.float32)
     offset = int(rng.integers(0, max(1, total // 4)))
     piece = audio[: total - offset]

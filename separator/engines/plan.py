@@ -1,0 +1,62 @@
+"""Planning a batch: which inputs need work, which are already done, which cannot be written as asked.
+
+Planning runs on the driver before any engine starts, so a resumed run skips the
+same tracks whichever engine ran the first part: a track counts as done when
+every one of its outputs exists (outputs are renamed into place only when
+complete, so an existing file is a finished file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from separator.engines.base import audio_seconds
+from separator.engines.results import FAILED, SKIPPED, FileResult, Task
+
+
+Check = Callable[[Path, Sequence[Path]], "str | None"]
+
+
+def plan(
+    entries: Sequence[tuple[Path, Sequence[Path]]], *, skip_existing: bool = False, overwrite: bool = False, check: Check | None = None
+) -> tuple[list[Task], dict[int, FileResult]]:
+    """Split ``(input, targets)`` pairs into tasks to run and inputs settled without work.
+
+    Args:
+        entries: each input with the files it would produce, in input order.
+        skip_existing: a track whose outputs all exist is ``skipped`` (resume).
+        overwrite: existing outputs are replaced. Without either, an existing output fails its track.
+        check: called first with each input and its targets; a message it returns fails that input.
+    Returns:
+        ``(tasks, settled)``: the tasks, and ``{input index: skipped or failed result}`` for the rest.
+    """
+    tasks: list[Task] = []
+    settled: dict[int, FileResult] = {}
+    claimed: dict[Path, Path] = {}
+    inputs = {file.resolve() for file, _ in entries}
+    for index, (file, targets) in enumerate(entries):
+        problem = (check and check(file, targets)) or conflict(targets, claimed, inputs, skip_existing, overwrite)
+        if problem == SKIPPED:
+            settled[index] = FileResult(file, SKIPPED, audio_seconds=audio_seconds(file), outputs=list(targets))
+        elif problem:
+            settled[index] = FileResult(file, FAILED, audio_seconds=audio_seconds(file), error=problem)
+        else:
+            tasks.append(Task(index, file, tuple(targets)))
+        claimed.update({t.resolve(): file for t in targets})
+    return tasks, settled
+
+
+def conflict(targets: Sequence[Path], claimed: dict[Path, Path], inputs: set[Path], skip_existing: bool, overwrite: bool) -> str | None:
+    """Why a track cannot be written as planned (``"skipped"`` when it is already done), or ``None``."""
+    for t in targets:
+        if t.resolve() in inputs:
+            return f"{t}: output would overwrite an input; choose another output folder"
+        if t.resolve() in claimed:
+            return f"{t}: {claimed[t.resolve()]} writes the same output; rename one of the two inputs"
+    existing = [t for t in targets if t.exists()]
+    if skip_existing and targets and len(existing) == len(targets):
+        return SKIPPED
+    if existing and not overwrite and not skip_existing:
+        return f"{existing[0]}: output exists; use --skip-existing to keep it or --overwrite to replace it"
+    return None

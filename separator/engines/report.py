@@ -1,0 +1,110 @@
+"""Reports of a batch for people and for audits: the summary table and the JSON report written next to the outputs.
+
+The JSON report (``batch-report.json``) holds the run (engine, workers, wall time,
+throughput) and one entry per input: status, seconds, audio seconds, worker,
+attempts, error and outputs, so a catalog run can be checked file by file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from separator.engines.results import DONE, FAILED, SKIPPED, STATUSES, BatchReport, FileResult
+
+REPORT_NAME = "batch-report.json"
+REPORT_FORMAT = 1
+
+
+def duration(seconds: float) -> str:
+    """``75.25`` → ``1:15.3``; ``3725`` → ``1:02:05.0``."""
+    minutes, secs = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+
+
+def table(report: BatchReport, title: str) -> str:
+    """Files, audio duration and processing time per status, then the totals and the engine's throughput."""
+    rows = [
+        f"{title}: {len(report.results)} files, jobs {report.jobs}, engine {report.engine}",
+        f"  {'status':<8}{'files':>7}{'audio':>12}{'time':>12}",
+    ]
+    for status in (DONE, SKIPPED, FAILED):
+        results = report.with_status(status)
+        spent = duration(sum(r.seconds for r in results)) if status != SKIPPED else "-"
+        rows.append(f"  {status:<8}{len(results):>7}{duration(sum(r.audio_seconds for r in results)):>12}{spent:>12}")
+    total_audio = sum(r.audio_seconds for r in report.results)
+    rows.append(f"  {'total':<8}{len(report.results):>7}{duration(total_audio):>12}{duration(report.seconds):>12}")
+    rows.append(f"  real-time factor {report.realtime_factor:.1f}x (audio processed per second of wall-clock time, {report.engine} engine)")
+    retried = [r for r in report.results if r.attempts > 1]
+    if retried:
+        rows.append(f"  {len(retried)} file(s) retried after their worker died")
+    return "\n".join(rows)
+
+
+def failures_line(result: FileResult) -> str:
+    """The input, then why it failed (the input named once, when the reason already starts with it)."""
+    reason = result.error or "unknown error"
+    return reason if reason.startswith(str(result.input)) else f"{result.input}: {reason}"
+
+
+def to_json(report: BatchReport, about: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report as JSON-ready data; ``about`` describes the run (command, preset, model) and is stored as given."""
+    counts = {status: len(report.with_status(status)) for status in STATUSES}
+    return {
+        "format": REPORT_FORMAT,
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **(about or {}),
+        "engine": report.engine,
+        "jobs": report.jobs,
+        "wall_seconds": round(report.seconds, 3),
+        "audio_seconds": round(report.audio_seconds, 3),
+        "realtime_factor": round(report.realtime_factor, 3),
+        "counts": counts,
+        "files": [_file_entry(r) for r in report.results],
+    }
+
+
+def _file_entry(r: FileResult) -> dict[str, Any]:
+    return {
+        "input": str(r.input),
+        "status": r.status,
+        "seconds": round(r.seconds, 3),
+        "audio_seconds": round(r.audio_seconds, 3),
+        "worker": r.worker,
+        "attempts": r.attempts,
+        "error": r.error,
+        "outputs": [str(p) for p in r.outputs],
+    }
+
+
+def write_report(report: BatchReport, path: str | Path, about: dict[str, Any] | None = None) -> Path:
+    """Write :func:`to_json` to ``path`` atomically (a reader never sees half a report); returns the path.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(to_json(report, about), f, indent=2)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_report(path: str | Path) -> dict[str, Any]:
+    """A report written by :func:`write_report`, as data."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
