@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from separator.engines.results import DONE, FAILED, SKIPPED, STATUSES, BatchReport, FileResult
+from separator.errors import SeparatorError
 
 REPORT_NAME = "batch-report.json"
 REPORT_FORMAT = 1
+
+
+class ReportError(SeparatorError):
+    """The JSON report of a batch could not be written."""
 
 
 def duration(seconds: float) -> str:
@@ -87,22 +92,38 @@ def write_report(report: BatchReport, path: str | Path, about: dict[str, Any] | 
     """Write :func:`to_json` to ``path`` atomically (a reader never sees half a report); returns the path.
 
     Raises:
-        OSError: the folder cannot be written.
+        ReportError: the file cannot be written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.json", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.json", dir=path.parent)
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write the batch report ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(to_json(report, about), f, indent=2)
             f.write("\n")
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report gets the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise ReportError(f"{path}: cannot write the batch report ({exc.strerror or exc})") from exc
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
     return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_report(path: str | Path) -> dict[str, Any]:
