@@ -6,22 +6,24 @@ Every output is written under a temporary name and renamed when complete (see
 :func:`separator.audio.atomic_writer`), inputs are never overwritten, and a
 failing file is reported with its reason while the others go on.
 
-Workers are threads: pedalboard and libsndfile release the GIL while they
-work, so ``jobs=N`` runs N files at once. Each worker owns a copy of the chain
-(plugins are not for two threads at once); a split chain's copy loads the
-separator once, on its first file, unless one ``separator`` is given to share.
+The batch itself runs on :mod:`separator.engines`, the runner ``separator split``
+uses too: this module plans the chain's outputs and supplies the worker; planning
+(skip-existing, conflicts), the engines and the report are shared. The ``local``
+engine runs ``jobs`` threads (pedalboard and libsndfile release the GIL while they
+work); the ``ray`` engine runs actors on a Ray cluster (docs/cluster.md). Either way
+each worker owns a copy of the chain (plugins are not for two threads at once), built
+once, and a split chain's copy loads the separator once, when the worker starts,
+unless one ``separator`` is given to share.
 """
 
 from __future__ import annotations
 
 import glob
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,84 +33,45 @@ from plugin_host.render import BLOCK
 from plugin_host.split import SeparatorLike
 from separator import AudioWriteError, SeparatorError
 from separator import audio as audio_io
+from separator.engines import (
+    DONE,
+    FAILED,
+    SKIPPED,
+    BatchReport,
+    Engine,
+    FileResult,
+    LocalEngine,
+    Outcome,
+    Progress,
+    ProgressFn,
+    RayEngine,
+    Task,
+    execute,
+    plan,
+)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf")
 DEFAULT_BIT_DEPTH = {"wav": "32f", "flac": "24"}
 GLOB_CHARS = set("*?[")
-DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+SeparatorLoader = Callable[[], SeparatorLike]
 
-
-@dataclass
-class FileResult:
-    """What happened to one input.
-
-    Attributes:
-        input: the input file.
-        status: ``done``, ``skipped`` (outputs already there) or ``failed``.
-        seconds: wall-clock time spent on it.
-        audio_seconds: its duration.
-        outputs: the files written (or found, when skipped).
-        error: why it failed (one line), else ``None``.
-        peak_db: the loudest output sample in dBFS (above 0 clips at 16/24 bits).
-    """
-
-    input: Path
-    status: str
-    seconds: float = 0.0
-    audio_seconds: float = 0.0
-    outputs: list[Path] = field(default_factory=list)
-    error: str | None = None
-    peak_db: float | None = None
-
-
-@dataclass
-class BatchReport:
-    """Every input's :class:`FileResult`, in input order, and the batch's wall-clock time in seconds."""
-
-    results: list[FileResult]
-    seconds: float
-    jobs: int = 1
-
-    def with_status(self, status: str) -> list[FileResult]:
-        return [r for r in self.results if r.status == status]
-
-    @property
-    def done(self) -> list[FileResult]:
-        return self.with_status(DONE)
-
-    @property
-    def skipped(self) -> list[FileResult]:
-        return self.with_status(SKIPPED)
-
-    @property
-    def failed(self) -> list[FileResult]:
-        return self.with_status(FAILED)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    @property
-    def audio_seconds(self) -> float:
-        """Seconds of audio processed (done files)."""
-        return sum(r.audio_seconds for r in self.done)
-
-    @property
-    def realtime_factor(self) -> float:
-        """Audio seconds processed per wall-clock second (``10`` = ten times faster than real time)."""
-        return self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A progress event: ``audio_seconds`` more of ``input`` processed; ``result`` set once the file is finished."""
-
-    input: Path
-    audio_seconds: float
-    result: FileResult | None = None
-
-
-ProgressFn = Callable[[Progress], None]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "DEFAULT_BIT_DEPTH",
+    "DONE",
+    "FAILED",
+    "SKIPPED",
+    "BatchReport",
+    "ChainWorker",
+    "ChainWorkerFactory",
+    "FileResult",
+    "Progress",
+    "ProgressFn",
+    "expand_inputs",
+    "output_paths",
+    "render_file",
+    "run_batch",
+]
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -244,19 +207,10 @@ def _write(path: Path, blocks: Iterator[np.ndarray], sample_rate: int, channels:
 
 @dataclass(frozen=True)
 class _Options:
-    jobs: int
     skip_existing: bool
     overwrite: bool
     ext: str
     bit_depth: str
-    separator: SeparatorLike | None
-
-
-@dataclass
-class _Task:
-    index: int
-    input: Path
-    targets: list[Path]
 
 
 def run_batch(
@@ -264,47 +218,55 @@ def run_batch(
     inputs: Iterable[str | Path],
     out_dir: str | Path,
     *,
-    jobs: int = 1,
+    jobs: int | None = None,
     skip_existing: bool = False,
     overwrite: bool = False,
     ext: str = "wav",
     bit_depth: str | None = None,
     progress: ProgressFn | None = None,
     separator: SeparatorLike | None = None,
+    load_separator: SeparatorLoader | None = None,
+    engine: str | Engine = "local",
 ) -> BatchReport:
     """Process every input with a preset (name or path) or a chain; write under ``out_dir``.
 
     Args:
-        jobs: files processed at once (threads, each with its own copy of the chain).
-        skip_existing: leave a track alone when all its outputs exist (resumes an interrupted batch).
+        jobs: files processed at once: threads of the local engine (default 1), actors of the
+            Ray engine (default: as many as the cluster fits).
+        skip_existing: leave a track alone when all its outputs exist (resumes an interrupted batch,
+            whichever engine ran it).
         overwrite: replace existing outputs. Without either flag, existing outputs fail that track.
         ext: ``wav`` or ``flac``.
         bit_depth: ``16``, ``24`` or ``32f`` (default: 32f for WAV, 24 for FLAC).
         progress: called (one call at a time) as audio is processed and when each file finishes.
-        separator: one model shared by every worker (its inference keeps no state between calls);
-            by default each worker of a split chain loads the shipped model once.
+        separator: one model shared by every local worker (its inference keeps no state between calls)
+            and copied to every Ray actor; by default the chain's own, else each worker of a split chain
+            loads the shipped model once.
+        load_separator: loads a model, called once per worker instead (so a Ray actor loads it on its own
+            GPU); must be picklable for Ray (``functools.partial(Separator.from_pretrained, path)`` is).
+        engine: ``local``, ``ray`` (a local Ray cluster, or the one this process is connected to), or an
+            engine object such as ``RayEngine(address="auto", gpus_per_worker=1)``.
     Raises:
         BatchError: bad options or no input files.
         PresetError: the preset does not load.
+        EngineError: the engine cannot run (Ray not installed, no room on the cluster, a worker that cannot start).
     """
-    options = _options(jobs, skip_existing, overwrite, ext, bit_depth, separator)
+    started = time.perf_counter()
+    options = _options(jobs, skip_existing, overwrite, ext, bit_depth)
+    runner = _engine(engine, jobs)
     chain = preset_or_chain if isinstance(preset_or_chain, Chain) else Chain.from_preset(preset_or_chain)
     inputs = list(inputs)
     files = _expand(inputs, exclude=out_dir)
     if not files:
         raise BatchError(f"no audio files found in: {', '.join(str(i) for i in inputs) or '(no inputs given)'}")
-    start = time.perf_counter()
-    results: dict[int, FileResult] = {}
-    tasks = _plan(chain, files, Path(out_dir), options, results)
-    notify = _serialized(progress)
-    for result in results.values():
-        notify(Progress(result.input, result.audio_seconds, result))
-    _execute(chain, tasks, options, results, notify)
-    return BatchReport([results[i] for i in sorted(results)], time.perf_counter() - start, jobs)
+    entries = [(file, output_paths(chain, track, out_dir, options.ext)) for file, track in files]
+    tasks, settled = plan(entries, skip_existing=options.skip_existing, overwrite=options.overwrite)
+    factory = ChainWorkerFactory.of(chain, options.bit_depth, separator, load_separator)
+    return execute(tasks, settled, factory, runner, progress, started)
 
 
-def _options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None, separator: SeparatorLike | None) -> _Options:
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+def _options(jobs: int | None, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None) -> _Options:
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise BatchError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     if skip_existing and overwrite:
         raise BatchError("skip_existing and overwrite contradict each other; choose one")
@@ -315,106 +277,57 @@ def _options(jobs: int, skip_existing: bool, overwrite: bool, ext: str, bit_dept
         raise BatchError(f"unsupported bit depth {depth!r}. Valid options: {', '.join(audio_io.BIT_DEPTHS)}")
     if ext == "flac" and depth not in audio_io.FLAC_BIT_DEPTHS:
         raise BatchError(f"FLAC stores integer samples only; use bit depth {' or '.join(audio_io.FLAC_BIT_DEPTHS)} (or WAV for 32f)")
-    return _Options(jobs, skip_existing, overwrite, ext, depth, separator)
+    return _Options(skip_existing, overwrite, ext, depth)
 
 
-def _plan(chain: Chain, files: list[tuple[Path, Path]], out_dir: Path, options: _Options, results: dict[int, FileResult]) -> list[_Task]:
-    """The tasks to run; the files settled without work (skipped, or failed before starting) go to ``results``."""
-    tasks: list[_Task] = []
-    claimed: dict[Path, Path] = {}
-    inputs = {f.resolve() for f, _ in files}
-    for index, (file, track) in enumerate(files):
-        targets = output_paths(chain, track, out_dir, options.ext)
-        problem = _conflict(targets, claimed, inputs, options)
-        if problem == SKIPPED:
-            results[index] = FileResult(file, SKIPPED, audio_seconds=_seconds(file), outputs=targets)
-        elif problem:
-            results[index] = FileResult(file, FAILED, audio_seconds=_seconds(file), error=problem)
-        else:
-            tasks.append(_Task(index, file, targets))
-        claimed.update({t.resolve(): file for t in targets})
-    return tasks
+def _engine(engine: str | Engine, jobs: int | None) -> Engine:
+    if engine == "local":
+        return LocalEngine(jobs or 1)
+    if engine == "ray":
+        return RayEngine(workers=jobs)
+    if isinstance(engine, str):
+        raise BatchError(f"unknown engine {engine!r}. Valid options: local, ray")
+    if jobs is not None:
+        raise BatchError("jobs is for the engines named 'local' and 'ray'; give an engine object its workers instead")
+    return engine
 
 
-def _conflict(targets: list[Path], claimed: dict[Path, Path], inputs: set[Path], options: _Options) -> str | None:
-    """Why a track cannot be written as planned (``"skipped"`` when it is already done), or ``None``."""
-    for t in targets:
-        if t.resolve() in inputs:
-            return f"{t}: output would overwrite an input; choose another output folder"
-        if t.resolve() in claimed:
-            return f"{t}: {claimed[t.resolve()]} writes the same output; rename one of the two inputs"
-    existing = [t for t in targets if t.exists()]
-    if options.skip_existing and targets and len(existing) == len(targets):
-        return SKIPPED
-    if existing and not options.overwrite and not options.skip_existing:
-        return f"{existing[0]}: output exists; use --skip-existing to keep it or --overwrite to replace it"
-    return None
+@dataclass
+class ChainWorkerFactory:
+    """Builds a :class:`ChainWorker` once per worker: a fresh chain from the preset, with its separator loaded.
+
+    It holds the chain as preset data, so it pickles: Ray ships it to every actor.
+    """
+
+    preset: dict[str, Any]
+    source: Path | None
+    bit_depth: str
+    separator: SeparatorLike | None = None
+    load_separator: SeparatorLoader | None = None
+
+    @classmethod
+    def of(cls, chain: Chain, bit_depth: str, separator: SeparatorLike | None, load: SeparatorLoader | None) -> ChainWorkerFactory:
+        """The factory of ``chain`` as it is now (live changes included); ``separator`` defaults to the chain's own."""
+        source = chain.source.absolute() if chain.source is not None else None  # relative paths in it start there, on any node
+        return cls(chain.to_preset(), source, bit_depth, separator if separator is not None else chain.loaded_separator, load)
+
+    def __call__(self) -> ChainWorker:
+        separator = self.load_separator() if self.load_separator is not None else self.separator
+        chain = Chain.from_dict(self.preset, source=self.source, separator=separator)
+        if chain.has_split:
+            _ = chain.separator  # load the model now, once per worker, rather than on the first file
+        return ChainWorker(chain, self.bit_depth)
 
 
-def _seconds(file: Path) -> float:
-    try:
-        return audio_io.info(file).seconds
-    except SeparatorError:
-        return 0.0
+class ChainWorker:
+    """Renders one file at a time with a chain it owns."""
 
+    expected_errors: ClassVar[tuple[type[Exception], ...]] = (PluginHostError, SeparatorError)
 
-def _serialized(progress: ProgressFn | None) -> ProgressFn:
-    lock = threading.Lock()
+    def __init__(self, chain: Chain, bit_depth: str) -> None:
+        self.chain, self.bit_depth = chain, bit_depth
 
-    def notify(event: Progress) -> None:
-        if progress is not None:
-            with lock:
-                progress(event)
-
-    return notify
-
-
-def _workers(chain: Chain, count: int, separator: SeparatorLike | None) -> queue.Queue[Chain]:
-    """``count`` independent copies of ``chain``, each used by one thread at a time."""
-    workers: queue.Queue[Chain] = queue.Queue()
-    for _ in range(count):
-        copy = chain.copy()
-        if separator is not None:
-            copy.separator = separator
-        workers.put(copy)
-    return workers
-
-
-def _execute(chain: Chain, tasks: list[_Task], options: _Options, results: dict[int, FileResult], notify: ProgressFn) -> None:
-    if not tasks:
-        return
-    workers = _workers(chain, min(options.jobs, len(tasks)), options.separator)
-
-    def run(task: _Task) -> None:
-        worker = workers.get()
-        try:
-            results[task.index] = _process(worker, task, options.bit_depth, notify)
-        finally:
-            workers.put(worker)
-        notify(Progress(task.input, 0.0, results[task.index]))
-
-    if options.jobs == 1:
-        for task in tasks:
-            run(task)
-        return
-    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="plugin-host") as pool:
-        futures = [pool.submit(run, t) for t in tasks]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-
-
-def _process(chain: Chain, task: _Task, bit_depth: str, notify: ProgressFn) -> FileResult:
-    """One file, every error caught and reported: one bad file never stops a batch."""
-    start = time.perf_counter()
-    seconds = _seconds(task.input)
-    try:
-        peak = _write_outputs(chain, task.input, task.targets, bit_depth, lambda s: notify(Progress(task.input, s)))
-    except (PluginHostError, SeparatorError) as exc:
-        return FileResult(task.input, FAILED, time.perf_counter() - start, seconds, error=str(exc))
-    except Exception as exc:  # a plugin or library failing on one file must not end the batch
-        return FileResult(task.input, FAILED, time.perf_counter() - start, seconds, error=f"{type(exc).__name__}: {exc}")
-    return FileResult(task.input, DONE, time.perf_counter() - start, seconds, task.targets, peak_db=peak)
+    def process(self, task: Task, progress: Callable[[float], None]) -> Outcome:
+        """Write ``task.targets``; raises as :func:`render_file`."""
+        targets = list(task.targets)
+        return Outcome(targets, _write_outputs(self.chain, task.input, targets, self.bit_depth, progress))

@@ -206,6 +206,11 @@ class Chain:
     def separator(self, value: SeparatorLike | None) -> None:
         self._separator = value
 
+    @property
+    def loaded_separator(self) -> SeparatorLike | None:
+        """The separator given or loaded so far, without loading one (``None``: the shipped one loads on first use)."""
+        return self._separator
+
     def process(self, audio: np.ndarray, sample_rate: float) -> np.ndarray | dict[str, np.ndarray]:
         """Process ``audio`` ``(channels, samples)`` (or ``(samples,)``) at ``sample_rate`` Hz.
 

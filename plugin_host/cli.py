@@ -1,13 +1,14 @@
 """``plugin-host`` command line: run a preset over files, list/show/validate presets (and ``serve``, when the OSC server is present).
 
 Errors become one line on stderr (``plugin-host: error: <file>: <problem>``).
-Exit codes: 0 all done, 1 a file or preset failed, 2 bad arguments or a preset
-that does not load (nothing was processed), 130 interrupted.
+Exit codes: 0 all done, 1 a file or preset failed, 2 bad arguments, a preset
+that does not load or an engine that cannot start (nothing was processed), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,12 +17,13 @@ from typing import Any
 import yaml
 
 from plugin_host import summary
-from plugin_host.batch import DEFAULT_BIT_DEPTH, Progress, expand_inputs, run_batch
+from plugin_host.batch import DEFAULT_BIT_DEPTH, expand_inputs, run_batch
 from plugin_host.chain import Chain
 from plugin_host.errors import PluginHostError
 from plugin_host.preset import list_presets, load_preset
 from separator import SeparatorError
-from separator import audio as audio_io
+from separator.engines import ENGINES, REPORT_NAME, make_engine, write_report
+from separator.engines.progress import ProgressBar, durations
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -46,7 +48,14 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("preset", metavar="PRESET", help="a preset name (see 'plugin-host presets list') or a .yaml/.json file")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders (searched recursively) or glob patterns")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="files processed at once (default 1)")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        "--workers",
+        type=int,
+        metavar="N",
+        help="files processed at once: threads (default 1), or Ray actors (default: as many as the cluster fits)",
+    )
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="leave tracks whose outputs all exist (resume a batch)")
     existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -55,6 +64,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--model", metavar="PATH", help="separator checkpoint for split presets (default: the shipped model)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the separator runs (default auto)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; errors only")
+    p.add_argument("--engine", default="local", choices=ENGINES, help="local threads (default) or a Ray cluster (docs/cluster.md)")
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster to join: auto, ray://HOST:PORT (default: start a local one)")
+    p.add_argument("--gpus-per-worker", type=float, metavar="F", help="GPUs each Ray actor reserves (fractions share a GPU)")
     p.set_defaults(func=_run)
 
 
@@ -86,20 +98,25 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _run(args: argparse.Namespace) -> int:
-    chain = Chain.from_preset(args.preset, separator=_separator(args))
+    engine = make_engine(args.engine, workers=args.jobs, address=args.address, gpus_per_worker=args.gpus_per_worker, workers_label="jobs")
+    on_ray = args.engine == "ray"
+    chain = Chain.from_preset(args.preset, separator=None if on_ray else _separator(args))
     bit_depth = args.bit_depth or DEFAULT_BIT_DEPTH[args.ext]
-    with _ProgressBar(_durations(expand_inputs(args.inputs, exclude=args.out)), args.quiet) as bar:
+    with ProgressBar(durations(expand_inputs(args.inputs, exclude=args.out)), args.quiet) as bar:
         report = run_batch(
             chain,
             args.inputs,
             args.out,
-            jobs=args.jobs,
             skip_existing=args.skip_existing,
             overwrite=args.overwrite,
             ext=args.ext,
             bit_depth=args.bit_depth,
             progress=bar.update,
+            load_separator=_loader(args) if on_ray else None,
+            engine=engine,
         )
+    if on_ray:
+        write_report(report, Path(args.out) / REPORT_NAME, {"command": "plugin-host run", "preset": chain.name})
     if not args.quiet:
         print(summary.table(report, f"plugin-host run {chain.name}"))
     warning = summary.clipping(report, bit_depth)
@@ -117,61 +134,14 @@ def _separator(args: argparse.Namespace) -> Any:
     return Separator.from_pretrained(args.model, device=args.device or "auto")
 
 
-def _durations(files: list[Path]) -> dict[Path, float]:
-    out = {}
-    for f in files:
-        try:
-            out[f.resolve()] = audio_io.info(f).seconds
-        except SeparatorError:
-            out[f.resolve()] = 0.0
-    return out
+def _loader(args: argparse.Namespace) -> Any:
+    """For Ray: each actor loads the model itself, on its own device (a GPU with --gpus-per-worker)."""
+    if args.model is None and args.device is None:
+        return None
+    from separator import Separator
 
-
-class _ProgressBar:
-    """A tqdm bar over seconds of audio, files done/failed as its postfix; failures are printed as they happen.
-
-    The bar appears with the first event, so an error before any work is a clean one-line message.
-    """
-
-    def __init__(self, durations: dict[Path, float], quiet: bool) -> None:
-        self.durations, self.quiet = durations, quiet
-        self.counted: dict[Path, float] = {}
-        self.finished = self.failed = 0
-        self.bar: Any = None
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def _open(self) -> Any:
-        from tqdm import tqdm
-
-        return tqdm(
-            total=sum(self.durations.values()),
-            desc="audio",
-            file=sys.stderr,
-            disable=self.quiet,
-            dynamic_ncols=True,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]",
-        )
-
-    def update(self, event: Progress) -> None:
-        if self.bar is None:
-            self.bar = self._open()
-        key = event.input.resolve()
-        step = event.audio_seconds
-        if event.result is not None:  # top up to the file's full length, whatever was reported before
-            step = max(0.0, self.durations.get(key, event.result.audio_seconds) - self.counted.get(key, 0.0))
-            self.finished += 1
-            self.failed += event.result.status == "failed"
-            if event.result.status == "failed":
-                self.bar.write(f"failed: {summary.failures_line(event.result)}", file=sys.stderr)
-        self.counted[key] = self.counted.get(key, 0.0) + step
-        self.bar.update(step)
-        self.bar.set_postfix_str(f"files {self.finished}/{len(self.durations)}" + (f", {self.failed} failed" if self.failed else ""))
+    model = str(Path(args.model).absolute()) if args.model else None  # the actors may run in another folder
+    return functools.partial(Separator.from_pretrained, model, device=args.device or "auto")
 
 
 # -- presets ---------------------------------------------------------------------------------

@@ -1,36 +1,17 @@
-"""Text for people: the end-of-batch table, clipping warnings, durations."""
+"""Text for people: the end-of-batch table, clipping warnings, durations.
+
+The table and the failure lines are the batch runner's (:mod:`separator.engines.report`),
+the same for ``separator split`` and for every engine; the clipping warning is the chains' own.
+"""
 
 from __future__ import annotations
 
 import math
 
-from plugin_host.batch import DONE, FAILED, SKIPPED, BatchReport, FileResult
+from plugin_host.batch import BatchReport
+from separator.engines.report import duration, failures_line, table
 
-
-def duration(seconds: float) -> str:
-    """``75.25`` → ``1:15.3``; ``3725`` → ``1:02:05.0``."""
-    minutes, secs = divmod(max(0.0, seconds), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
-
-
-def table(report: BatchReport, title: str) -> str:
-    """Files, audio duration and processing time per status, then the totals and the real-time factor."""
-    rows = [f"{title}: {len(report.results)} files, jobs {report.jobs}", f"  {'status':<8}{'files':>7}{'audio':>12}{'time':>12}"]
-    for status in (DONE, SKIPPED, FAILED):
-        results = report.with_status(status)
-        spent = duration(sum(r.seconds for r in results)) if status != SKIPPED else "-"
-        rows.append(f"  {status:<8}{len(results):>7}{duration(sum(r.audio_seconds for r in results)):>12}{spent:>12}")
-    total_audio = sum(r.audio_seconds for r in report.results)
-    rows.append(f"  {'total':<8}{len(report.results):>7}{duration(total_audio):>12}{duration(report.seconds):>12}")
-    rows.append(f"  real-time factor {report.realtime_factor:.1f}x (audio processed per second of wall-clock time)")
-    return "\n".join(rows)
-
-
-def failures_line(result: FileResult) -> str:
-    """The input, then why it failed (the input named once, when the reason already starts with it)."""
-    reason = result.error or "unknown error"
-    return reason if reason.startswith(str(result.input)) else f"{result.input}: {reason}"
+__all__ = ["clipping", "duration", "failures_line", "table"]
 
 
 def clipping(report: BatchReport, bit_depth: str) -> str | None:

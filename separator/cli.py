@@ -7,6 +7,7 @@ exit code; a failing file does not stop the others.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import warnings
@@ -41,8 +42,22 @@ def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--model", metavar="PATH", help="checkpoint (default: the shipped model)")
     p.add_argument("--format", default="wav", choices=["wav", "flac"], dest="ext")
     p.add_argument("--bit-depth", default=None, choices=["16", "24", "32f"], help="default: 32f for WAV, 24 for FLAC")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--skip-existing", action="store_true", help="leave tracks whose stems all exist (resume an interrupted run)")
+    _engine_options(p)
     _inference_options(p)
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    """Where the files are processed: threads here, or actors on a Ray cluster (docs/cluster.md)."""
+    from separator.engines import ENGINES
+
+    p.add_argument("--engine", default="local", choices=ENGINES, help="local threads (default) or a Ray cluster (the cluster extra)")
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster to join: auto, ray://HOST:PORT (default: start a local one)")
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="files at once: threads (default 1) or Ray actors (default: all the cluster fits)"
+    )
+    p.add_argument("--gpus-per-worker", type=float, metavar="F", help="GPUs each Ray actor reserves (fractions share a GPU)")
 
 
 def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -113,33 +128,41 @@ def find_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from separator.batch import split_files
+    from separator.engines import REPORT_NAME, make_engine, table, write_report
+    from separator.engines.progress import ProgressBar, durations
     from separator.separate import Separator
 
     bit_depth = args.bit_depth or ("24" if args.ext == "flac" else "32f")
     files, problems = find_inputs(args.inputs)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    separator = Separator.from_pretrained(args.model, device=args.device, **_inference_overrides(args))
-    stems = args.stems if args.stems is not None else None
-    separator.stem_names(stems, args.clusters)  # bad stem names / K: fail before any file
-    failed = len(problems)
-    for path in files:
-        with tqdm(total=100, desc=path.name, unit="%", disable=args.quiet, file=sys.stderr, leave=False) as bar:
-
-            def progress(fraction: float, bar: tqdm = bar) -> None:  # type: ignore[type-arg]
-                bar.update(int(fraction * 100) - bar.n)
-
-            try:
-                written = separator.separate_file(path, Path(args.out) / path.stem, stems, args.clusters, args.ext, bit_depth, progress)
-            except SeparatorError as exc:
-                failed += 1
-                print(f"error: {exc}", file=sys.stderr)
-                continue
-        if not args.quiet:
-            print(f"{path} -> {', '.join(str(w) for w in written)}", file=sys.stderr)
-    return EXIT_FAILED if failed else EXIT_OK
+    engine = make_engine(args.engine, workers=args.workers, address=args.address, gpus_per_worker=args.gpus_per_worker)
+    overrides = _inference_overrides(args)
+    on_ray = args.engine == "ray"
+    # on Ray the driver only names and checks the stems; every actor loads its own model on its own device
+    separator = Separator.from_pretrained(args.model, device="cpu" if on_ray else args.device, **overrides)
+    model = str(Path(args.model).absolute()) if args.model else None  # the actors may run in another folder
+    load = functools.partial(Separator.from_pretrained, model, args.device, **overrides) if on_ray else None
+    with ProgressBar(durations(files), args.quiet, failed_prefix="error", show_done=True) as bar:
+        report = split_files(
+            files,
+            args.out,
+            separator,
+            load_separator=load,
+            stems=args.stems,
+            clusters=args.clusters,
+            ext=args.ext,
+            bit_depth=bit_depth,
+            engine=engine,
+            skip_existing=args.skip_existing,
+            progress=bar.update,
+        )
+    if on_ray and report.results:
+        write_report(report, Path(args.out) / REPORT_NAME, {"command": "separator split", "model": str(args.model or "default")})
+    if not args.quiet and report.results:
+        print(table(report, "separator split"))
+    return EXIT_FAILED if problems or not report.ok else EXIT_OK
 
 
 def _make_data(args: argparse.Namespace) -> int:

@@ -23,7 +23,12 @@ ENGINES = ("local", "ray")
 
 
 def make_engine(
-    name: str = "local", *, workers: int | None = None, address: str | None = None, gpus_per_worker: float | None = None
+    name: str = "local",
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    gpus_per_worker: float | None = None,
+    workers_label: str = "workers",
 ) -> Engine:
     """The engine called ``name`` with the command lines' options.
 
@@ -31,9 +36,12 @@ def make_engine(
         workers: threads (local, default 1) or Ray actors (default: what the cluster allows).
         address: the Ray cluster to join (Ray only; default: start a local one).
         gpus_per_worker: GPUs per Ray actor (Ray only; default 0).
+        workers_label: what messages call ``workers`` (the command line's own name for it).
     Raises:
-        EngineError: unknown engine, or an option the engine does not take or accept.
+        EngineError: unknown engine, Ray not installed, or an option the engine does not take or accept.
     """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise EngineError(f"{workers_label} must be a whole number of at least 1, got {workers!r}")
     if name == "local":
         unused = [flag for flag, value in (("--address", address), ("--gpus-per-worker", gpus_per_worker)) if value is not None]
         if unused:

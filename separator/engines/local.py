@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from separator.engines.base import EngineError, Worker, WorkerFactory, attempt, describe
@@ -72,9 +72,22 @@ class _TaskQueue:
 def _serve(factory: WorkerFactory, queue: _TaskQueue, results: dict[int, FileResult], notify: ProgressFn, name: str) -> None:
     """One thread's life: build a worker, then process tasks until none is left."""
     worker = _build(factory, queue, name)
-    while (task := queue.take()) is not None:
-        results[task.index] = result = attempt(worker, task, lambda s, t=task: notify(Progress(t.input, s)), name)
-        notify(Progress(task.input, 0.0, result))
+    try:
+        while (task := queue.take()) is not None:
+            results[task.index] = result = attempt(worker, task, _reporter(task, notify), name)
+            notify(Progress(task.input, 0.0, result))
+    except BaseException:  # an interrupt (or a progress callback) raised: the other workers stop after their file
+        queue.close()
+        raise
+
+
+def _reporter(task: Task, notify: ProgressFn) -> Callable[[float], None]:
+    """The audio progress of one task, as progress events."""
+
+    def progress(seconds: float) -> None:
+        notify(Progress(task.input, seconds))
+
+    return progress
 
 
 def _build(factory: WorkerFactory, queue: _TaskQueue, name: str) -> Worker:
@@ -83,4 +96,3 @@ def _build(factory: WorkerFactory, queue: _TaskQueue, name: str) -> Worker:
     except Exception as exc:
         queue.close()
         raise EngineError(f"worker {name} could not start: {describe(exc)}") from exc
-

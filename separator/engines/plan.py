@@ -14,7 +14,6 @@ from pathlib import Path
 from separator.engines.base import audio_seconds
 from separator.engines.results import FAILED, SKIPPED, FileResult, Task
 
-
 Check = Callable[[Path, Sequence[Path]], "str | None"]
 
 

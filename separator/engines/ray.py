@@ -5,7 +5,8 @@ then processes many files. The driver hands every actor at most ``queue_depth``
 files at a time (one running, the rest queued so it never waits on the driver)
 and tops it up as files finish, so fast workers take more and only a bounded
 number of files is ever in flight. Files are read and written by the actors, on
-storage every node mounts; every write is atomic, as in local runs.
+storage every node mounts (their paths are made absolute before they are sent);
+every write is atomic, as in local runs.
 
 Faults: when an actor dies (killed, out of memory, its node lost) the file it was
 running is retried on another worker, up to ``max_retries`` times, and a new actor
@@ -17,6 +18,7 @@ reported once, never retried.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import time
@@ -59,7 +61,7 @@ class RayEngine:
         start_timeout: seconds to wait for the first actor to start before giving up (the cluster has no room).
         init_options: extra keyword arguments for ``ray.init`` when this engine connects or starts a cluster.
     Raises:
-        EngineError: an option out of range.
+        EngineError: Ray is not installed, or an option is out of range.
     """
 
     name = "ray"
@@ -88,6 +90,7 @@ class RayEngine:
         self.max_retries, self.queue_depth, self.start_timeout = max_retries, queue_depth, start_timeout
         self.init_options = dict(init_options or {})
         self.workers = workers or 0
+        import_ray()  # fail now, before models load and files are planned
 
     def __repr__(self) -> str:
         return f"RayEngine(address={self.address!r}, workers={self.requested}, gpus_per_worker={self.gpus_per_worker})"
@@ -111,7 +114,9 @@ class RayEngine:
         """Join the cluster (or start a local one); ``True`` when this call started the connection."""
         if ray.is_initialized():
             return False
-        options = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING, **self.init_options}
+        client = str(self.address).startswith("ray://")  # Ray Client takes fewer options; the cluster's own settings apply
+        quiet = {} if client else {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        options = {**quiet, **self.init_options}
         try:
             ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -124,13 +129,15 @@ class RayEngine:
         if self.requested:
             return min(self.requested, max(n_tasks, 1))
         resources = ray.cluster_resources()
-        fits = [int(resources.get(kind, 0) // need) for kind, need in (("CPU", self.cpus_per_worker), ("GPU", self.gpus_per_worker)) if need]
+        fits = [
+            int(resources.get(kind, 0) // need) for kind, need in (("CPU", self.cpus_per_worker), ("GPU", self.gpus_per_worker)) if need
+        ]
         if min(fits) < 1:
             raise EngineError(
                 f"the Ray cluster has {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs, "
                 f"not enough for one worker ({self.cpus_per_worker:g} CPUs, {self.gpus_per_worker:g} GPUs each)"
             )
-        return min(min(fits), max(n_tasks, 1))
+        return min(*fits, max(n_tasks, 1))
 
 
 def _check_count(label: str, value: object, minimum: int = 1, allow_none: bool = False) -> None:
@@ -205,7 +212,10 @@ class _Dispatcher:
 
     def __init__(self, ray: ModuleType, engine: RayEngine, factory: WorkerFactory, notify: ProgressFn) -> None:
         self.ray, self.engine, self.notify = ray, engine, notify
-        self.factory_ref = ray.put(factory)  # shipped once, not once per actor
+        try:
+            self.factory_ref = ray.put(factory)  # shipped once, not once per actor
+        except Exception as exc:  # cloudpickle raises several types
+            raise EngineError(f"the worker setup cannot be sent to Ray workers (it must pickle): {describe(exc)}") from exc
         self.slots: dict[int, _Slot] = {}
         self.starting: dict[Any, int] = {}  # ready() call -> slot
         self.running: dict[Any, tuple[int, Task]] = {}  # process() call -> (slot, task)
@@ -225,7 +235,8 @@ class _Dispatcher:
                 self._step()
         finally:
             for slot in self.slots.values():
-                self.ray.kill(slot.actor, no_restart=True)
+                with contextlib.suppress(Exception):  # never hide why the run stopped
+                    self.ray.kill(slot.actor, no_restart=True)
         return self.results
 
     def _start(self) -> None:
@@ -270,7 +281,7 @@ class _Dispatcher:
         slot = self.slots[index]
         while len(slot.calls) < self.engine.queue_depth and self.pending:
             task = self.pending.popleft()
-            call = slot.actor.process.remote(task)
+            call = slot.actor.process.remote(_absolute(task))
             slot.calls.append(call)
             self.running[call] = (index, task)
 
@@ -298,6 +309,9 @@ class _Dispatcher:
             self._retry(tasks[0], slot.name, _death_reason(exc))
         if self.pending and self.starts < self.max_starts:
             self._start()
+        for other, alive in self.slots.items():  # idle workers take the requeued files at once
+            if alive.ready:
+                self._fill(other)
 
     def _retry(self, task: Task, worker: str, reason: str) -> None:
         """Back to the front of the queue with one more attempt counted, or failed when the bound is reached."""
@@ -326,6 +340,11 @@ class _Dispatcher:
                 f"no Ray worker started within {self.engine.start_timeout:g} s: the cluster has no room for a worker "
                 f"needing {need} (cluster: {self.ray.cluster_resources()})"
             )
+
+
+def _absolute(task: Task) -> Task:
+    """The task with absolute paths: an actor on another node has another working directory."""
+    return replace(task, input=task.input.absolute(), targets=tuple(t.absolute() for t in task.targets))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -55,7 +55,8 @@ def table(report: BatchReport, title: str) -> str:
 def failures_line(result: FileResult) -> str:
     """The input, then why it failed (the input named once, when the reason already starts with it)."""
     reason = result.error or "unknown error"
-    return reason if reason.startswith(str(result.input)) else f"{result.input}: {reason}"
+    named = reason.startswith((str(result.input), str(result.input.absolute())))  # a Ray worker names it absolutely
+    return reason if named else f"{result.input}: {reason}"
 
 
 def to_json(report: BatchReport, about: dict[str, Any] | None = None) -> dict[str, Any]:

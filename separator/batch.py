@@ -1,0 +1,124 @@
+"""Split many files into stems on an engine (local threads or a Ray cluster): ``separator split``'s library side.
+
+Layout: ``OUT/<input name>/<stem>.<ext>``. Every stem of a track is written under
+a temporary name and renamed when all are complete, so ``skip_existing`` resumes
+an interrupted run, whichever engine ran the first part.
+
+>>> from functools import partial
+>>> from separator import Separator
+>>> from separator.batch import split_files
+>>> from separator.engines import RayEngine
+>>> report = split_files(["songs/a.wav"], "stems/", Separator.from_pretrained(), engine=RayEngine(gpus_per_worker=1),
+...                      load_separator=partial(Separator.from_pretrained, device="cuda"))
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from separator import audio as audio_io
+from separator.engines import Engine, LocalEngine, Outcome, ProgressFn, execute, plan
+from separator.engines.results import BatchReport, Task
+from separator.errors import AudioWriteError, SeparatorError
+from separator.separate import Separator
+
+SeparatorLoader = Callable[[], Separator]
+
+
+def split_targets(track: str, out_dir: str | Path, names: Sequence[str], ext: str = "wav") -> list[Path]:
+    """The files a split of track ``track`` writes: ``out_dir/<track>/<stem>.<ext>``."""
+    return [Path(out_dir) / track / f"{name}.{ext}" for name in names]
+
+
+def split_files(
+    files: Sequence[str | Path],
+    out_dir: str | Path,
+    separator: Separator,
+    *,
+    load_separator: SeparatorLoader | None = None,
+    stems: list[str] | str | None = None,
+    clusters: int | None = None,
+    ext: str = "wav",
+    bit_depth: str = "32f",
+    engine: Engine | None = None,
+    skip_existing: bool = False,
+    progress: ProgressFn | None = None,
+) -> BatchReport:
+    """Split every file into ``out_dir/<name>/<stem>.<ext>``; existing stems are replaced unless ``skip_existing``.
+
+    Args:
+        separator: the model: it names the stems, and does the work unless ``load_separator`` is given
+            (shared by local workers, copied to each Ray actor).
+        load_separator: loads a model; called once per worker instead, so each Ray actor loads its own
+            on its own device (a GPU with ``gpus_per_worker``). Must be picklable (``functools.partial`` is).
+        stems, clusters: named or blind mode, as :meth:`Separator.separate`.
+        engine: where the files are processed (default: one local worker).
+        skip_existing: leave a track alone when all its stems exist (resume).
+        progress: called one call at a time with audio progress and once per finished file.
+    Raises:
+        SeparationError: bad stem names or cluster count (before any work).
+        EngineError: the engine or a worker cannot start.
+    """
+    started = time.perf_counter()
+    names = separator.stem_names(stems, clusters)
+    unique: dict[Path, Path] = {}
+    for f in map(Path, files):
+        unique.setdefault(f.resolve(), f)  # a file given twice is split once
+    entries = [(f, split_targets(f.stem, out_dir, names, ext)) for f in unique.values()]
+    tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=not skip_existing, check=_own_input)
+    factory = SplitWorkerFactory(load_separator or separator, stems, clusters, ext, bit_depth)
+    return execute(tasks, settled, factory, engine or LocalEngine(), progress, started)
+
+
+def _own_input(file: Path, targets: Sequence[Path]) -> str | None:
+    if file.resolve() in {t.resolve() for t in targets}:
+        return f"{file}: output would overwrite the input; choose another output folder"
+    return None
+
+
+@dataclass
+class SplitWorkerFactory:
+    """Builds a :class:`SplitWorker` once per worker; picklable, so Ray ships it to its actors."""
+
+    separator: Separator | SeparatorLoader
+    stems: list[str] | str | None
+    clusters: int | None
+    ext: str
+    bit_depth: str
+
+    def __call__(self) -> SplitWorker:
+        model = self.separator if isinstance(self.separator, Separator) else self.separator()
+        return SplitWorker(model, self.stems, self.clusters, self.ext, self.bit_depth)
+
+
+class SplitWorker:
+    """Splits one file at a time with a model it keeps."""
+
+    expected_errors: ClassVar[tuple[type[Exception], ...]] = (SeparatorError,)
+
+    def __init__(self, separator: Separator, stems: list[str] | str | None, clusters: int | None, ext: str, bit_depth: str) -> None:
+        self.separator, self.stems, self.clusters, self.ext, self.bit_depth = separator, stems, clusters, ext, bit_depth
+
+    def process(self, task: Task, progress: Callable[[float], None]) -> Outcome:
+        """Write every stem of ``task.input`` into the folder of its targets.
+
+        Raises:
+            AudioLoadError / AudioWriteError / SeparationError: as :meth:`Separator.separate_file`.
+        """
+        seconds = audio_io.info(task.input).seconds
+        done = [0.0]
+
+        def fraction(f: float) -> None:  # the separator reports the fraction done; the batch counts seconds
+            progress(f * seconds - done[0])
+            done[0] = f * seconds
+
+        written = self.separator.separate_file(
+            task.input, task.targets[0].parent, self.stems, self.clusters, self.ext, self.bit_depth, fraction
+        )
+        if written != list(task.targets):
+            raise AudioWriteError(f"{task.input}: wrote {', '.join(map(str, written))}, planned {', '.join(map(str, task.targets))}")
+        return Outcome(written)
