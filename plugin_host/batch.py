@@ -227,6 +227,7 @@ def run_batch(
     separator: SeparatorLike | None = None,
     load_separator: SeparatorLoader | None = None,
     engine: str | Engine = "local",
+    html_report: str | Path | None = None,
 ) -> BatchReport:
     """Process every input with a preset (name or path) or a chain; write under ``out_dir``.
 
@@ -246,6 +247,8 @@ def run_batch(
             GPU); must be picklable for Ray (``functools.partial(Separator.from_pretrained, path)`` is).
         engine: ``local``, ``ray`` (a local Ray cluster, or the one this process is connected to), or an
             engine object such as ``RayEngine(address="auto", gpus_per_worker=1)``.
+        html_report: also write this report page (``OUT/report.html`` on the command line), updated as
+            files finish: loudness, true peak, thumbnail and player per output (the plots extra).
     Raises:
         BatchError: bad options or no input files.
         PresetError: the preset does not load.
@@ -262,7 +265,16 @@ def run_batch(
     entries = [(file, output_paths(chain, track, out_dir, options.ext)) for file, track in files]
     tasks, settled = plan(entries, skip_existing=options.skip_existing, overwrite=options.overwrite)
     factory = ChainWorkerFactory.of(chain, options.bit_depth, separator, load_separator)
-    return execute(tasks, settled, factory, runner, progress, started)
+    page = None
+    if html_report is not None:
+        from separator.engines.html import HtmlReport
+
+        about = {"preset": chain.name, "format": f"{options.ext} {options.bit_depth}"}
+        page = HtmlReport(html_report, "plugin-host run", [f for f, _ in files], about, forward=progress)
+    report = execute(tasks, settled, factory, runner, page.update if page else progress, started)
+    if page is not None:
+        page.finish(report)
+    return report
 
 
 def _options(jobs: int | None, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None) -> _Options:

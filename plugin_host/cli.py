@@ -67,6 +67,11 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--engine", default="local", choices=ENGINES, help="local threads (default) or a Ray cluster (docs/cluster.md)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster to join: auto, ray://HOST:PORT (default: start a local one)")
     p.add_argument("--gpus-per-worker", type=float, metavar="F", help="GPUs each Ray actor reserves (fractions share a GPU)")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="also write OUTDIR/report.html: loudness, peaks, thumbnails, players (the plots extra: pip install 'stemsplit[plots]')",
+    )
     p.set_defaults(func=_run)
 
 
@@ -98,6 +103,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.report:
+        from separator.plots import require
+
+        require("plugin-host run --report", "matplotlib", "pyloudnorm")  # one line, before any work
     engine = make_engine(args.engine, workers=args.jobs, address=args.address, gpus_per_worker=args.gpus_per_worker, workers_label="jobs")
     on_ray = args.engine == "ray"
     chain = Chain.from_preset(args.preset, separator=None if on_ray else _separator(args))
@@ -114,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=bar.update,
             load_separator=_loader(args) if on_ray else None,
             engine=engine,
+            html_report=Path(args.out) / "report.html" if args.report else None,
         )
     if on_ray:
         write_report(report, Path(args.out) / REPORT_NAME, {"command": "plugin-host run", "preset": chain.name})

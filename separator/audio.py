@@ -119,9 +119,11 @@ def load(path: str | Path) -> tuple[np.ndarray, int]:
     return _check(path, np.ascontiguousarray(data.T)), int(rate)
 
 
-def blocks(path: str | Path, block: int, overlap: int = 0) -> Iterator[np.ndarray]:
+def blocks(path: str | Path, block: int, overlap: int = 0, start: int = 0, frames: int | None = None) -> Iterator[np.ndarray]:
     """Read a file in blocks of ``block`` samples, each also holding the next ``overlap`` samples.
 
+    Args:
+        start, frames: read only ``frames`` samples (default: to the end) from sample ``start``.
     Yields:
         ``(channels, <= block + overlap)`` float32; consecutive blocks start ``block`` apart.
     Raises:
@@ -129,18 +131,21 @@ def blocks(path: str | Path, block: int, overlap: int = 0) -> Iterator[np.ndarra
     """
     path = Path(path)
     expected = info(path)
+    wanted = max(0, expected.frames - start) if frames is None else min(frames, max(0, expected.frames - start))
     read = 0
     try:
         with sf.SoundFile(str(path)) as f:
-            for chunk in f.blocks(blocksize=block + overlap, overlap=overlap, dtype="float32", always_2d=True):
+            if start:
+                f.seek(start)
+            for chunk in f.blocks(blocksize=block + overlap, overlap=overlap, frames=wanted, dtype="float32", always_2d=True):
                 read += len(chunk) - (overlap if read else 0)
                 yield _check(path, np.ascontiguousarray(chunk.T))
     except AudioLoadError:
         raise
     except Exception as exc:
         raise _open_error(path, exc) from exc
-    if read < expected.frames - overlap:
-        raise AudioLoadError(f"{path}: truncated: header promises {expected.frames} samples, file holds {read}")
+    if read < wanted - overlap:
+        raise AudioLoadError(f"{path}: truncated: header promises {start + wanted} samples, file holds {start + read}")
 
 
 def subtype_for(path: Path, bit_depth: str) -> tuple[str, str]:

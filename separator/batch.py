@@ -47,6 +47,7 @@ def split_files(
     engine: Engine | None = None,
     skip_existing: bool = False,
     progress: ProgressFn | None = None,
+    html_report: str | Path | None = None,
 ) -> BatchReport:
     """Split every file into ``out_dir/<name>/<stem>.<ext>``; existing stems are replaced unless ``skip_existing``.
 
@@ -59,8 +60,11 @@ def split_files(
         engine: where the files are processed (default: one local worker).
         skip_existing: leave a track alone when all its stems exist (resume).
         progress: called one call at a time with audio progress and once per finished file.
+        html_report: also write this report page (``OUT/report.html`` on the command line), updated
+            as files finish (:class:`separator.engines.html.HtmlReport`).
     Raises:
         SeparationError: bad stem names or cluster count (before any work).
+        PlotError: ``html_report`` asked for without the plots extra (before any work).
         EngineError: the engine or a worker cannot start.
     """
     started = time.perf_counter()
@@ -71,7 +75,16 @@ def split_files(
     entries = [(f, split_targets(f.stem, out_dir, names, ext)) for f in unique.values()]
     tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=not skip_existing, check=_own_input)
     factory = SplitWorkerFactory(load_separator or separator, stems, clusters, ext, bit_depth)
-    return execute(tasks, settled, factory, engine or LocalEngine(), progress, started)
+    page = None
+    if html_report is not None:
+        from separator.engines.html import HtmlReport
+
+        about = {"stems": ", ".join(names), "format": f"{ext} {bit_depth}"}
+        page = HtmlReport(html_report, "separator split", [f for f, _ in entries], about, forward=progress)
+    report = execute(tasks, settled, factory, engine or LocalEngine(), page.update if page else progress, started)
+    if page is not None:
+        page.finish(report)
+    return report
 
 
 def _own_input(file: Path, targets: Sequence[Path]) -> str | None:

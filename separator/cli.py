@@ -13,11 +13,13 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from separator.errors import SeparatorError
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PLOTS_EXTRA = "needs the plots extra: pip install 'stemsplit[plots]'"
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -25,9 +27,11 @@ def get_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _split_parser(sub)
     _make_data_parser(sub)
+    _tracker_data_parser(sub)
     _train_parser(sub)
     _evaluate_parser(sub)
     _export_parser(sub)
+    _inspect_parser(sub)
     return parser
 
 
@@ -44,6 +48,7 @@ def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--bit-depth", default=None, choices=["16", "24", "32f"], help="default: 32f for WAV, 24 for FLAC")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--skip-existing", action="store_true", help="leave tracks whose stems all exist (resume an interrupted run)")
+    p.add_argument("--report", action="store_true", help=f"also write OUTDIR/report.html: loudness, peaks, thumbnails ({PLOTS_EXTRA})")
     _engine_options(p)
     _inference_options(p)
 
@@ -68,9 +73,39 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--shard-size", type=int, default=250)
-    p.add_argument("--stereo", action="store_true", help="keep stereo stems (evaluation sets)")
+    p.add_argument("--stereo", action="store_true", help="accepted for compatibility: stems are always stereo now")
+    p.add_argument("--mono", action="store_true", help="store mono downmixes (n_songs, n_slots, samples), the old layout")
     p.add_argument("--soundfont", action="append", metavar="SF2", help="use only these SoundFonts (repeatable)")
     p.add_argument("--no-espeak", action="store_true", help="no espeak-ng speech in the vocals")
+    p.add_argument(
+        "--only", action="append", default=[], metavar="PAT", help="draw only from sources whose id contains PAT (repeatable or a,b)"
+    )
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="PAT", help="leave out sources whose id contains PAT (repeatable or a,b)"
+    )
+    p.add_argument(
+        "--sounds",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another root of one-shot packs (DIR/PACK/...; also $SEPARATOR_SOUNDS, ~/.cache/separator/sounds)",
+    )
+
+
+def _tracker_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tracker-data",
+        help="training windows with exact per-instrument stems from tracker songs (.mod .xm .it .s3m)",
+        description="Render tracker modules per instrument with libopenmpt and write OUT/shard-NNNNN.npz; "
+        "see docs/training-data-tracker.md. Songs from reserved packages are refused.",
+    )
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--modules", nargs="+", required=True, metavar="DIR", help="folders searched recursively (DIR/PKG/... from dpkg -x)")
+    p.add_argument("--seconds", type=float, default=4.0, help="window length (and hop) in seconds")
+    p.add_argument("--max-windows-per-song", type=int, default=25, metavar="N", help="evenly spread; 0 = all")
+    p.add_argument("--exclude", action="append", default=[], metavar="PAT", help="fnmatch pattern on song id or path (repeatable)")
+    p.add_argument("--val", metavar="DIR", help="write the held-out songs here (they never go to OUT either way)")
+    p.add_argument("--holdout-percent", type=float, default=10.0, help="share of songs held out, chosen by song-id hash")
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -78,8 +113,11 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
     p = sub.add_parser("train", help="train (or resume) a model; see separator/pretrained/README.md")
     for name, value in vars(TrainConfig()).items():
-        kind = type(value) if value is not None else str
-        p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            p.add_argument(flag, type=type(value) if value is not None else str, default=value)
 
 
 def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -90,6 +128,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle binary-mask row")
+    p.add_argument("--plot", metavar="PNG", help=f"also draw the table as a bar chart ({PLOTS_EXTRA})")
     _inference_options(p)
 
 
@@ -99,10 +138,13 @@ def _inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-weight", type=float, help="blind mode: weight of the class posteriors in clustering")
     p.add_argument("--reference-db", type=float, help="RMS level (dBFS) the network hears every track at")
     p.add_argument("--mask-power", type=float, help="named mode: sharpen the masks (1: as the network gives them)")
+    p.add_argument("--naming", choices=["clusters", "masks"], help="named mode: name k-means clusters, or use the mask head's masks")
+    p.add_argument("--presence", type=float, help="named mode: energy share (0..1) from which a stem counts as present")
+    p.add_argument("--blend", type=float, help="named mode: weight of the cluster masks against the mask head's (0..1)")
 
 
-def _inference_overrides(args: argparse.Namespace) -> dict[str, float]:
-    names = ("hardness", "class_weight", "reference_db", "mask_power")
+def _inference_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("hardness", "class_weight", "reference_db", "mask_power", "naming", "presence", "blend")
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
@@ -111,6 +153,39 @@ def _export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="e.g. runs/default/best.pt")
     p.add_argument("-o", "--out", default=None, metavar="PATH", help="default: the package's pretrained/default.pt")
     _inference_options(p)
+
+
+def _inspect_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "inspect",
+        help="picture of a split: spectrogram, where each stem is taken from, stem levels",
+        description=f"Write a PNG: the mixture's spectrogram, a stem map and each stem's level over time ({PLOTS_EXTRA}).",
+    )
+    p.add_argument("input", metavar="INPUT", help="an audio file")
+    p.add_argument("-o", "--out", metavar="PNG", help="the picture (default: INPUT's name with .png, in this folder)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--stems", metavar="LIST", help="comma-separated stem names (default: every class); the rest goes to other")
+    mode.add_argument("--clusters", type=int, metavar="K", help="blind mode: K sources source1..sourceK")
+    p.add_argument("--start", type=float, metavar="S", help="picture of a range starting at S seconds (default: the whole file)")
+    p.add_argument("--length", type=float, metavar="L", help="range length in seconds (default: to the end)")
+    p.add_argument("--width", type=int, default=1600, help="picture width in pixels")
+    p.add_argument("--height", type=int, default=1000, help="picture height in pixels")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--model", metavar="PATH", help="checkpoint (default: the shipped model)")
+    _inference_options(p)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from separator.inspect import inspect_file
+    from separator.plots import require
+    from separator.separate import Separator
+
+    require("separator inspect", "matplotlib")  # one line, before the model loads
+    out = Path(args.out) if args.out else Path(Path(args.input).stem + ".png")
+    separator = Separator.from_pretrained(args.model, device=args.device, **_inference_overrides(args))
+    picture = inspect_file(args.input, out, separator, args.stems, args.clusters, args.start, args.length, args.width, args.height)
+    print(f"{picture.path}: {', '.join(picture.overview.names)}", file=sys.stderr)
+    return EXIT_OK
 
 
 def find_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
@@ -133,6 +208,10 @@ def _split(args: argparse.Namespace) -> int:
     from separator.engines.progress import ProgressBar, durations
     from separator.separate import Separator
 
+    if args.report:
+        from separator.plots import require
+
+        require("separator split --report", "matplotlib", "pyloudnorm")  # one line, before the model loads
     bit_depth = args.bit_depth or ("24" if args.ext == "flac" else "32f")
     files, problems = find_inputs(args.inputs)
     for problem in problems:
@@ -157,6 +236,7 @@ def _split(args: argparse.Namespace) -> int:
             engine=engine,
             skip_existing=args.skip_existing,
             progress=bar.update,
+            html_report=Path(args.out) / "report.html" if args.report else None,
         )
     if on_ray and report.results:
         write_report(report, Path(args.out) / REPORT_NAME, {"command": "separator split", "model": str(args.model or "default")})
@@ -166,15 +246,44 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _make_data(args: argparse.Namespace) -> int:
-    from separator.data.make import Recipe, make_dataset
+    from separator.data.make import Recipe, drawn_counts, format_counts, format_sources, make_dataset
 
-    recipe = Recipe(seed=args.seed, seconds=args.seconds)
+    def patterns(values: list[str]) -> list[str]:
+        return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+    recipe = Recipe(seed=args.seed, seconds=args.seconds, only=patterns(args.only), exclude=patterns(args.exclude))
+    recipe.sounds = [*args.sounds, *recipe.sounds]
     if args.soundfont:
         recipe.soundfonts = args.soundfont
     if args.no_espeak:
         recipe.use_espeak = False
-    shards = make_dataset(args.out, args.songs, recipe, shard_size=args.shard_size, jobs=args.jobs, stereo=args.stereo)
+    print(format_sources(recipe), file=sys.stderr)
+    shards = make_dataset(args.out, args.songs, recipe, shard_size=args.shard_size, jobs=args.jobs, stereo=not args.mono)
+    print(format_counts(drawn_counts(shards)), file=sys.stderr)
     print(f"{args.songs} songs in {len(shards)} shards under {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _tracker_data(args: argparse.Namespace) -> int:
+    from separator.data.tracker import TrackerRecipe, build_dataset, find_songs, label_shares, libopenmpt, package_table
+
+    libopenmpt()  # a missing library is one line, before any work
+    songs, refused = find_songs(args.modules, args.exclude)
+    if refused:
+        print(f"refused {len(refused)} files from reserved packages (e.g. {refused[0]})", file=sys.stderr)
+    if not songs:
+        print(f"error: no module files (.mod .xm .it .s3m .zik, .dat archives) under {' '.join(args.modules)}", file=sys.stderr)
+        return EXIT_FAILED
+    limit = args.max_windows_per_song or None
+    recipe = TrackerRecipe(seconds=args.seconds, max_windows_per_song=limit, holdout_percent=args.holdout_percent)
+    stats = build_dataset(songs, args.out, recipe, val_out=args.val)
+    for package, row in package_table(stats).items():
+        print(f"{package:24s} {row['songs']:3d} songs {row['windows']:5d} windows  labelled {row['labelled']:.0%}"
+              f"  ({row['held_out']} held out, {row['failed']} failed)", file=sys.stderr)  # fmt: skip
+    train = [s for s in stats if not s.held_out]
+    shares = label_shares([sum(column) for column in zip(*(s.label_energy for s in train), strict=True)] if train else [0.0] * 6)
+    print(f"{sum(s.windows for s in train)} windows from {sum(bool(s.windows) for s in train)} songs under {args.out}; energy share: "
+          + ", ".join(f"{name} {share:.1%}" for name, share in shares.items()), file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 
@@ -194,10 +303,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     from separator.separate import Separator
 
     separator = Separator.from_pretrained(args.model, device=args.device, **_inference_overrides(args))
+    if args.plot:
+        from separator.plots import require
+
+        require("--plot", "matplotlib")  # before the evaluation's minutes of work
     result = evaluate_model(separator, args.data, args.max_songs, oracle=not args.no_oracle)
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.plot:
+        from separator.plots import plot_scores
+
+        print(f"chart: {plot_scores(result, args.plot)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -213,7 +330,15 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"split": _split, "make-data": _make_data, "train": _train, "evaluate": _evaluate, "export": _export}
+COMMANDS = {
+    "split": _split,
+    "make-data": _make_data,
+    "tracker-data": _tracker_data,
+    "train": _train,
+    "evaluate": _evaluate,
+    "export": _export,
+    "inspect": _inspect,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

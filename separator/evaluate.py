@@ -18,18 +18,28 @@ from separator.metrics import best_permutation, si_sdr_improvement
 from separator.model import ChimeraNet
 from separator.separate import Separator
 
+UNKNOWN = "unknown"  # sources without a trusted class name (tracker songs, unmapped stems)
+COLUMNS = (*CLASSES, UNKNOWN)
+
 
 def load_songs(folder: str | Path, max_songs: int | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
-    """Songs of a data set as ``[(stems (n_classes, channels, samples) float32, present (n_classes,))]`` and the sample rate."""
+    """Songs of a data set as ``[(sources (n, channels, samples) float32, labels (n,))]`` and the sample rate.
+
+    Only the sources present are kept; ``labels`` are class indices into ``CLASSES``, or
+    ``-1`` for a source without a trusted class (tracker songs, unmapped multitrack stems).
+    """
     songs: list[tuple[np.ndarray, np.ndarray]] = []
     rate = 44100
     for shard in sorted(Path(folder).glob("shard-*[0-9].npz")):
         data = np.load(shard)
         rate = int(data["sample_rate"])
-        stems = data["stems"]
-        for song, present in zip(stems, data["present"], strict=True):
-            song32 = song.astype(np.float32)
-            songs.append((song32 if song32.ndim == 3 else song32[:, None], present))
+        stems, present = data["stems"], data["present"]
+        labels = data["labels"] if "labels" in data.files else np.broadcast_to(np.arange(present.shape[1]), present.shape)
+        for song, keep, label in zip(stems, present, labels, strict=True):
+            song32 = song[keep].astype(np.float32)
+            song32 = song32 if song32.ndim == 3 else song32[:, None]
+            audible = np.abs(song32).reshape(len(song32), -1).max(1) > 0
+            songs.append((song32[audible], np.asarray(label)[keep][audible].astype(int)))
             if max_songs and len(songs) >= max_songs:
                 return songs, rate
     if not songs:
@@ -53,22 +63,26 @@ def oracle_binary_mask(references: np.ndarray, sample_rate: int) -> np.ndarray:
     return istft(masks * mix.unsqueeze(0), sample_rate, references.shape[-1]).numpy()
 
 
-def _score_song(sep: Separator, stems: np.ndarray, present: np.ndarray, rate: int, oracle: bool) -> dict[str, dict[str, float]]:
-    idx = [i for i in range(len(CLASSES)) if present[i] and np.abs(stems[i]).max() > 0]
-    refs, mix = stems[idx], stems[idx].sum(0)
-    names = [CLASSES[i] for i in idx]
-    scores: dict[str, dict[str, float]] = {"named": {}, "blind": {}, "oracle": {}}
+def _score_song(sep: Separator, refs: np.ndarray, labels: np.ndarray, rate: int, oracle: bool) -> dict[str, dict[str, list[float]]]:
+    """SI-SDRi per mode and stem of one song; sources without a class count as ``unknown``.
+
+    Named mode scores only the sources whose class is known and unique in the song.
+    """
+    mix = refs.sum(0)
+    names = [CLASSES[c] if c >= 0 else UNKNOWN for c in labels]
+    scores: dict[str, dict[str, list[float]]] = {"named": defaultdict(list), "blind": defaultdict(list), "oracle": defaultdict(list)}
     named = sep.separate(mix, rate)
     for name, ref in zip(names, refs, strict=True):
-        scores["named"][name] = si_sdr_improvement(named[name], ref, mix)
-    blind = list(sep.separate(mix, rate, clusters=len(idx)).values())
+        if name != UNKNOWN and names.count(name) == 1:
+            scores["named"][name].append(si_sdr_improvement(named[name], ref, mix))
+    blind = list(sep.separate(mix, rate, clusters=len(refs)).values())
     perm = best_permutation(blind, list(refs))
     for i, name in enumerate(names):
-        scores["blind"][name] = si_sdr_improvement(blind[perm[i]], refs[i], mix)
+        scores["blind"][name].append(si_sdr_improvement(blind[perm[i]], refs[i], mix))
     if oracle:
         ibm = oracle_binary_mask(refs, rate)
         for i, name in enumerate(names):
-            scores["oracle"][name] = si_sdr_improvement(ibm[i], refs[i], mix)
+            scores["oracle"][name].append(si_sdr_improvement(ibm[i], refs[i], mix))
     return scores
 
 
@@ -82,26 +96,29 @@ def evaluate_model(model: ChimeraNet | Separator, folder: str | Path, max_songs:
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
     songs, rate = load_songs(folder, max_songs)
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for stems, present in songs:
-        for mode, per_class in _score_song(sep, stems, present, rate, oracle).items():
-            for name, value in per_class.items():
-                collected[mode][name].append(value)
+    for refs, labels in songs:
+        if len(refs) < 2:
+            continue
+        for mode, per_class in _score_song(sep, refs, labels, rate, oracle).items():
+            for name, values in per_class.items():
+                collected[mode][name].extend(values)
     result: dict[str, Any] = {"songs": len(songs)}
     for mode, lists in collected.items():
         every = [v for values in lists.values() for v in values]
         if every:
-            result[mode] = {"mean": float(np.mean(every)), **{c: float(np.mean(lists[c])) for c in CLASSES if lists.get(c)}}
+            result[mode] = {"mean": float(np.mean(every)), **{c: float(np.mean(lists[c])) for c in COLUMNS if lists.get(c)}}
     return result
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_model` as a fixed-width table, one row per mode."""
     modes = [m for m in ("mixture", "named", "blind", "oracle") if m in result or m == "mixture"]
-    header = f"{'SI-SDRi (dB)':<22}" + "".join(f"{c:>9}" for c in (*CLASSES, "mean"))
+    columns = [c for c in COLUMNS if any(c in result.get(m, {}) for m in modes)]
+    header = f"{'SI-SDRi (dB)':<22}" + "".join(f"{c:>9}" for c in (*columns, "mean"))
     lines = [header, "-" * len(header)]
     labels = {"mixture": "mixture (no-op)", "named": "named stems", "blind": "blind k-means", "oracle": "oracle binary mask"}
     for mode in modes:
-        row = result.get(mode, {c: 0.0 for c in (*CLASSES, "mean")})
-        lines.append(f"{labels[mode]:<22}" + "".join(f"{row[c]:>9.2f}" if c in row else f"{'-':>9}" for c in (*CLASSES, "mean")))
+        row = result.get(mode, {c: 0.0 for c in (*columns, "mean")})
+        lines.append(f"{labels[mode]:<22}" + "".join(f"{row[c]:>9.2f}" if c in row else f"{'-':>9}" for c in (*columns, "mean")))
     lines.append(f"({result['songs']} songs)")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ import torch
 N_BANDS = 128
 REFERENCE_BINS = 1025  # bins of the 2048-point STFT at 44.1 kHz
 FLOOR_DB = -100.0
+SPATIAL = 3  # stereo cues per band: level difference, coherence (real, imaginary)
+ILD_SCALE_DB = 10.0
 
 
 def stft_size(sample_rate: int) -> tuple[int, int]:
@@ -94,9 +96,13 @@ def band_power(spec: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(..., n_frames, N_BANDS)`` float; bands with no bins are 0.
     """
-    pool, _ = _band_matrix(spec.shape[-2], str(spec.device))
-    power = spec.real**2 + spec.imag**2
-    return power.transpose(-1, -2) @ pool
+    return pool_bands(spec.real**2 + spec.imag**2)
+
+
+def pool_bands(power: torch.Tensor) -> torch.Tensor:
+    """Mean of each band's bins: ``(..., n_bins, n_frames)`` → ``(..., n_frames, N_BANDS)``."""
+    pool, _ = _band_matrix(power.shape[-2], str(power.device))
+    return (pool.T @ power).transpose(-1, -2)
 
 
 def bands_to_bins(mask: torch.Tensor, n_bins: int) -> torch.Tensor:
@@ -110,14 +116,77 @@ def log_power(power: torch.Tensor) -> torch.Tensor:
     return (10 * torch.log10(power + 1e-12)).clamp(min=FLOOR_DB)
 
 
-def features(audio: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+def spatial(spec: torch.Tensor) -> torch.Tensor:
+    """Stereo cues per band (multi-channel deep clustering, Wang, Le Roux & Hershey 2018).
+
+    For the first two channels L, R: the inter-channel level difference
+    ``10·log10(P_L / P_R)`` in units of ``ILD_SCALE_DB`` (clamped to ±3), and the
+    band's normalised cross-spectrum ``Σ L·R* / sqrt(P_L·P_R)``, whose angle is the
+    inter-channel phase difference and whose length the coherence (cos/sin IPD
+    weighted by coherence). Mono (one channel, or L = R) gives ``(0, 1, 0)``.
+
+    Args:
+        spec: ``(..., channels, n_bins, n_frames)`` complex.
+    Returns:
+        ``(..., n_frames, N_BANDS, SPATIAL)`` float: ILD, Re and Im of the coherence.
+    """
+    if spec.shape[-3] < 2:
+        spec = torch.cat([spec, spec], dim=-3)
+    left, right = spec[..., 0, :, :], spec[..., 1, :, :]
+    pool, _ = _band_matrix(spec.shape[-2], str(spec.device))
+    p_left = (left.real**2 + left.imag**2).transpose(-1, -2) @ pool
+    p_right = (right.real**2 + right.imag**2).transpose(-1, -2) @ pool
+    cross = left * right.conj()
+    re, im = cross.real.transpose(-1, -2) @ pool, cross.imag.transpose(-1, -2) @ pool
+    norm = (p_left * p_right).sqrt()
+    quiet = norm < 1e-12
+    re = torch.where(quiet, torch.ones_like(re), re / norm.clamp(min=1e-12))
+    im = torch.where(quiet, torch.zeros_like(im), im / norm.clamp(min=1e-12))
+    ild = (10 * torch.log10((p_left + 1e-10) / (p_right + 1e-10)) / ILD_SCALE_DB).clamp(-3.0, 3.0)
+    ild = torch.where(quiet, torch.zeros_like(ild), ild)
+    return torch.stack([ild, re, im], dim=-1)
+
+
+def features(audio: torch.Tensor, sample_rate: int, stereo: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Network input for a (multi-channel) signal.
 
     Args:
         audio: ``(channels, samples)`` float.
+        stereo: also compute the stereo cues of :func:`spatial`.
     Returns:
-        ``(spec (channels, n_bins, n_frames) complex, feats (n_frames, N_BANDS) dB)``;
-        the features use the channels' mean power, so panning does not cancel.
+        ``(spec (channels, n_bins, n_frames) complex, feats (n_frames, N_BANDS) dB,
+        cues (n_frames, N_BANDS, SPATIAL) or None)``; the dB features use the channels'
+        mean power, so panning does not cancel.
     """
     spec = stft(audio, sample_rate)
-    return spec, log_power(band_power(spec).mean(0))
+    return spec, log_power(band_power(spec).mean(0)), spatial(spec) if stereo else None
+
+
+def band_edges_hz(sample_rate: int) -> np.ndarray:
+    """``(N_BANDS + 1,)`` edges in Hz of the mel bands at ``sample_rate`` (for pictures); band ``b`` spans ``[e[b], e[b+1])``.
+
+    Edges sit half a bin outside a band's first and last bin; a band with no bin below
+    Nyquist repeats its neighbour's edge.
+    """
+    n_fft, _ = stft_size(sample_rate)
+    n_bins = n_fft // 2 + 1
+    band = _reference_band_of_bin()[np.minimum(np.arange(n_bins), REFERENCE_BINS - 1)]
+    first = np.searchsorted(band, np.arange(N_BANDS + 1), side="left").astype(float)
+    return (np.minimum(first, n_bins) - 0.5).clip(min=0.0) * sample_rate / n_fft
+
+
+def bins_per_band(sample_rate: int) -> np.ndarray:
+    """``(N_BANDS,)`` STFT bins each band owns at ``sample_rate`` (0 above Nyquist)."""
+    n_fft, _ = stft_size(sample_rate)
+    n_bins = n_fft // 2 + 1
+    band = _reference_band_of_bin()[np.minimum(np.arange(n_bins), REFERENCE_BINS - 1)]
+    return np.bincount(band, minlength=N_BANDS)
+
+
+def full_scale_db(sample_rate: int) -> float:
+    """dB to subtract from a sum of one-sided Hann-STFT bin powers to get the mean square in dBFS.
+
+    Parseval with a Hann window: ``mean(x²) ≈ 16 Σ|X_k|² / (3 n_fft²)`` over the one-sided bins.
+    """
+    n_fft, _ = stft_size(sample_rate)
+    return float(10 * np.log10(3 * n_fft**2 / 16))

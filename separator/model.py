@@ -7,6 +7,10 @@ A bidirectional LSTM reads the log band powers of a mixture and has two heads:
   partitions the bins into sources (blind mode);
 - the *mask-inference head* (the chimera network, Luo et al. 2017) gives one
   soft mask per stem class in ``CLASSES`` order (named stems).
+
+A ``stereo`` model also reads the stereo cues of :func:`separator.features.spatial`
+(level difference and coherence per band) next to the log band powers; mono
+input gives it the cues of a centred source.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from torch import nn
 
 from separator.classes import CLASSES
 from separator.errors import ModelLoadError
-from separator.features import N_BANDS
+from separator.features import N_BANDS, SPATIAL
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: kwargs may hold ``stereo``; version-1 files load as mono models
 
 
 class ChimeraNet(nn.Module):
@@ -36,6 +40,7 @@ class ChimeraNet(nn.Module):
         embed_dim: embedding dimension D.
         classes: stem names, in mask order.
         dropout: between LSTM layers.
+        stereo: also read ``SPATIAL`` stereo cues per band.
     """
 
     def __init__(
@@ -46,36 +51,68 @@ class ChimeraNet(nn.Module):
         embed_dim: int = 20,
         classes: tuple[str, ...] | list[str] = CLASSES,
         dropout: float = 0.2,
+        stereo: bool = False,
     ) -> None:
         super().__init__()
-        self.kwargs = dict(n_bands=n_bands, hidden=hidden, layers=layers, embed_dim=embed_dim, classes=list(classes), dropout=dropout)
-        self.n_bands, self.embed_dim, self.classes = n_bands, embed_dim, tuple(classes)
+        self.kwargs: dict[str, Any] = dict(
+            n_bands=n_bands, hidden=hidden, layers=layers, embed_dim=embed_dim, classes=list(classes), dropout=dropout, stereo=stereo
+        )
+        self.n_bands, self.embed_dim, self.classes, self.stereo = n_bands, embed_dim, tuple(classes), stereo
         # Feature normalisation: dB → zero mean, unit variance per band (set from training data).
         self.feat_mean: torch.Tensor
         self.feat_std: torch.Tensor
         self.register_buffer("feat_mean", torch.full((n_bands,), -40.0))
         self.register_buffer("feat_std", torch.full((n_bands,), 20.0))
         self.lstm = nn.LSTM(
-            n_bands, hidden, num_layers=layers, batch_first=True, bidirectional=True, dropout=dropout if layers > 1 else 0.0
+            n_bands * (1 + SPATIAL * stereo),
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
         )
         self.embed = nn.Linear(2 * hidden, n_bands * embed_dim)
         self.mask = nn.Linear(2 * hidden, n_bands * len(classes))
 
-    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, feats: torch.Tensor, cues: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             feats: ``(batch, n_frames, n_bands)`` log band power in dB.
+            cues: ``(batch, n_frames, n_bands, SPATIAL)`` stereo cues (stereo models;
+                ``None`` means a centred mono signal). Ignored by mono models.
         Returns:
             embeddings ``(batch, n_frames, n_bands, embed_dim)``, unit norm;
             masks ``(batch, n_frames, n_bands, n_classes)``, summing to 1 over classes.
         """
         batch, n_frames, _ = feats.shape
         x = (feats - self.feat_mean) / self.feat_std
+        if self.stereo:
+            if cues is None:
+                cues = feats.new_zeros(*feats.shape, SPATIAL)
+                cues[..., 1] = 1.0
+            x = torch.cat([x, cues.flatten(2)], dim=-1)
         h, _ = self.lstm(x)  # (batch, n_frames, 2 * hidden)
         v = self.embed(h).view(batch, n_frames, self.n_bands, self.embed_dim)
         v = nn.functional.normalize(v, dim=-1)
         logits = self.mask(h).view(batch, n_frames, self.n_bands, len(self.classes))
         return v, logits.softmax(dim=-1)
+
+
+def with_stereo_inputs(model: ChimeraNet) -> ChimeraNet:
+    """A stereo copy of a mono model that computes exactly what ``model`` does.
+
+    The first LSTM layer gets input weights for the stereo cues, initialised to
+    zero, so training can start from a mono model's weights and learn to use them.
+    """
+    if model.stereo:
+        return model
+    wide = ChimeraNet(**{**model.kwargs, "stereo": True})
+    state = model.state_dict()
+    for name in ("weight_ih_l0", "weight_ih_l0_reverse"):
+        old = state[f"lstm.{name}"]
+        state[f"lstm.{name}"] = torch.cat([old, old.new_zeros(old.shape[0], model.n_bands * SPATIAL)], dim=1)
+    wide.load_state_dict(state)
+    return wide.to(next(model.parameters()).device)
 
 
 def save_checkpoint(model: ChimeraNet, path: str | Path, extra: dict[str, Any] | None = None, half: bool = False) -> None:

@@ -7,13 +7,20 @@ masked STFT per channel → iSTFT. Segments overlap and are crossfaded
 
 Blind mode clusters the embeddings of the whole track (a first pass collects
 a sample of the loud bins' embeddings, k-means fits the centroids once), so
-"source 2" means the same thing in every segment.
+"source 2" means the same thing in every segment; the sources are ordered by the
+class they resemble most (:mod:`separator.naming`), so ``source1`` is the same
+kind of sound from file to file. Named mode (``naming="clusters"``, the default)
+does the same with K = the number of stems present (from the mask head's energy
+shares) and names each cluster by its class posteriors; absent stems are silent.
+``naming="masks"`` takes the mask head's soft masks as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,13 +29,23 @@ from separator import audio as audio_io
 from separator.chunking import crossfade, segments
 from separator.devices import resolve_device
 from separator.errors import SeparationError
-from separator.features import FLOOR_DB, bands_to_bins, features, istft
+from separator.features import FLOOR_DB, bands_to_bins, features, istft, stft_size
 from separator.kmeans import kmeans, soft_assign
 from separator.model import ChimeraNet, load_checkpoint
+from separator.naming import cluster_profiles, name_clusters, present_names, stable_order
 
 DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default.pt"
 MAX_CLUSTERS = 16
 ProgressFn = Callable[[float], None]  # called with the fraction done, 0..1; may raise to cancel
+NAMINGS = ("clusters", "masks")
+
+
+@dataclass
+class _Routing:
+    """Fitted clusters of a track: ``centroids (k, D')`` and ``route (k, n_stems)`` 0/1, cluster → output stem."""
+
+    centroids: torch.Tensor
+    route: torch.Tensor
 
 
 class Separator:
@@ -49,6 +66,12 @@ class Separator:
             weight times the mask head's class posteriors (0: embeddings alone, as in the paper).
         mask_power: named-mode masks are raised to this power and renormalised (1: as the
             network gives them; larger values sharpen them towards binary masks).
+        naming: named mode from ``"clusters"`` (k-means on the embeddings, clusters named by
+            the mask head) or ``"masks"`` (the mask head's masks as they are).
+        presence: named mode with ``naming="clusters"``: a stem is present when the mask head
+            gives it at least this share (0..1) of the track's energy; absent stems are silent.
+        blend: named mode with ``naming="clusters"``: weight of the cluster masks against the
+            mask head's (1: cluster masks only).
     """
 
     def __init__(
@@ -63,15 +86,21 @@ class Separator:
         reference_db: float | None = None,
         class_weight: float = 0.0,
         mask_power: float = 1.0,
+        naming: str = "clusters",
+        presence: float = 0.05,
+        blend: float = 1.0,
     ) -> None:
+        if naming not in NAMINGS:
+            raise SeparationError(f"naming must be one of {', '.join(NAMINGS)}, got {naming!r}")
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.segment_seconds, self.overlap_seconds = segment_seconds, overlap_seconds
         self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
         self.reference_db, self.class_weight, self.mask_power = reference_db, class_weight, mask_power
+        self.naming, self.presence, self.blend = naming, presence, blend
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "auto", **kwargs: float) -> Separator:
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "auto", **kwargs: Any) -> Separator:
         """Load a checkpoint (default: the model shipped in ``separator/pretrained``).
 
         Raises:
@@ -191,22 +220,99 @@ class Separator:
         blind mode (fit, then assign). ``offset_db`` is added to the network's input features.
         """
         block, overlap = self._block_sizes(sample_rate)
-        passes = 2 if clusters else 1
-        centroids = (
-            self._fit_clusters(self._segments(reader, block, overlap), clusters, sample_rate, n_samples, progress, offset_db)
-            if clusters
+        passes = 2 if clusters or self.naming == "clusters" else 1
+        routing = (
+            self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db)
+            if passes == 2
             else None
         )
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
             for seg in self._segments(reader, block, overlap):
-                yield self._separate_segment(seg, sample_rate, names, centroids, offset_db)
+                yield self._separate_segment(seg, sample_rate, names, routing, offset_db)
                 done[0] += min(block, seg.shape[-1])
                 if progress:
                     progress(min(1.0, ((passes - 1) + done[0] / max(n_samples, 1)) / passes))
 
         yield from crossfade(separated(), overlap)
+
+    # -- masks, for pictures ---------------------------------------------------------------
+
+    def masks(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        stems: list[str] | tuple[str, ...] | str | None = None,
+        clusters: int | None = None,
+    ) -> tuple[list[str], np.ndarray]:
+        """The band masks :meth:`separate` applies, for pictures of a split.
+
+        Returns:
+            ``(names, masks (n_stems, n_frames, N_BANDS) float32)``: frames every STFT hop
+            (:func:`separator.features.stft_size`), mel bands of :mod:`separator.features`;
+            the masks sum to 1 over stems.
+        Raises:
+            SeparationError: as :meth:`separate`.
+        """
+        x = _as_audio(audio, sample_rate)
+        names = self.stem_names(stems, clusters)
+        offset = self._level_offset(float(np.mean(x.astype(np.float64) ** 2)))
+        pieces = [m for _, m, _ in self.stream_masks(lambda: iter([x]), x.shape[-1], sample_rate, names, clusters, offset)]
+        return names, np.concatenate(pieces, axis=1)
+
+    def file_masks(
+        self,
+        path: str | Path,
+        names: list[str],
+        clusters: int | None = None,
+        start: int = 0,
+        frames: int | None = None,
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """:meth:`stream_masks` of a file, or of ``frames`` samples from sample ``start``, streamed from disk.
+
+        Raises:
+            AudioLoadError: the file cannot be read.
+        """
+        meta = audio_io.info(path)
+        n = max(0, meta.frames - start) if frames is None else min(frames, max(0, meta.frames - start))
+        block, overlap = self._block_sizes(meta.sample_rate)
+        reader = lambda: audio_io.blocks(path, block, overlap, start=start, frames=n)  # noqa: E731
+        offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
+        yield from self.stream_masks(reader, n, meta.sample_rate, names, clusters, offset)
+
+    def stream_masks(
+        self,
+        reader: Callable[[], Iterator[np.ndarray]],
+        n_samples: int,
+        sample_rate: int,
+        names: list[str],
+        clusters: int | None,
+        offset_db: float = 0.0,
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Band masks of the audio ``reader()`` yields (as :meth:`stream`), segment by segment, bounded memory.
+
+        Yields:
+            ``(first sample, masks (n_stems, t, N_BANDS), mixture band power (t, N_BANDS) in dB)``
+            for the frames each segment owns (the overlap goes to the next segment); frame ``j``
+            is centred on sample ``first + j * hop``.
+        """
+        block, overlap = self._block_sizes(sample_rate)
+        two_pass = bool(clusters) or self.naming == "clusters"
+        routing = (
+            self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, None, offset_db)
+            if two_pass
+            else None
+        )
+        hop = stft_size(sample_rate)[1]
+        owned = -(-block // hop)  # frames centred before the next segment starts
+        with torch.no_grad():
+            for i, seg in enumerate(self._segments(reader, block, overlap)):
+                _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
+                band_masks = self._band_masks(embeddings, class_masks, names, routing)
+                last = i * block + block + overlap >= n_samples
+                keep = feats.shape[0] if last else min(owned, feats.shape[0])
+                yield i * block, band_masks[:, :keep].float().cpu().numpy(), feats[:keep].float().cpu().numpy()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -229,30 +335,40 @@ class Separator:
         return self.reference_db - 10 * float(np.log10(mean_power))
 
     @torch.no_grad()
-    def _network(self, seg: np.ndarray, sample_rate: int, offset_db: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(spec (ch, bins, t), embeddings (t, bands, D), class masks (t, bands, C))`` of one segment."""
+    def _network(
+        self, seg: np.ndarray, sample_rate: int, offset_db: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(spec (ch, bins, t), dB features (t, bands), embeddings (t, bands, D), class masks (t, bands, C))`` of one segment."""
         x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
-        spec, feats = features(x, sample_rate)
-        embeddings, masks = self.model(_shift(feats, offset_db))
-        return spec, embeddings[0], masks[0]
+        spec, feats, cues = features(x, sample_rate, stereo=self.model.stereo)
+        embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
+        return spec, feats, embeddings[0], masks[0]
 
-    def _band_masks(
-        self, embeddings: torch.Tensor, class_masks: torch.Tensor, names: list[str], centroids: torch.Tensor | None
-    ) -> torch.Tensor:
+    def _class_groups(self, names: list[str]) -> torch.Tensor:
+        """``(n_classes, n_stems)`` 0/1: which output stem each class goes to (unrequested classes → ``other``)."""
+        groups = torch.zeros(len(self.classes), len(names), device=self.device)
+        for i, c in enumerate(self.classes):
+            if c in names:
+                groups[i, names.index(c)] = 1
+            elif "other" in names:
+                groups[i, names.index("other")] = 1
+        return groups
+
+    def _band_masks(self, embeddings: torch.Tensor, class_masks: torch.Tensor, names: list[str], routing: _Routing | None) -> torch.Tensor:
         """``(n_stems, t, bands)`` masks that sum to 1 over stems."""
-        if centroids is not None:
-            t, f, _ = embeddings.shape
-            resp = soft_assign(self._cluster_features(embeddings, class_masks), centroids, self.hardness)
-            return resp.T.reshape(-1, t, f)
-        if self.mask_power != 1.0:
-            class_masks = class_masks**self.mask_power
-            class_masks = class_masks / class_masks.sum(-1, keepdim=True).clamp(min=1e-12)
-        index = {c: i for i, c in enumerate(self.classes)}
-        masks = {n: class_masks[..., index[n]] for n in names if n != "other"}
-        if "other" in names:  # the class "other" plus every class not asked for
-            rest = [i for c, i in index.items() if c not in masks]
-            masks["other"] = class_masks[..., rest].sum(-1)
-        return torch.stack([masks[n] for n in names])
+        head = None
+        if routing is None or (self.blend < 1 and not names[0].startswith("source")):
+            if self.mask_power != 1.0:
+                class_masks = class_masks**self.mask_power
+                class_masks = class_masks / class_masks.sum(-1, keepdim=True).clamp(min=1e-12)
+            head = (class_masks @ self._class_groups(names)).permute(2, 0, 1)
+        if routing is None:
+            assert head is not None
+            return head
+        t, f, _ = embeddings.shape
+        resp = soft_assign(self._cluster_features(embeddings, class_masks), routing.centroids, self.hardness)
+        masks = (resp @ routing.route).T.reshape(-1, t, f)
+        return masks if head is None else self.blend * masks + (1 - self.blend) * head
 
     def _cluster_features(self, embeddings: torch.Tensor, class_masks: torch.Tensor) -> torch.Tensor:
         """What blind mode clusters: ``(..., D)`` embeddings [+ weighted class posteriors] → ``(n, D [+ C])``."""
@@ -262,50 +378,91 @@ class Separator:
 
     @torch.no_grad()
     def _separate_segment(
-        self, seg: np.ndarray, sample_rate: int, names: list[str], centroids: torch.Tensor | None, offset_db: float
+        self, seg: np.ndarray, sample_rate: int, names: list[str], routing: _Routing | None, offset_db: float
     ) -> np.ndarray:
         """``(channels, n)`` → ``(n_stems, channels, n)``."""
-        spec, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
-        band_masks = self._band_masks(embeddings, class_masks, names, centroids)
+        spec, _, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
+        band_masks = self._band_masks(embeddings, class_masks, names, routing)
         bin_masks = bands_to_bins(band_masks, spec.shape[-2])  # (n_stems, bins, t)
         stems = istft(bin_masks.unsqueeze(1) * spec.unsqueeze(0), sample_rate, seg.shape[-1])
         return stems.cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
-    def _fit_clusters(
-        self, segs: Iterator[np.ndarray], k: int, sample_rate: int, n_samples: int, progress: ProgressFn | None, offset_db: float
-    ) -> torch.Tensor:
-        """First pass of blind mode: k-means centroids ``(k, D)`` from the loud bins of the whole track.
+    def _fit(
+        self,
+        segs: Iterator[np.ndarray],
+        names: list[str],
+        clusters: int | None,
+        sample_rate: int,
+        n_samples: int,
+        progress: ProgressFn | None,
+        offset_db: float,
+    ) -> _Routing | None:
+        """First pass: k-means on the loud bins of the whole track, and which stem each cluster feeds.
 
-        A random sample of every segment's bins is kept (thinned as it grows), so memory
-        stays bounded for any length; the loudness threshold uses the whole track's peak.
+        Blind mode fits ``clusters`` clusters and orders them by class; named mode fits one
+        cluster per stem present and names them (``None`` when only one stem is present:
+        the mask head's masks are used as they are).
+        """
+        points, posteriors, db = self._sample(segs, sample_rate, n_samples, progress, offset_db)
+        power = 10 ** ((db - db.max()) / 10)
+        if clusters:
+            k = clusters
+        else:  # one cluster per class present, so a subset of stems is the same as in a full split
+            shares = (power @ posteriors) / power.sum().clamp(min=1e-30)
+            present = present_names(shares.double().cpu().numpy(), self.presence)
+            if len(names) < len(self.classes):  # stems asked for by name are taken to be there
+                asked = [i for i, c in enumerate(self.classes) if c in names and c != "other"]
+                present = sorted(set(present) | set(asked))
+            if len(present) < 2:
+                return None
+            k = len(present)
+        loud = db > db.max() - 40.0  # the silent-bin rule of training: 40 dB under the peak
+        if int(loud.sum()) >= k:
+            points, posteriors, power = points[loud], posteriors[loud], power[loud]
+        if len(points) > self.fit_points:
+            keep = torch.from_numpy(np.random.default_rng(self.seed).permutation(len(points))[: self.fit_points]).to(self.device)
+            points, posteriors, power = points[keep], posteriors[keep], power[keep]
+        fit = kmeans(points, k, seed=self.seed)
+        onehot = torch.nn.functional.one_hot(fit.labels, k).to(points.dtype)
+        profiles = cluster_profiles(onehot, posteriors, power)
+        if clusters:
+            order = np.zeros((k, k), np.float32)
+            order[stable_order(profiles), np.arange(k)] = 1
+            return _Routing(fit.centroids, torch.from_numpy(order).to(self.device))
+        route = torch.from_numpy(name_clusters(profiles, present)).to(self.device)
+        return _Routing(fit.centroids, route @ self._class_groups(names))
+
+    def _sample(
+        self, segs: Iterator[np.ndarray], sample_rate: int, n_samples: int, progress: ProgressFn | None, offset_db: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A bounded random sample of the track's bins: ``(points (n, D'), class posteriors (n, C), dB (n,))``.
+
+        Every segment contributes ``fit_points`` bins; the sample is thinned as it grows,
+        so memory stays bounded for any length.
         """
         rng = np.random.default_rng(self.seed)
-        points: torch.Tensor | None = None
-        db = torch.zeros(0, device=self.device)
+        kept: list[torch.Tensor] = []
         done = 0
         for seg in segs:
-            x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
-            _, feats = features(x, sample_rate)
-            embeddings, class_masks = self.model(_shift(feats, offset_db))
+            _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
             pick = torch.from_numpy(rng.permutation(feats.numel())[: self.fit_points]).to(self.device)
-            sample = self._cluster_features(embeddings[0], class_masks[0])[pick]
-            points = sample if points is None else torch.cat([points, sample])
-            db = torch.cat([db, feats.reshape(-1)[pick]])
-            if len(db) > 4 * self.fit_points:
-                keep = torch.from_numpy(rng.permutation(len(db))[: 2 * self.fit_points]).to(self.device)
-                points, db = points[keep], db[keep]
+            flat_masks = class_masks.reshape(-1, class_masks.shape[-1])[pick]
+            sample = torch.cat(
+                [self._cluster_features(embeddings, class_masks)[pick], flat_masks, _shift(feats, offset_db).reshape(-1, 1)[pick]], 1
+            )
+            kept.append(sample)
+            if sum(len(k) for k in kept) > 4 * self.fit_points:
+                every = torch.cat(kept)
+                kept = [every[torch.from_numpy(rng.permutation(len(every))[: 2 * self.fit_points]).to(self.device)]]
             done += seg.shape[-1]
             if progress:
                 progress(min(0.5, 0.5 * done / max(n_samples, 1)))
-        if points is None:
+        if not kept:
             raise SeparationError("no audio to cluster")
-        loud = db > db.max() - 40.0  # the silent-bin rule of training: 40 dB under the peak
-        if int(loud.sum()) >= k:
-            points = points[loud]
-        if len(points) > self.fit_points:
-            points = points[torch.from_numpy(rng.permutation(len(points))[: self.fit_points]).to(self.device)]
-        return kmeans(points, k, seed=self.seed).centroids
+        every = torch.cat(kept)
+        n_classes = len(self.classes)
+        return every[:, : -n_classes - 1], every[:, -n_classes - 1 : -1], every[:, -1]
 
 
 def _shift(feats: torch.Tensor, offset_db: float) -> torch.Tensor:

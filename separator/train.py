@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from separator.classes import CLASSES
-from separator.data.mix import StemBank
+from separator.data.mix import Batch, StemBank
 from separator.devices import resolve_device
-from separator.features import band_power, log_power, stft
+from separator.features import band_power, log_power, pool_bands, spatial, stft
 from separator.loss import deep_clustering_loss, mask_inference_loss
-from separator.model import ChimeraNet, load_checkpoint, save_checkpoint
+from separator.model import ChimeraNet, load_checkpoint, save_checkpoint, with_stereo_inputs
 
 log = logging.getLogger(__name__)
 SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out of the loss
@@ -32,10 +32,17 @@ SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out 
 class TrainConfig:
     """Every setting of a run; saved in each checkpoint."""
 
-    data: str = "data/train"
+    data: str = "data/train"  # folders (comma-separated): shards, MUSDB18-HQ or <song>/<stem>.wav layouts
+    data_weights: str = ""  # how often each --data folder is drawn from, e.g. "3,1" (default: equally)
+    max_songs: str = ""  # per --data folder, load at most this many songs (windows), e.g. "0,1200" (bounds memory; 0: all)
+    stem_map: str = ""  # for <song>/<stem>.wav folders, e.g. "gtr*=guitar,vox*=vocals"
     out: str = "runs/default"
+    init: str = ""  # start from this model's weights (fresh optimiser); ignored when OUT/last.pt exists
+    stereo: bool = False  # read stereo cues (a mono --init model is widened to them)
     val_data: str | None = None
     steps: int = 20000
+    minutes: float = 0.0  # stop (after saving) when this much wall time has passed; 0: no limit
+    bf16: bool = False  # bfloat16 autocast for the network (CPUs with AVX-512 BF16, GPUs)
     batch: int = 8
     seconds: float = 3.0
     lr: float = 1e-3
@@ -53,51 +60,85 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
 
 
-def targets(sources: torch.Tensor, sample_rate: int) -> dict[str, torch.Tensor]:
+def targets(sources: torch.Tensor, labels: torch.Tensor, sample_rate: int, stereo: bool = False) -> dict[str, torch.Tensor]:
     """Features and training targets for a batch of source sets.
 
     Args:
-        sources: ``(batch, n_classes, samples)`` waveforms; the mixture is their sum.
+        sources: ``(batch, n_sources, channels, samples)`` waveforms; the mixture is their sum.
+        labels: ``(batch, n_sources)`` class index of each source, or < 0 when unknown.
+        stereo: also compute the mixture's stereo cues.
     Returns:
-        ``feats (b, t, f)`` dB, ``mix (b, t, f)`` and ``src (b, t, f, c)`` band magnitudes,
-        ``onehot (b, t, f, c)`` dominant class, ``weights (b, t, f)`` 0/1 activity.
+        ``feats (b, t, f)`` dB, ``cues (b, t, f, 3)`` (stereo only), ``mix (b, t, f)`` band
+        magnitude, ``src (b, t, f, c)`` band magnitude per class, ``onehot (b, t, f, c + s)``
+        dominant group (sources of one class form one group; each unnamed source its own),
+        ``weights (b, t, f)`` 0/1 activity and ``named (b,)`` 1 where every source has a class
+        (only those train the mask head).
     """
-    mixture = sources.sum(1)
-    mix_power = band_power(stft(mixture, sample_rate))  # (b, t, f)
-    src_power = band_power(stft(sources, sample_rate)).permute(0, 2, 3, 1)  # (b, t, f, c)
+    present = sources.flatten(2).abs().amax(-1) > 0  # (b, s)
+    spec = stft(sources[present], sample_rate)  # (n_present, ch, bins, t): silent slots cost nothing
+    power = torch.zeros(*present.shape, *spec.shape[-2:], device=sources.device)
+    power[present] = (spec.real**2 + spec.imag**2).mean(1)
+    index = present.nonzero()[:, 0]
+    mix_spec = torch.zeros(len(sources), *spec.shape[1:], dtype=spec.dtype, device=spec.device).index_add_(0, index, spec)
+    mix_power = band_power(mix_spec).mean(1)  # (b, t, f)
+    src_power = pool_bands(power).permute(0, 2, 3, 1)  # (b, t, f, s)
     feats = log_power(mix_power)
     peak = feats.flatten(1).max(dim=1).values[:, None, None]
     weights = (feats > peak - SILENCE_DB).float()
-    onehot = torch.nn.functional.one_hot(src_power.argmax(-1), len(CLASSES)).float()
-    return {"feats": feats, "mix": mix_power.sqrt(), "src": src_power.sqrt(), "onehot": onehot, "weights": weights}
+    # sources of one class are one source to the clustering (a kick and a snare are both "drums");
+    # a source without a class is a group of its own
+    n_classes, n_sources = len(CLASSES), sources.shape[1]
+    group = torch.where(labels >= 0, labels, n_classes + torch.arange(n_sources, device=labels.device))
+    to_group = torch.nn.functional.one_hot(group, n_classes + n_sources).float()  # (b, s, g)
+    onehot = torch.nn.functional.one_hot((src_power @ to_group[:, None]).argmax(-1), n_classes + n_sources).float()
+    to_class = to_group[..., :n_classes]
+    named = ((labels >= 0) | ~present).all(1).float()
+    out = {"feats": feats, "mix": mix_power.sqrt(), "src": (src_power @ to_class[:, None]).sqrt(), "onehot": onehot, "weights": weights}
+    out["named"] = named
+    if stereo:
+        out["cues"] = spatial(mix_spec)
+    return out
+
+
+def batch_targets(batch: Batch, sample_rate: int, device: torch.device, stereo: bool) -> dict[str, torch.Tensor]:
+    """:func:`targets` of a drawn :class:`~separator.data.mix.Batch`, on ``device``."""
+    sources = torch.from_numpy(batch.sources).to(device)
+    return targets(sources, torch.from_numpy(batch.labels).to(device), sample_rate, stereo)
 
 
 def compute_loss(model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float) -> tuple[torch.Tensor, dict[str, float]]:
     """``alpha · DC + (1 − alpha) · MI`` for one batch; also returns both parts."""
-    embeddings, masks = model(batch["feats"])
+    embeddings, masks = model(batch["feats"], batch.get("cues"))
+    embeddings, masks = embeddings.float(), masks.float()
     b = embeddings.shape[0]
+    onehot = batch["onehot"]
     dc = deep_clustering_loss(
-        embeddings.reshape(b, -1, model.embed_dim), batch["onehot"].reshape(b, -1, len(CLASSES)), batch["weights"].reshape(b, -1)
+        embeddings.reshape(b, -1, model.embed_dim), onehot.reshape(b, -1, onehot.shape[-1]), batch["weights"].reshape(b, -1)
     )
-    mi = mask_inference_loss(masks, batch["mix"], batch["src"], batch["weights"])
+    mi_weights = batch["weights"] * batch["named"][:, None, None] if "named" in batch else batch["weights"]
+    mi = mask_inference_loss(masks, batch["mix"], batch["src"], mi_weights)
     return alpha * dc + (1 - alpha) * mi, {"dc": float(dc.detach()), "mi": float(mi.detach())}
 
 
 def _feature_stats(bank: StemBank, samples: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-band mean and std of the dB features over a few hundred mixtures."""
-    feats = targets(torch.from_numpy(bank.draw(rng, 256, samples)), bank.sample_rate)["feats"]
+    feats = batch_targets(bank.draw(rng, 256, samples), bank.sample_rate, torch.device("cpu"), False)["feats"]
     return feats.mean(dim=(0, 1)), feats.std(dim=(0, 1)).clamp(min=1.0)
 
 
 def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[ChimeraNet, torch.optim.Optimizer, int]:
-    """A fresh model, or the one in ``OUT/last.pt`` with its optimiser and step."""
+    """The model in ``OUT/last.pt`` with its optimiser and step, or ``--init``'s weights, or a fresh model."""
     last = Path(cfg.out) / "last.pt"
-    model = ChimeraNet(hidden=cfg.hidden, layers=cfg.layers, embed_dim=cfg.embed_dim, dropout=cfg.dropout)
+    model = ChimeraNet(hidden=cfg.hidden, layers=cfg.layers, embed_dim=cfg.embed_dim, dropout=cfg.dropout, stereo=cfg.stereo)
     step = 0
     optimizer_state = None
     if last.exists():
         model, extra = load_checkpoint(last)
         step, optimizer_state = extra["step"], extra.get("optimizer")
+    elif cfg.init:
+        model, _ = load_checkpoint(cfg.init)
+        model = with_stereo_inputs(model) if cfg.stereo else model
+        log.info("starting from %s (%s)", cfg.init, "stereo" if model.stereo else "mono")
     else:
         mean, std = _feature_stats(bank, int(cfg.seconds * bank.sample_rate), np.random.default_rng(cfg.seed))
         model.feat_mean.copy_(mean)
@@ -124,15 +165,16 @@ def train(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
-    bank = StemBank(cfg.data)
+    bank = _bank(cfg, out)
     model, optimizer, step = _start(cfg, bank, device)
     samples = int(cfg.seconds * bank.sample_rate)
     running: dict[str, float] = {}
-    tic = time.time()
+    tic = start = time.time()
     while step < cfg.steps:
         rng = np.random.default_rng([cfg.seed, step])
-        sources = torch.from_numpy(bank.draw(rng, cfg.batch, samples)).to(device)
-        loss, parts = compute_loss(model, targets(sources, bank.sample_rate), cfg.alpha)
+        batch = batch_targets(bank.draw(rng, cfg.batch, samples), bank.sample_rate, device, model.stereo)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss, parts = compute_loss(model, batch, cfg.alpha)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -143,13 +185,27 @@ def train(cfg: TrainConfig) -> Path:
         if step % cfg.log_every == 0:
             _log(out, {"step": step, **running, "songs": len(bank), "sec_per_step": (time.time() - tic) / cfg.log_every})
             running, tic = {}, time.time()
-        if step % cfg.save_every == 0 or step == cfg.steps:
+        out_of_time = bool(cfg.minutes) and time.time() - start > 60 * cfg.minutes
+        if step % cfg.save_every == 0 or step == cfg.steps or out_of_time:
             extra = {"step": step, "optimizer": optimizer.state_dict(), "config": asdict(cfg)}
             save_checkpoint(model, out / "last.pt", extra)
             bank.refresh()
         if cfg.val_data and (step % cfg.val_every == 0 or step == cfg.steps):
             _validate(model, cfg, out, step)
+        if out_of_time:
+            log.info("stopping at step %d: --minutes %g reached", step, cfg.minutes)
+            break
     return out / "last.pt"
+
+
+def _bank(cfg: TrainConfig, out: Path) -> StemBank:
+    """The training sources: each ``--data`` folder as shards (multitrack layouts are cut into shards once)."""
+    from separator.data.multitrack import prepare_training_data
+
+    folders = [str(prepare_training_data(d, cfg.stem_map or None, out / "data-cache")) for d in cfg.data.split(",") if d]
+    weights = [float(w) for w in cfg.data_weights.split(",")] if cfg.data_weights else None
+    caps = [int(n) or None for n in cfg.max_songs.split(",")] if cfg.max_songs else None
+    return StemBank(folders, weights, max_songs=caps)
 
 
 def _validate(model: ChimeraNet, cfg: TrainConfig, out: Path, step: int) -> None:

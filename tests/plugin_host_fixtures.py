@@ -40,7 +40,10 @@ def song(index: int = 0, seconds: float = SECONDS) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=64)
 def _render(index: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    return make_song(Recipe(seed=2024, seconds=seconds, soundfonts=[bundled_soundfont()], use_espeak=False), index)
+    recipe = Recipe(
+        seed=2024, seconds=seconds, soundfonts=[bundled_soundfont()], use_espeak=False, only=["TimGM6mb", "formant"], produce=False
+    )
+    return make_song(recipe, index)
 
 
 def mixture(index: int = 0, seconds: float = SECONDS) -> np.ndarray:

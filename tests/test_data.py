@@ -11,7 +11,7 @@ import pytest
 from separator.classes import CLASSES
 from separator.data.compose import compose, to_midi_file
 from separator.data.make import Recipe, make_dataset, make_song
-from separator.data.mix import StemBank
+from separator.data.mix import MAX_SOURCES, UNKNOWN, StemBank
 from separator.data.render import bundled_soundfont, discover_soundfonts
 
 
@@ -62,8 +62,41 @@ def test_make_dataset_is_resumable_and_loads_as_a_stem_bank(recipe: Recipe, tmp_
     bank = StemBank(tmp_path)
     assert len(bank) == 4
     batch = bank.draw(np.random.default_rng(0), 3, 22050)
-    assert batch.shape == (3, len(CLASSES), 22050) and batch.dtype == np.float32
-    assert all((np.abs(example).max(axis=1) > 0).sum() >= 2 for example in batch)
+    assert batch.sources.shape == (3, MAX_SOURCES, 2, 22050) and batch.sources.dtype == np.float32
+    audible = np.abs(batch.sources).max(axis=(2, 3)) > 0
+    assert all(row.sum() >= 2 for row in audible)
+    assert np.all(batch.labels[audible] >= 0), "generated songs name every source"
+    assert np.all(batch.labels[~audible] == UNKNOWN)
+
+
+def _shard(path: Path, stems: np.ndarray, present: np.ndarray, labels: np.ndarray | None = None) -> None:
+    extra = {} if labels is None else {"labels": labels.astype(np.int8)}
+    np.savez(path, stems=stems.astype(np.float16), present=present, sample_rate=8000, **extra)
+
+
+def test_stem_bank_reads_old_mono_shards_and_multi_source_shards_with_unknown_labels(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    _shard(tmp_path / "old" / "shard-00000.npz", rng.standard_normal((2, 5, 8000)) * 0.1, np.ones((2, 5), bool))
+    tracker_labels = np.array([[0, 1, -1, -1, -1, -1]] * 3)
+    _shard(tmp_path / "new" / "shard-00000.npz", rng.standard_normal((3, 6, 2, 8000)) * 0.1, np.ones((3, 6), bool), tracker_labels)
+    old_only = StemBank(tmp_path / "old")
+    batch = old_only.draw(np.random.default_rng(0), 4, 4000)
+    np.testing.assert_array_equal(batch.sources[:, :, 0], batch.sources[:, :, 1])  # mono sources play on both channels
+    new_only = StemBank(
+        tmp_path / "new",
+    ).draw(np.random.default_rng(0), 8, 4000, remix=0.0)
+    audible = np.abs(new_only.sources).max(axis=(2, 3)) > 0
+    assert audible.sum(1).min() == 6 and sorted(new_only.labels[0].tolist()) == [-1, -1, -1, -1, 0, 1]
+    both = StemBank(f"{tmp_path / 'old'},{tmp_path / 'new'}", weights=[1, 0])
+    assert len(both) == 5
+    assert np.all(both.draw(np.random.default_rng(0), 8, 4000, remix=0.0).labels[:, 5] == UNKNOWN), "weight 0: never drawn"
+
+
+def test_stem_bank_weights_must_match_its_folders(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one non-negative weight per data folder"):
+        StemBank(f"{tmp_path},{tmp_path}", weights=[1.0])
 
 
 def test_evaluation_soundfonts_are_never_used_for_training() -> None:

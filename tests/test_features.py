@@ -29,7 +29,7 @@ def test_resolution_is_the_same_at_every_sample_rate(sample_rate: int) -> None:
 
 def test_band_features_have_fixed_shape_and_unit_mask_keeps_full_bandwidth() -> None:
     audio = torch.from_numpy(sine(18000, 1.0, 44100, channels=2))  # content near the top of the band
-    spec, feats = features(audio, 44100)
+    spec, feats, _ = features(audio, 44100)
     assert feats.shape == (spec.shape[-1], N_BANDS)
     ones = torch.ones(spec.shape[-1], N_BANDS)
     back = istft(bands_to_bins(ones, spec.shape[-2]) * spec, 44100, audio.shape[-1])

@@ -62,10 +62,12 @@ def test_blind_mode_gives_k_sources_that_add_back(separator: Separator, mixture:
 def test_chunked_separation_equals_unchunked_up_to_the_crossfade(mixture: np.ndarray) -> None:
     """The BLSTM sees less context in short chunks, so masks differ a little near chunk edges.
 
-    Blind sources are numbered arbitrarily per run, so they are matched first.
+    Blind sources are matched first (the clusters fitted on other segments may come out in
+    another order). Named stems are compared from the mask head, which is what chunking can
+    change; cluster naming depends on the k-means sample as well (tested in test_naming.py).
     """
-    whole = Separator.from_pretrained(device="cpu", segment_seconds=60.0)
-    chunked = Separator.from_pretrained(device="cpu", segment_seconds=1.5, overlap_seconds=0.25)
+    whole = Separator.from_pretrained(device="cpu", segment_seconds=60.0, naming="masks")
+    chunked = Separator.from_pretrained(device="cpu", segment_seconds=1.5, overlap_seconds=0.25, naming="masks")
     for kwargs in ({}, {"clusters": 2}):
         a, b = list(whole.separate(mixture, 44100, **kwargs).values()), list(chunked.separate(mixture, 44100, **kwargs).values())
         b = [b[i] for i in best_permutation(b, a)] if kwargs else b
@@ -141,8 +143,9 @@ def test_with_a_reference_level_loud_and_quiet_copies_split_alike(mixture: np.nd
     sep = Separator.from_pretrained(device="cpu", reference_db=-28.0)
     for kwargs in ({}, {"clusters": 3}):
         quiet, loud = sep.separate(mixture * 0.05, 44100, **kwargs), sep.separate(mixture * 2.0, 44100, **kwargs)
-        for name in quiet:
-            np.testing.assert_allclose(loud[name], quiet[name] * 40.0, atol=2e-4)
+        for name in quiet:  # the same masks, up to float rounding in the k-means fit
+            error = np.sum((loud[name] - quiet[name] * 40.0) ** 2) / max(float(np.sum(loud[name] ** 2)), 1e-9)
+            assert error < 1e-4, f"{kwargs} {name}: loud and quiet copies differ by {10 * np.log10(error):.1f} dB"
 
 
 def test_file_and_array_separation_agree(separator: Separator, mixture: np.ndarray, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -53,3 +53,25 @@ def test_validation_scores_are_logged_and_best_model_kept(tiny_data: Path, tmp_p
     val = [r["val"] for r in records if "val" in r]
     assert len(val) == 1 and {"named", "blind"} <= set(val[0])
     assert (tmp_path / "best.pt").exists()
+
+
+def test_targets_group_sources_of_one_class_and_keep_unnamed_sources_apart() -> None:
+    """A kick and a snare are both "drums" to the clustering; a source without a class is its own group
+    and keeps its example out of the mask head's loss."""
+    import numpy as np
+    import torch
+
+    from separator.train import targets
+
+    rng = np.random.default_rng(0)
+    tone = lambda f: np.sin(2 * np.pi * f * np.arange(22050) / 44100)  # noqa: E731
+    kick, snare, lead = tone(60), tone(2000), tone(600)
+    sources = torch.from_numpy(np.stack([kick, snare, lead, 0 * kick])[None, :, None].repeat(2, 2).astype(np.float32))
+    sources = sources + torch.from_numpy(rng.standard_normal(sources.shape).astype(np.float32) * 1e-4) * (sources != 0)
+    named = targets(sources, torch.tensor([[0, 0, 2, -1]]), 44100)
+    unnamed = targets(sources, torch.tensor([[0, 0, -1, -1]]), 44100)
+    groups = named["onehot"][0][named["weights"][0] > 0].argmax(-1).unique().tolist()
+    assert groups == [0, 2]  # drums (kick and snare together) and guitar
+    assert sorted(unnamed["onehot"][0][unnamed["weights"][0] > 0].argmax(-1).unique().tolist()) == [0, 7]  # 5 classes + slot 2
+    assert named["named"].tolist() == [1.0] and unnamed["named"].tolist() == [0.0]
+    assert named["src"].shape[-1] == 5 and float(named["src"][..., 1].max()) == 0.0

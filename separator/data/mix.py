@@ -1,76 +1,174 @@
-"""Draw training mixtures from stored stems, with dynamic remixing.
+"""Draw training mixtures from stored sources, with dynamic remixing.
 
-Half the mixtures are a song's own stems (aligned onsets, shared key: the
+A bank holds one or more data sets (folders of ``shard-*.npz``): generated songs
+(one source per class), tracker songs or your own multitracks (several sources,
+some without a trusted class name). Each shard has
+
+- ``stems`` ``(n_songs, n_slots, [channels,] samples)`` float16, mono or stereo;
+- ``present`` ``(n_songs, n_slots)`` bool;
+- ``labels`` ``(n_songs, n_slots)`` int (optional): the class index of each slot in
+  :data:`separator.classes.CLASSES`, or ``UNKNOWN`` for a source whose class is not
+  known (it trains the clustering only); without it, slot ``i`` is class ``i``.
+
+Half the mixtures are a song's own sources (aligned onsets, shared key: the
 hard, realistic case); the other half take each class from a different song,
 which multiplies the combinations of timbres the network sees.
 """
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from separator.classes import CLASSES
 
+UNKNOWN = -1  # label of a source with no trusted class name
+MAX_SOURCES = 6
+
+
+@dataclass
+class Batch:
+    """``sources (batch, MAX_SOURCES, 2, samples)`` float32 (absent: zeros) and ``labels (batch, MAX_SOURCES)`` int."""
+
+    sources: np.ndarray
+    labels: np.ndarray
+
+
+class _DataSet:
+    """The shards of one folder, kept as loaded (float16), indexed by ``(shard, song, slot)``."""
+
+    def __init__(self, folder: Path, max_songs: int | None = None) -> None:
+        self.folder, self.max_songs = folder, max_songs
+        self.shards: list[Path] = []
+        self.stems: list[np.ndarray] = []
+        self.songs: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (shard, song, slots, labels)
+        self.by_label: dict[int, list[tuple[int, int, int]]] = {c: [] for c in range(len(CLASSES))}
+        self.sample_rate = 44100
+
+    def refresh(self) -> int:
+        for path in sorted(self.folder.glob("shard-*[0-9].npz")):
+            if self.max_songs is not None and len(self.songs) >= self.max_songs:
+                break
+            if path not in self.shards:
+                try:
+                    self._add(path)
+                except (OSError, ValueError, zipfile.BadZipFile):  # still being written or replaced: next time
+                    continue
+        return len(self.songs)
+
+    def _add(self, path: Path) -> None:
+        data = np.load(path)
+        self.sample_rate = int(data["sample_rate"])
+        stems, present = data["stems"], data["present"]
+        n_songs, n_slots = present.shape
+        default = np.broadcast_to(np.arange(n_slots) if n_slots <= len(CLASSES) else UNKNOWN, (n_songs, n_slots))
+        labels = data["labels"] if "labels" in data.files else default
+        index = len(self.stems)
+        self.stems.append(stems)
+        self.shards.append(path)
+        for song in range(n_songs):
+            slots = np.flatnonzero(present[song])
+            self.songs.append((index, song, slots, labels[song, slots].astype(int)))
+            for slot, label in zip(slots, labels[song, slots], strict=True):
+                if label >= 0:
+                    self.by_label[int(label)].append((index, song, int(slot)))
+
+    def clip(self, where: tuple[int, int, int], offset: int, samples: int) -> np.ndarray:
+        """``(2, samples)`` float32 from ``offset`` (zero-padded when the clip is shorter)."""
+        shard, song, slot = where
+        audio = self.stems[shard][song, slot]
+        audio = audio[None] if audio.ndim == 1 else audio[:2]
+        part = audio[:, offset : offset + samples].astype(np.float32)
+        if part.shape[0] == 1:
+            part = np.repeat(part, 2, axis=0)
+        if part.shape[-1] < samples:
+            part = np.pad(part, ((0, 0), (0, samples - part.shape[-1])))
+        return part
+
+    def length(self, where: tuple[int, int, int]) -> int:
+        return int(self.stems[where[0]].shape[-1])
+
 
 class StemBank:
-    """All stems of a data set in memory: ``stems (n_songs, n_classes, samples)`` float16."""
+    """Every source of one or more data sets, in memory; draws random training mixtures.
 
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        self.shards: list[Path] = []
-        self.stems = np.zeros((0, len(CLASSES), 0), np.float16)
-        self.present = np.zeros((0, len(CLASSES)), bool)
-        self.sample_rate = 44100
+    Args:
+        folders: data set folders (a path, or a comma-separated list of them).
+        weights: how often each folder is drawn from (default: equally).
+        max_songs: per folder, load shards only until it holds this many songs (bounds memory; None: all).
+    """
+
+    def __init__(
+        self, folders: str | Path | Sequence[str | Path], weights: list[float] | None = None, max_songs: Sequence[int | None] | None = None
+    ) -> None:
+        if isinstance(folders, (str, Path)):
+            folders = [f for f in str(folders).split(",") if f]
+        caps = list(max_songs) if max_songs else [None] * len(folders)
+        if len(caps) != len(folders):
+            raise ValueError(f"need one song limit per data folder ({len(folders)}), got {max_songs}")
+        self.sets = [_DataSet(Path(f), cap) for f, cap in zip(folders, caps, strict=True)]
+        w = np.asarray(weights if weights else [1.0] * len(self.sets), float)
+        if len(w) != len(self.sets) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"need one non-negative weight per data folder ({len(self.sets)}), got {weights}")
+        self.weights = w / w.sum()
         self.refresh()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.sets[0].sample_rate
 
     def refresh(self) -> int:
         """Load shards written since the last call (a generator may still be running). Returns the song count."""
-        new = [p for p in sorted(self.folder.glob("shard-*[0-9].npz")) if p not in self.shards]
-        if not new:
-            return len(self.stems)
-        loaded = [np.load(p) for p in new]
-        self.sample_rate = int(loaded[0]["sample_rate"])
-        parts = [self.stems] if len(self.stems) else []
-        self.stems = np.concatenate(parts + [d["stems"] for d in loaded])
-        self.present = np.concatenate([self.present] + [d["present"] for d in loaded])
-        self.shards += new
-        return len(self.stems)
+        return sum(s.refresh() for s in self.sets)
 
     def __len__(self) -> int:
-        return len(self.stems)
+        return sum(len(s.songs) for s in self.sets)
 
-    def draw(self, rng: np.random.Generator, batch: int, samples: int, remix: float = 0.5) -> np.ndarray:
-        """A batch of source sets: ``(batch, n_classes, samples)`` float32; absent classes are zeros.
-
-        Every example has at least two sources; gains are random per source.
-        """
-        out = np.zeros((batch, len(CLASSES), samples), np.float32)
-        length = self.stems.shape[-1]
+    def draw(self, rng: np.random.Generator, batch: int, samples: int, remix: float = 0.5) -> Batch:
+        """A batch of source sets; every example has at least two sources; gains are random per source."""
+        sources = np.zeros((batch, MAX_SOURCES, 2, samples), np.float32)
+        labels = np.full((batch, MAX_SOURCES), UNKNOWN, int)
         for b in range(batch):
-            while True:
-                if rng.random() < remix:
-                    picks = [self._random_song_with(c, rng) if rng.random() < 0.75 else None for c in range(len(CLASSES))]
-                else:
-                    song = int(rng.integers(len(self)))
-                    picks = [song if self.present[song, c] else None for c in range(len(CLASSES))]
-                if sum(p is not None for p in picks) >= 2:
-                    break
-            offset = int(rng.integers(0, length - samples + 1))
-            for c, pick in enumerate(picks):
-                if pick is None:
-                    continue
-                if rng.random() < remix:
-                    offset = int(rng.integers(0, length - samples + 1))
+            data = self._pick_set(rng)
+            picks = self._remix(data, rng) if rng.random() < remix else self._own_song(data, rng)
+            shared = None
+            for i, (where, label) in enumerate(picks[:MAX_SOURCES]):
+                longest = max(1, data.length(where) - samples + 1)
+                if shared is None or rng.random() < remix:
+                    shared = int(rng.integers(0, longest))
                 gain = 10 ** (rng.uniform(-9, 3) / 20)
-                out[b, c] = self.stems[pick, c, offset : offset + samples].astype(np.float32) * gain
-        level = 10 ** (rng.uniform(-20, 6, size=(batch, 1, 1)) / 20)
-        return (out * level).astype(np.float32)
+                clip = data.clip(where, min(shared, longest - 1), samples) * gain
+                sources[b, i] = clip[::-1] if rng.random() < 0.5 else clip  # swap left and right half the time
+                labels[b, i] = label
+        level = 10 ** (rng.uniform(-20, 6, size=(batch, 1, 1, 1)) / 20)
+        return Batch((sources * level).astype(np.float32), labels)
 
-    def _random_song_with(self, c: int, rng: np.random.Generator) -> int | None:
-        for _ in range(20):
-            song = int(rng.integers(len(self)))
-            if self.present[song, c]:
-                return song
-        return None
+    def _pick_set(self, rng: np.random.Generator) -> _DataSet:
+        usable = [i for i, s in enumerate(self.sets) if s.songs]
+        if not usable:
+            raise ValueError(f"no shard-*.npz files under {', '.join(str(s.folder) for s in self.sets)}")
+        p = self.weights[usable] / self.weights[usable].sum()
+        return self.sets[usable[int(rng.choice(len(usable), p=p))]]
+
+    @staticmethod
+    def _own_song(data: _DataSet, rng: np.random.Generator) -> list[tuple[tuple[int, int, int], int]]:
+        for _ in range(50):
+            shard, song, slots, labels = data.songs[int(rng.integers(len(data.songs)))]
+            if len(slots) >= 2:
+                return [((shard, song, int(s)), int(c)) for s, c in zip(slots, labels, strict=True)]
+        return StemBank._remix(data, rng)
+
+    @staticmethod
+    def _remix(data: _DataSet, rng: np.random.Generator) -> list[tuple[tuple[int, int, int], int]]:
+        classes = [c for c, clips in data.by_label.items() if clips]
+        if len(classes) < 2:  # nothing named to remix: take a song as it is
+            return StemBank._own_song(data, rng) if any(len(s[2]) >= 2 for s in data.songs) else []
+        while True:
+            chosen = [c for c in classes if rng.random() < 0.75]
+            if len(chosen) >= 2:
+                break
+        return [(data.by_label[c][int(rng.integers(len(data.by_label[c])))], c) for c in chosen]

@@ -7,6 +7,7 @@ events, so every part of a song is rendered with sample-exact timing.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import numpy as np
 
 from separator.data.compose import DRUM_CHANNEL, TICKS_PER_BEAT
 
-SF_DIRS = ("/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts")
+# GeneralUser GS (Debian minuet-data) lives in minuet's own folder.
+SF_DIRS = ("/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts", "/usr/share/minuet/soundfonts")
 
 # Files that are reserved for evaluation on unseen sounds: never train on them.
 RESERVED = ("musescore", "MuseScore")
@@ -40,8 +42,8 @@ def bundled_soundfont() -> str | None:
     return str(path) if path.exists() else None
 
 
-def discover_soundfonts(extra: list[str] | None = None) -> list[str]:
-    """SoundFont files usable for training: the bundled one, system ones and ``extra``.
+def discover_soundfonts(extra: list[str] | None = None, folders: Sequence[str] = SF_DIRS) -> list[str]:
+    """SoundFont files usable for training: the bundled one, those in ``folders`` and ``extra``.
 
     Files named like the evaluation-only SoundFonts are left out.
     """
@@ -49,7 +51,7 @@ def discover_soundfonts(extra: list[str] | None = None) -> list[str]:
     bundled = bundled_soundfont()
     if bundled:
         found.append(bundled)
-    for folder in SF_DIRS:
+    for folder in folders:
         for path in sorted(Path(folder).glob("*.sf[23]")) if Path(folder).is_dir() else []:
             real = str(path.resolve())
             if any(r in real for r in RESERVED) or "default-GM" in path.name:

@@ -1,0 +1,75 @@
+"""Names for k-means clusters, from the mask head's class posteriors.
+
+Plain k-means on deep-clustering embeddings partitions a mixture well but names
+nothing. Each cluster gets a *profile*: the energy-weighted mean of the class
+posteriors of its bins. Named mode assigns clusters to the stems that are present
+(Hungarian matching on the profiles); blind mode orders its sources by the same
+matching, so ``source1`` is the most drum-like cluster in every file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+
+def cluster_profiles(assignments: torch.Tensor, posteriors: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
+    """Energy-weighted mean posterior of each cluster.
+
+    Args:
+        assignments: ``(n, k)`` soft or hard assignment of each point to the clusters.
+        posteriors: ``(n, c)`` class posteriors of each point.
+        weights: ``(n,)`` non-negative point weights (e.g. linear power).
+    Returns:
+        ``(k, c)`` rows summing to 1 (a cluster with no mass gets a uniform row).
+    """
+    mass = (assignments * weights[:, None]).T @ posteriors  # (k, c)
+    total = mass.sum(1, keepdim=True)
+    uniform = torch.full_like(mass, 1.0 / mass.shape[1])
+    return torch.where(total > 0, mass / total.clamp(min=1e-30), uniform).double().cpu().numpy()
+
+
+def name_clusters(profiles: np.ndarray, present: list[int]) -> np.ndarray:
+    """Route clusters to names: each present name gets one cluster, the best match.
+
+    Args:
+        profiles: ``(k, n_names)`` posterior profile of each cluster per name.
+        present: indices of the names to give clusters to (the others stay silent).
+    Returns:
+        ``(k, n_names)`` 0/1 routing matrix: one 1 per row. Clusters left over when
+        ``k > len(present)`` go to their most likely present name.
+    """
+    k, n_names = profiles.shape
+    route = np.zeros((k, n_names), np.float32)
+    if not present:
+        present = [int(profiles.sum(0).argmax())]
+    score = np.log(profiles[:, present] + 1e-9)
+    rows, cols = linear_sum_assignment(-score)
+    for r, c in zip(rows, cols, strict=True):
+        route[r, present[c]] = 1
+    for r in set(range(k)) - set(rows.tolist()):
+        route[r, present[int(score[r].argmax())]] = 1
+    return route
+
+
+def stable_order(profiles: np.ndarray) -> list[int]:
+    """Cluster order for blind mode: matched to the classes in class order, then the rest.
+
+    Args:
+        profiles: ``(k, c)`` posterior profile of each cluster.
+    Returns:
+        a permutation of ``range(k)``: first the clusters matched to class 0, 1, …
+        (Hungarian matching), then unmatched clusters by their most likely class.
+    """
+    k, _ = profiles.shape
+    rows, cols = linear_sum_assignment(-np.log(profiles + 1e-9))
+    matched = [int(r) for _, r in sorted(zip(cols.tolist(), rows.tolist(), strict=True))]
+    rest = sorted(set(range(k)) - set(matched), key=lambda r: (int(profiles[r].argmax()), -float(profiles[r].max())))
+    return matched + rest
+
+
+def present_names(shares: np.ndarray, threshold: float) -> list[int]:
+    """Indices of the names whose share of the mixture's energy reaches ``threshold`` (0..1); at least one."""
+    present = [i for i, s in enumerate(shares) if s >= threshold]
+    return present or [int(np.argmax(shares))]
