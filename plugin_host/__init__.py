@@ -6,11 +6,36 @@
 >>> report = run_batch("drum-bus", ["songs/"], "out/", jobs=2)
 """
 
-from plugin_host.batch import BatchReport, FileResult, expand_inputs, render_file, run_batch
-from plugin_host.chain import Chain, Rendered, StageInfo
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from plugin_host.errors import BatchError, ChainError, ParameterError, PluginHostError, PresetError
-from plugin_host.params import ParamInfo
-from plugin_host.preset import PresetInfo, find_preset, list_presets, load_preset, save_preset
+
+if TYPE_CHECKING:
+    from plugin_host.batch import BatchReport, FileResult, expand_inputs, render_file, run_batch
+    from plugin_host.chain import Chain, Rendered, StageInfo
+    from plugin_host.params import ParamInfo
+    from plugin_host.preset import PresetInfo, find_preset, list_presets, load_preset, save_preset
+
+# The rest loads on first use (numpy, pedalboard: a fifth of a second), so the command line starts at once
+# and a Ctrl-C during its start-up is caught by the command line's own handler.
+_LAZY = {
+    "plugin_host.batch": ("BatchReport", "FileResult", "expand_inputs", "render_file", "run_batch"),
+    "plugin_host.chain": ("Chain", "Rendered", "StageInfo"),
+    "plugin_host.params": ("ParamInfo",),
+    "plugin_host.preset": ("PresetInfo", "find_preset", "list_presets", "load_preset", "save_preset"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    for module, names in _LAZY.items():
+        if name in names:
+            return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module 'plugin_host' has no attribute {name!r}")
+
 
 __all__ = [
     "BatchError",

@@ -18,7 +18,6 @@ unless one ``separator`` is given to share.
 
 from __future__ import annotations
 
-import glob
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -49,10 +48,9 @@ from separator.engines import (
     execute,
     plan,
 )
+from separator.engines.inputs import AUDIO_EXTENSIONS, expand, expand_inputs
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf")
 DEFAULT_BIT_DEPTH = {"wav": "32f", "flac": "24"}
-GLOB_CHARS = set("*?[")
 SeparatorLoader = Callable[[], SeparatorLike]
 
 __all__ = [
@@ -72,44 +70,6 @@ __all__ = [
     "render_file",
     "run_batch",
 ]
-
-
-# -- inputs ------------------------------------------------------------------------------------
-
-
-def expand_inputs(inputs: Iterable[str | Path], exclude: str | Path | None = None) -> list[Path]:
-    """Files, folders (searched recursively for audio files) and globs → files, in order, without repeats.
-
-    A path or pattern that matches nothing is kept as it is, so it is reported as a failed input.
-    Hidden files (``.name``, which includes unfinished outputs) and files under ``exclude`` are left out of folders.
-    """
-    return [path for path, _ in _expand(inputs, exclude)]
-
-
-def _expand(inputs: Iterable[str | Path], exclude: str | Path | None) -> list[tuple[Path, Path]]:
-    """``(file, track)`` pairs; ``track`` is the output name without extension (``album/song``)."""
-    skip = Path(exclude).resolve() if exclude is not None else None
-    found: dict[Path, tuple[Path, Path]] = {}
-    for item in inputs:
-        path = Path(item).expanduser()
-        for file, track in _expand_one(path, skip):
-            found.setdefault(file.resolve(), (file, track))
-    return list(found.values())
-
-
-def _expand_one(path: Path, skip: Path | None) -> Iterator[tuple[Path, Path]]:
-    if path.is_dir():
-        for file in sorted(path.rglob("*")):
-            rel = file.relative_to(path)
-            hidden = any(part.startswith(".") for part in rel.parts)
-            inside_skip = skip is not None and file.resolve().is_relative_to(skip)
-            if file.is_file() and file.suffix.lower() in AUDIO_EXTENSIONS and not hidden and not inside_skip:
-                yield file, rel.with_suffix("")
-    elif not path.exists() and GLOB_CHARS & set(str(path)):
-        matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True)) if Path(m).is_file()]
-        yield from ((m, Path(m.stem)) for m in matches) if matches else [(path, Path(path.stem))]
-    else:
-        yield path, Path(path.stem)
 
 
 def output_paths(chain: Chain, track: str | Path, out_dir: str | Path, ext: str = "wav") -> list[Path]:
@@ -259,7 +219,7 @@ def run_batch(
     runner = _engine(engine, jobs)
     chain = preset_or_chain if isinstance(preset_or_chain, Chain) else Chain.from_preset(preset_or_chain)
     inputs = list(inputs)
-    files = _expand(inputs, exclude=out_dir)
+    files = expand(inputs, exclude=out_dir)
     if not files:
         raise BatchError(f"no audio files found in: {', '.join(str(i) for i in inputs) or '(no inputs given)'}")
     entries = [(file, output_paths(chain, track, out_dir, options.ext)) for file, track in files]

@@ -29,7 +29,6 @@ from plugin_host.render import Tail, fit, render, whole
 from plugin_host.schema import FORMAT_VERSION, normalize
 from plugin_host.split import SeparatorLike, SplitStage
 from plugin_host.stages import ContainerStage, PluginStage, Vst3Stage
-from separator import Separator
 
 MIX = "mix"  # the key of the mixed audio in the result of a preset whose split writes both
 
@@ -199,6 +198,8 @@ class Chain:
     def separator(self) -> SeparatorLike:
         """The model of the split stage; the shipped one is loaded on first use, once per chain (and its copies)."""
         if self._separator is None:
+            from separator import Separator  # imports torch: only when a split stage first runs
+
             self._separator = Separator.from_pretrained()
         return self._separator
 

@@ -14,18 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from plugin_host import summary
-from plugin_host.batch import DEFAULT_BIT_DEPTH, expand_inputs, run_batch
-from plugin_host.chain import Chain
 from plugin_host.errors import PluginHostError
-from plugin_host.preset import list_presets, load_preset
-from separator import SeparatorError
-from separator.engines import ENGINES, REPORT_NAME, make_engine, write_report
-from separator.engines.progress import ProgressBar, durations
+from separator import interrupt
+from separator.errors import SeparatorError
 
+# Only light modules above: numpy, pedalboard and the engines load inside the commands that use them,
+# so `--help` and `presets list` start at once and a Ctrl-C at any moment is one line (see run()).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ENGINES = ("local", "ray")  # separator.engines.ENGINES (a test keeps them equal)
+INTERRUPTED = "plugin-host: interrupted; finished files are complete, run again with --skip-existing to resume"
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -103,13 +100,24 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _run(args: argparse.Namespace) -> int:
+    from plugin_host import summary
+    from plugin_host.batch import DEFAULT_BIT_DEPTH, expand_inputs, run_batch
+    from plugin_host.chain import Chain
+    from separator.engines import REPORT_NAME, make_engine, write_report
+    from separator.engines.progress import ProgressBar, durations
+    from separator.files import check_output_dir
+
     if args.report:
         from separator.plots import require
 
         require("plugin-host run --report", "matplotlib", "pyloudnorm")  # one line, before any work
+    check_output_dir(args.out)  # a file, no permission: one line before any work
     engine = make_engine(args.engine, workers=args.jobs, address=args.address, gpus_per_worker=args.gpus_per_worker, workers_label="jobs")
     on_ray = args.engine == "ray"
     chain = Chain.from_preset(args.preset, separator=None if on_ray else _separator(args))
+    if chain.has_split:
+        import separator.separate  # noqa: F401  # torch, while Ctrl-C still exits at once (separator.interrupt)
+    interrupt.raise_from_now_on()
     bit_depth = args.bit_depth or DEFAULT_BIT_DEPTH[args.ext]
     with ProgressBar(durations(expand_inputs(args.inputs, exclude=args.out)), args.quiet) as bar:
         report = run_batch(
@@ -158,6 +166,8 @@ def _loader(args: argparse.Namespace) -> Any:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from plugin_host.preset import list_presets
+
     infos = list_presets()
     width = max((len(i.name) for i in infos), default=0)
     for info in infos:
@@ -167,6 +177,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from plugin_host.chain import Chain
+    from plugin_host.preset import load_preset
+
     if args.params:
         chain = Chain.from_preset(args.preset)
         for p in chain.parameters():
@@ -180,6 +195,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from plugin_host.chain import Chain
+
     failed = 0
     for file in args.files:
         try:
@@ -198,16 +215,24 @@ def _validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (``plugin-host`` exits with it)."""
-    args = get_parser().parse_args(argv)
     try:
+        args = get_parser().parse_args(argv)
+        if args.func is not _run:
+            interrupt.raise_from_now_on()  # `run` says when its start-up is over
         return int(args.func(args))
     except (PluginHostError, SeparatorError) as exc:
         print(f"plugin-host: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("plugin-host: interrupted; finished files are complete, run again with --skip-existing to resume", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
 def run() -> None:
-    sys.exit(main())
+    interrupt.exit_at_once(INTERRUPTED, EXIT_INTERRUPTED)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # between main's return and here, or a second Ctrl-C while printing
+        print(INTERRUPTED, file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

@@ -52,7 +52,7 @@ TRAIN_SEED=${TRAIN_SEED:-7}             # the shipped model saw seed 1 (train) a
 VAL_SEED=${VAL_SEED:-8}
 INIT=${INIT:-$REPO/separator/pretrained/default.pt}
 EXTRA_TRAIN_ARGS=${EXTRA_TRAIN_ARGS:-}  # e.g. "--bf16"
-MAKE_DATA_ARGS=${MAKE_DATA_ARGS:-}      # e.g. "--stereo" (training set) with EXTRA_TRAIN_ARGS="--stereo"
+MAKE_DATA_ARGS=${MAKE_DATA_ARGS:-}      # more make-data flags, e.g. "--sounds DIR"
 PYTHON=${PYTHON:-python}
 
 if [[ -z ${SEPARATOR:-} ]]; then
@@ -100,9 +100,11 @@ run() {
 }
 
 # 1. Data. make-data keeps shards that exist, so this resumes too.
-run "$SEPARATOR" make-data "$OUTDIR/val" --songs "$VAL_SONGS" --seed "$VAL_SEED" --stereo --shard-size "$VAL_SONGS" --jobs "$JOBS"
+# Validation on the held-out sources only (separator.data.sources.HELD_OUT), training never on them.
+HELD_OUT=$("$PYTHON" -c 'from separator.data.sources import HELD_OUT; print(",".join(HELD_OUT))')
+run "$SEPARATOR" make-data "$OUTDIR/val" --songs "$VAL_SONGS" --seed "$VAL_SEED" --shard-size "$VAL_SONGS" --jobs "$JOBS" --only "$HELD_OUT"
 # shellcheck disable=SC2086  # MAKE_DATA_ARGS is a list of flags
-run "$SEPARATOR" make-data "$OUTDIR/data" --songs "$SONGS" --seed "$TRAIN_SEED" --shard-size 250 --jobs "$JOBS" $MAKE_DATA_ARGS
+run "$SEPARATOR" make-data "$OUTDIR/data" --songs "$SONGS" --seed "$TRAIN_SEED" --shard-size 250 --jobs "$JOBS" --exclude "$HELD_OUT" $MAKE_DATA_ARGS
 
 # 2. Training, for the time left. OUT/last.pt, when there, wins over --init.
 LEFT=$((DEADLINE - $(date +%s) - EVAL_MINUTES * 60))
@@ -111,7 +113,7 @@ if ((LEFT >= 60)); then
     say "training for $TRAIN_MINUTES min"
     # shellcheck disable=SC2086  # EXTRA_TRAIN_ARGS is a list of flags
     run "$SEPARATOR" train --data "$OUTDIR/data" --val-data "$OUTDIR/val" --out "$OUTDIR/run" \
-        --init "$INIT" --device cuda --minutes "$TRAIN_MINUTES" --steps 100000000 \
+        --init "$INIT" --stereo --bf16 --device cuda --minutes "$TRAIN_MINUTES" --steps 100000000 \
         --batch "$BATCH" --lr "$LR" --val-every "$VAL_EVERY" $EXTRA_TRAIN_ARGS
 else
     say "only $((LEFT + EVAL_MINUTES * 60)) s left: no training this time, evaluating what there is"

@@ -7,9 +7,15 @@
 ['bass', 'drums', 'guitar', 'other', 'vocals']
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from separator.classes import CLASSES
 from separator.errors import AudioLoadError, AudioWriteError, ModelLoadError, SeparationError, SeparatorError
-from separator.separate import DEFAULT_MODEL, Separator
+
+if TYPE_CHECKING:
+    from separator.separate import DEFAULT_MODEL, Separator
 
 __version__ = "0.1.0"
 
@@ -24,3 +30,13 @@ __all__ = [
     "SeparatorError",
     "__version__",
 ]
+
+_LAZY = {"Separator", "DEFAULT_MODEL"}  # they import torch (seconds): only when first used, so `--help` stays fast
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from separator import separate
+
+        return getattr(separate, name)
+    raise AttributeError(f"module 'separator' has no attribute {name!r}")

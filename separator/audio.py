@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from separator.errors import AudioLoadError, AudioWriteError
+from separator.files import write_error
 
 BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
@@ -181,17 +182,30 @@ def atomic_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: 
     """Open ``path`` for block writing under a temporary name; renamed on success, removed on error.
 
     Yields a ``soundfile.SoundFile``: call ``.write(block.T)`` with ``(channels, n)`` blocks.
+
+    Raises:
+        AudioWriteError: the folder or file cannot be written (a file where a folder should be, no
+            permission, a full disk); the message names the path.
     """
     path = Path(path)
     fmt, subtype = subtype_for(path, bit_depth)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise AudioWriteError(f"{path}: cannot write: a file stands where its folder should be ({exc.strerror})") from exc
+    except OSError as exc:
+        raise AudioWriteError(write_error(path, exc)) from exc
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=subtype) as f:
             yield f
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise AudioWriteError(write_error(path, exc)) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -211,6 +225,6 @@ def save(path: str | Path, audio: np.ndarray, sample_rate: int, bit_depth: str =
     try:
         with atomic_writer(path, sample_rate, audio.shape[0], bit_depth) as f:
             f.write(np.ascontiguousarray(audio.T))
-    except OSError as exc:
-        raise AudioWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    except OSError as exc:  # raised by the caller's own code inside the writer
+        raise AudioWriteError(write_error(path, exc)) from exc
     return path

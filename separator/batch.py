@@ -46,10 +46,12 @@ def split_files(
     bit_depth: str = "32f",
     engine: Engine | None = None,
     skip_existing: bool = False,
+    overwrite: bool = False,
     progress: ProgressFn | None = None,
     html_report: str | Path | None = None,
 ) -> BatchReport:
-    """Split every file into ``out_dir/<name>/<stem>.<ext>``; existing stems are replaced unless ``skip_existing``.
+    """Split every file into ``out_dir/<name>/<stem>.<ext>``; a track with an existing stem fails unless
+    ``skip_existing`` or ``overwrite`` (the policy of ``plugin-host run`` and the OSC server too).
 
     Args:
         separator: the model: it names the stems, and does the work unless ``load_separator`` is given
@@ -59,6 +61,7 @@ def split_files(
         stems, clusters: named or blind mode, as :meth:`Separator.separate`.
         engine: where the files are processed (default: one local worker).
         skip_existing: leave a track alone when all its stems exist (resume).
+        overwrite: replace existing stems.
         progress: called one call at a time with audio progress and once per finished file.
         html_report: also write this report page (``OUT/report.html`` on the command line), updated
             as files finish (:class:`separator.engines.html.HtmlReport`).
@@ -73,7 +76,9 @@ def split_files(
     for f in map(Path, files):
         unique.setdefault(f.resolve(), f)  # a file given twice is split once
     entries = [(f, split_targets(f.stem, out_dir, names, ext)) for f in unique.values()]
-    tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=not skip_existing, check=_own_input)
+    if skip_existing and overwrite:
+        raise SeparatorError("skip_existing and overwrite contradict each other; choose one")
+    tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=overwrite, check=_own_input)
     factory = SplitWorkerFactory(load_separator or separator, stems, clusters, ext, bit_depth)
     page = None
     if html_report is not None:

@@ -11,20 +11,21 @@ import functools
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from separator import interrupt
 from separator.errors import SeparatorError
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf"}
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+INTERRUPTED = "separator: interrupted; no partial stems were left behind"
 PLOTS_EXTRA = "needs the plots extra: pip install 'stemsplit[plots]'"
 
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="separator", description="Split songs into stems with deep clustering.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_LazyParser)
     _split_parser(sub)
     _make_data_parser(sub)
     _tracker_data_parser(sub)
@@ -47,7 +48,9 @@ def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--format", default="wav", choices=["wav", "flac"], dest="ext")
     p.add_argument("--bit-depth", default=None, choices=["16", "24", "32f"], help="default: 32f for WAV, 24 for FLAC")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    p.add_argument("--skip-existing", action="store_true", help="leave tracks whose stems all exist (resume an interrupted run)")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--skip-existing", action="store_true", help="leave tracks whose stems all exist (resume an interrupted run)")
+    existing.add_argument("--overwrite", action="store_true", help="replace existing stems (by default they are refused)")
     p.add_argument("--report", action="store_true", help=f"also write OUTDIR/report.html: loudness, peaks, thumbnails ({PLOTS_EXTRA})")
     _engine_options(p)
     _inference_options(p)
@@ -60,7 +63,13 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="local", choices=ENGINES, help="local threads (default) or a Ray cluster (the cluster extra)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster to join: auto, ray://HOST:PORT (default: start a local one)")
     p.add_argument(
-        "--workers", type=int, metavar="N", help="files at once: threads (default 1) or Ray actors (default: all the cluster fits)"
+        "-j",
+        "--jobs",
+        "--workers",
+        dest="workers",
+        type=int,
+        metavar="N",
+        help="files at once: threads (default 1) or Ray actors (default: all the cluster fits)",
     )
     p.add_argument("--gpus-per-worker", type=float, metavar="F", help="GPUs each Ray actor reserves (fractions share a GPU)")
 
@@ -108,10 +117,34 @@ def _tracker_data_parser(sub: argparse._SubParsersAction) -> None:  # type: igno
     p.add_argument("--holdout-percent", type=float, default=10.0, help="share of songs held out, chosen by song-id hash")
 
 
+class _LazyParser(argparse.ArgumentParser):
+    """A subcommand whose options are added only when it is used: ``train``'s come from a module that imports torch."""
+
+    def __init__(self, *args: Any, populate: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def _ready(self) -> None:
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        self._ready()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._ready()
+        return super().format_help()
+
+
 def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sub.add_parser("train", help="train (or resume) a model; see separator/pretrained/README.md", populate=_train_options)
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
     from separator.train import TrainConfig
 
-    p = sub.add_parser("train", help="train (or resume) a model; see separator/pretrained/README.md")
     for name, value in vars(TrainConfig()).items():
         flag = f"--{name.replace('_', '-')}"
         if isinstance(value, bool):
@@ -188,24 +221,20 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def find_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """Expand folders recursively to their audio files; returns ``(files, problems)``."""
-    files: list[Path] = []
-    problems: list[str] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-            files.extend(found) if found else problems.append(f"{path}: folder holds no audio files")
-        else:
-            files.append(path)
-    return files, problems
+def find_inputs(inputs: Sequence[str], exclude: str | Path | None = None) -> tuple[list[Path], list[str]]:
+    """Expand files, folders and globs as ``plugin-host run`` does (:mod:`separator.engines.inputs`: hidden and
+    temporary files and everything under ``exclude``, the output folder, left out); returns ``(files, problems)``."""
+    from separator.engines.inputs import empty_folders, expand_inputs
+
+    problems = [f"{folder}: folder holds no audio files" for folder in empty_folders(inputs, exclude)]
+    return expand_inputs(inputs, exclude), problems
 
 
 def _split(args: argparse.Namespace) -> int:
     from separator.batch import split_files
     from separator.engines import REPORT_NAME, make_engine, table, write_report
     from separator.engines.progress import ProgressBar, durations
+    from separator.files import check_output_dir
     from separator.separate import Separator
 
     if args.report:
@@ -213,10 +242,13 @@ def _split(args: argparse.Namespace) -> int:
 
         require("separator split --report", "matplotlib", "pyloudnorm")  # one line, before the model loads
     bit_depth = args.bit_depth or ("24" if args.ext == "flac" else "32f")
-    files, problems = find_inputs(args.inputs)
+    check_output_dir(args.out)  # a file, no permission: one line before the model loads
+    files, problems = find_inputs(args.inputs, exclude=args.out)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    engine = make_engine(args.engine, workers=args.workers, address=args.address, gpus_per_worker=args.gpus_per_worker)
+    engine = make_engine(
+        args.engine, workers=args.workers, address=args.address, gpus_per_worker=args.gpus_per_worker, workers_label="jobs"
+    )
     overrides = _inference_overrides(args)
     on_ray = args.engine == "ray"
     # on Ray the driver only names and checks the stems; every actor loads its own model on its own device
@@ -235,6 +267,7 @@ def _split(args: argparse.Namespace) -> int:
             bit_depth=bit_depth,
             engine=engine,
             skip_existing=args.skip_existing,
+            overwrite=args.overwrite,
             progress=bar.update,
             html_report=Path(args.out) / "report.html" if args.report else None,
         )
@@ -343,18 +376,27 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (``separator`` calls ``sys.exit`` with it)."""
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"
     try:
+        args = get_parser().parse_args(argv)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+        warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"
+        if args.command in ("split", "evaluate", "export", "inspect", "train"):
+            import separator.separate  # noqa: F401  # torch, while Ctrl-C still exits at once (separator.interrupt)
+        interrupt.raise_from_now_on()
         return COMMANDS[args.command](args)
     except SeparatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
     except KeyboardInterrupt:
-        print("interrupted; no partial stems were left behind", file=sys.stderr)
-        return 130
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def run() -> None:
-    sys.exit(main())
+    interrupt.exit_at_once(INTERRUPTED, EXIT_INTERRUPTED)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # between main's return and here, or a second Ctrl-C while printing
+        print(INTERRUPTED, file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

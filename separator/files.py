@@ -1,8 +1,10 @@
-"""Atomic writes of small non-audio files (pictures, report pages): a temporary name beside the target, then a rename."""
+"""Output folders checked before any work, and atomic writes of small non-audio files (pictures, report pages):
+a temporary name beside the target, then a rename."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -12,6 +14,36 @@ from separator.errors import SeparatorError
 
 class FileWriteError(SeparatorError):
     """A picture or report page could not be written."""
+
+
+class OutputFolderError(SeparatorError):
+    """The output folder cannot be used: it is a file, cannot be created, or is not writable."""
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Check, before any work, that the output folder ``path`` is a folder (or can be made) and is writable.
+
+    Nothing is created: the writers make the folders they need.
+
+    Raises:
+        OutputFolderError: one line naming the path and what to do.
+    """
+    path = Path(path)
+    existing = next((folder for folder in (path, *path.parents) if folder.exists()), Path("."))
+    if not existing.is_dir():
+        where = "the output folder" if existing == path else f"a folder above the output folder ({path})"
+        raise OutputFolderError(f"{existing}: {where} is a file; choose another output folder with -o/--out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "the output folder is" if existing == path else f"the output folder ({path}) cannot be made here:"
+        raise OutputFolderError(f"{existing}: {what} not writable; choose another with -o/--out or change its permissions")
+    return path
+
+
+def write_error(path: str | Path, exc: OSError) -> str:
+    """``<path>: cannot write (<reason>)``, with a hint for a full disk."""
+    reason = exc.strerror or str(exc)
+    hint = "; free some space or choose another output folder" if exc.errno == errno.ENOSPC else ""
+    return f"{path}: cannot write ({reason}){hint}"
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> Path:

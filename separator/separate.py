@@ -28,8 +28,9 @@ import torch
 from separator import audio as audio_io
 from separator.chunking import crossfade, segments
 from separator.devices import resolve_device
-from separator.errors import SeparationError
+from separator.errors import AudioWriteError, SeparationError
 from separator.features import FLOOR_DB, bands_to_bins, features, istft, stft_size
+from separator.files import write_error
 from separator.kmeans import kmeans, soft_assign
 from separator.model import ChimeraNet, load_checkpoint
 from separator.naming import cluster_profiles, name_clusters, present_names, stable_order
@@ -516,6 +517,7 @@ class _writers:
     """Open one atomic writer per stem; all are renamed into place only if every stem completes."""
 
     def __init__(self, targets: list[Path], sample_rate: int, channels: int, bit_depth: str) -> None:
+        self.folder = targets[0].parent if targets else Path()
         self.contexts = [audio_io.atomic_writer(t, sample_rate, channels, bit_depth) for t in targets]
 
     def __enter__(self) -> list:  # type: ignore[type-arg]
@@ -530,6 +532,8 @@ class _writers:
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         self._close(exc_type, exc)
+        if isinstance(exc, OSError):  # a full disk, a folder gone: one line naming where, not the errno's class
+            raise AudioWriteError(write_error(self.folder, exc)) from exc
 
     def _close(self, exc_type, exc) -> None:  # type: ignore[no-untyped-def]
         for ctx in self.contexts[: len(self.files)]:

@@ -25,6 +25,9 @@ from separator.loss import deep_clustering_loss, mask_inference_loss
 from separator.model import ChimeraNet, load_checkpoint, save_checkpoint, with_stereo_inputs
 
 log = logging.getLogger(__name__)
+# Validation splits with the inference settings the shipped models use, so the best checkpoint is
+# chosen by what users get (soft k-means masks, every track heard at the same level).
+VALIDATION_INFERENCE: dict[str, Any] = {"reference_db": -28.0, "hardness": 5.0}
 SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out of the loss
 
 
@@ -211,10 +214,12 @@ def _bank(cfg: TrainConfig, out: Path) -> StemBank:
 def _validate(model: ChimeraNet, cfg: TrainConfig, out: Path, step: int) -> None:
     """Log validation SI-SDR improvements and keep the best model as ``best.pt``."""
     from separator.evaluate import evaluate_model
+    from separator.separate import Separator
 
     model.eval()
     try:
-        scores = evaluate_model(model, cfg.val_data or "", max_songs=cfg.val_songs, oracle=False)
+        separator = Separator(model, next(model.parameters()).device, **VALIDATION_INFERENCE)
+        scores = evaluate_model(separator, cfg.val_data or "", max_songs=cfg.val_songs, oracle=False)
     finally:
         model.train()
     _log(out, {"step": step, "val": scores})

@@ -46,7 +46,7 @@ def test_songs_are_stereo_stems_with_silence_only_where_absent(recipe: Recipe) -
     for index in range(6):
         stems, present = make_song(recipe, index)
         assert stems.shape == (len(CLASSES), 2, int(recipe.seconds * recipe.sample_rate))
-        assert present.sum() >= 2 or (present.sum() >= 1 and index >= 0)
+        assert present.sum() >= 1
         energy = np.sqrt(np.mean(stems**2, axis=(1, 2)))
         assert np.all(energy[~present] == 0)
         assert np.all(energy[present] > 1e-4)

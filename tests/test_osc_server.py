@@ -135,6 +135,41 @@ def test_split_takes_named_stems_or_a_cluster_count(client: OscClient, extra: tu
     assert [Path(p).stem for p in done.args[1:]] == names, done
 
 
+def test_job_accepted_comes_before_every_other_message_of_its_job_under_load(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Many short render jobs on four workers, over real UDP on loopback, with the network thread slowed just
+    # after it has handled a request (as on a busy machine): a worker must still not speak before /job/accepted.
+    service = Service(ServeOptions(port=0, roots=[str(root)], preset=str(root / "trim-hp.yaml"), jobs=4, queue=64))
+    deliver = service.server.deliver
+
+    def slow_deliver(messages: list[Message], reply_to: Any) -> None:
+        time.sleep(0.005)
+        deliver(messages, reply_to)
+
+    monkeypatch.setattr(service.server, "deliver", slow_deliver)
+    service.start()
+    client = OscClient(service.address)
+    n_jobs = 40
+    try:
+        for i in range(n_jobs):
+            client.send("/render", "mix.wav", f"out/{i}.wav")
+        finished: set[int] = set()
+        first: dict[int, str] = {}
+        deadline = time.monotonic() + 120
+        while len(finished) < n_jobs and time.monotonic() < deadline:
+            message = client.receive(5.0)
+            assert message is not None, f"{len(finished)} of {n_jobs} jobs finished; first messages {first}"
+            assert message.address != "/error", message
+            job = int(message.args[0])
+            first.setdefault(job, message.address)
+            if message.address in ("/job/done", "/job/error", "/job/cancelled"):
+                finished.add(job)
+    finally:
+        client.close()
+        service.stop()
+    assert len(first) == n_jobs
+    assert {job: address for job, address in first.items() if address != "/job/accepted"} == {}
+
+
 def test_render_runs_the_loaded_chain_with_its_parameters_now(client: OscClient, root: Path) -> None:
     client.request("/chain/trim/gain_db", -6.0)
     client.send("/render", "mix.wav", "rendered/mix-6db.wav")
@@ -147,16 +182,34 @@ def test_render_runs_the_loaded_chain_with_its_parameters_now(client: OscClient,
     assert 20 * np.log10(level) == pytest.approx(-6.0, abs=0.5)  # the high-pass at 40 Hz takes little
 
 
-def test_render_with_a_split_preset_uses_the_servers_model_and_the_stem_settings(client: OscClient) -> None:
+@pytest.mark.parametrize(
+    ("settings", "heard"),
+    [
+        ([("/stem/*/mute", 1), ("/stem/vocals/mute", 0)], ["vocals"]),
+        ([("/stem/vocals/solo", 1)], ["vocals"]),
+        ([("/stem/drums/mute", 1)], ["vocals", "other"]),
+        ([("/stem/drums/solo", 1), ("/stem/other/solo", 1)], ["drums", "other"]),
+    ],
+)
+def test_render_with_a_split_preset_plays_exactly_the_stems_that_mute_and_solo_leave(
+    client: OscClient, short_segments: Separator, settings: list[tuple[str, int]], heard: list[str]
+) -> None:
     client.request("/preset/load", "split-remix.yaml")
-    client.request("/stem/*/mute", 1)
-    client.request("/stem/vocals/mute", 0)
-    client.send("/render", "mix.wav", "vocals-only.wav")
+    for address, value in settings:
+        client.request(address, value)
+    client.send("/render", "mix.wav", "remix.wav")
     done = client.wait_for(lambda m: m.address in ("/job/done", "/job/error"), timeout=60)
     assert done.address == "/job/done", done
     rendered, _ = audio_io.load(done.args[1])
-    assert rendered.shape[0] == 2 and rendered.shape[-1] >= mixture().shape[-1]
-    assert np.abs(rendered).max() < np.abs(mixture()).max()  # only one stem is heard
+    # the same model on the same mixture after split-remix's trim (pedalboard's Gain: +1 dB by default),
+    # then drums 3 dB down and the rest at unity
+    trimmed = (mixture() * 10 ** (1 / 20)).astype(np.float32)
+    stems = short_segments.separate(trimmed, 44100, stems=["drums", "vocals"])
+    gains = {"drums": 10 ** (-3 / 20), "vocals": 1.0, "other": 1.0}
+    expected = sum(gains[name] * stems[name] for name in heard)
+    n = mixture().shape[-1]
+    assert rendered.shape[0] == 2 and rendered.shape[-1] >= n
+    np.testing.assert_allclose(rendered[:, :n], expected, atol=2e-3)
 
 
 def test_cancel_stops_a_running_split_and_leaves_no_files(root: Path, slowed: Separator) -> None:

@@ -26,7 +26,13 @@ DEFAULT_MAX_PACKET = 8192  # bytes; larger datagrams are refused (a preset or a 
 
 
 class Application(Protocol):
-    """What the transport serves: the routing of messages and who takes feedback."""
+    """What the transport serves: the routing of messages and who takes feedback.
+
+    ``lock`` is held while one datagram is handled and its replies are sent; whoever else sends to a
+    client (a job's worker) takes it too, so that nothing overtakes a reply such as ``/job/accepted``.
+    """
+
+    lock: threading.RLock
 
     def handle(self, messages: list[Message], sender: Address, reply_to: Address) -> list[Message]:
         """Replies to the messages of one datagram (a bundle's messages are handled together, in order)."""
@@ -217,7 +223,8 @@ class OscServer:
             return
         self.stats.messages += len(messages)
         reply_to = self.reply_target(sender)
-        self.deliver(self.app.handle(messages, sender, reply_to), reply_to)
+        with self.app.lock:  # see Application: a job's first message waits for its /job/accepted
+            self.deliver(self.app.handle(messages, sender, reply_to), reply_to)
 
     def _packet_error(self, sender: Address, kind: str, text: str) -> None:
         """Log (throttled) and answer (at most once a second per sender) a packet that was not served."""

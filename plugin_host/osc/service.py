@@ -128,7 +128,10 @@ class Service:
         return self.server.stats.as_tuple()
 
     def _notify(self, job: Job, message: Message) -> None:
-        self.server.send(job.reply_to, message)
+        # under the lock the transport holds while it answers a datagram: the request that queued this job
+        # has had its /job/accepted sent before the job's worker can send anything
+        with self.control.lock:
+            self.server.send(job.reply_to, message)
 
     def _on_midi(self, message: Any) -> None:
         """Called on the MIDI backend's thread for every incoming message."""

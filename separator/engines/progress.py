@@ -65,10 +65,14 @@ class ProgressBar:
             self.bar = self._open()
         key = event.input.resolve()
         step = event.audio_seconds
+        if key in self.durations:  # a worker's estimate may overshoot: never count past the file's length
+            step = min(step, max(0.0, self.durations[key] - self.counted.get(key, 0.0)))
         if event.result is not None:  # top up to the file's full length, whatever was reported before
             step = max(0.0, self.durations.get(key, event.result.audio_seconds) - self.counted.get(key, 0.0))
             self.finished += 1
             self._announce(event.result)
+        if self.bar.total:  # float sums in another order than the total's: never past 100 %
+            step = max(0.0, min(step, self.bar.total - self.bar.n))
         self.counted[key] = self.counted.get(key, 0.0) + step
         self.bar.update(step)
         self.bar.set_postfix_str(f"files {self.finished}/{len(self.durations)}" + (f", {self.failed} failed" if self.failed else ""))

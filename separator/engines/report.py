@@ -27,24 +27,34 @@ class ReportError(SeparatorError):
 
 
 def duration(seconds: float) -> str:
-    """``75.25`` → ``1:15.3``; ``3725`` → ``1:02:05.0``."""
-    minutes, secs = divmod(max(0.0, seconds), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+    """``75.3`` → ``1:15.3``; ``3725`` → ``1:02:05.0``; ``59.96`` → ``1:00.0`` (rounded before it is split)."""
+    tenths = round(max(0.0, seconds) * 10)
+    minutes, tenths = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{tenths // 10:02d}.{tenths % 10}"
+    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes}:{secs}"
 
 
 def table(report: BatchReport, title: str) -> str:
-    """Files, audio duration and processing time per status, then the totals and the engine's throughput."""
+    """Files, audio duration and work time per status, then the totals, the wall-clock time and the throughput.
+
+    Work time is the time the workers spent on the files; with several jobs it exceeds the wall-clock
+    time, so the total row sums the rows and the wall-clock time has a line of its own.
+    """
     rows = [
         f"{title}: {len(report.results)} files, jobs {report.jobs}, engine {report.engine}",
-        f"  {'status':<8}{'files':>7}{'audio':>12}{'time':>12}",
+        f"  {'status':<8}{'files':>7}{'audio':>12}{'work':>12}",
     ]
+    work = 0.0
     for status in (DONE, SKIPPED, FAILED):
         results = report.with_status(status)
-        spent = duration(sum(r.seconds for r in results)) if status != SKIPPED else "-"
-        rows.append(f"  {status:<8}{len(results):>7}{duration(sum(r.audio_seconds for r in results)):>12}{spent:>12}")
+        spent = sum(r.seconds for r in results) if status != SKIPPED else 0.0
+        work += spent
+        shown = duration(spent) if status != SKIPPED else "-"
+        rows.append(f"  {status:<8}{len(results):>7}{duration(sum(r.audio_seconds for r in results)):>12}{shown:>12}")
     total_audio = sum(r.audio_seconds for r in report.results)
-    rows.append(f"  {'total':<8}{len(report.results):>7}{duration(total_audio):>12}{duration(report.seconds):>12}")
+    rows.append(f"  {'total':<8}{len(report.results):>7}{duration(total_audio):>12}{duration(work):>12}")
+    rows.append(f"  wall-clock {duration(report.seconds)} with {report.jobs} job(s)")
     rows.append(f"  real-time factor {report.realtime_factor:.1f}x (audio processed per second of wall-clock time, {report.engine} engine)")
     retried = [r for r in report.results if r.attempts > 1]
     if retried:

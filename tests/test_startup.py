@@ -1,0 +1,119 @@
+"""Start-up as a user meets it: commands that do not separate never import torch, Ctrl-C at any
+moment of start-up is one line and exit code 130, and the OSC server answers before the model is loaded."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from osc_support import OscClient
+
+from plugin_host.osc import model as osc_model
+from plugin_host.osc.model import ModelProvider
+from plugin_host.osc.service import ServeOptions, Service
+
+ROOT = Path(__file__).resolve().parent.parent
+MIXTURE = ROOT / "examples" / "mixture.flac"
+
+# Runs a command line in a fresh interpreter and prints whether torch was imported by the end.
+PROBE = """
+import contextlib, importlib, io, sys
+module, *argv = sys.argv[1:]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        code = importlib.import_module(module).main(argv)
+    except SystemExit as exit:
+        code = exit.code
+print(code, "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [
+        ("plugin_host.cli", ["--help"]),
+        ("plugin_host.cli", ["presets", "list"]),
+        ("plugin_host.cli", ["presets", "show", "karaoke"]),
+        ("plugin_host.cli", ["presets", "validate", str(ROOT / "presets" / "drum-bus.yaml")]),
+        ("plugin_host.cli", ["run", "--help"]),
+        ("plugin_host.cli", ["serve", "--help"]),
+        ("separator.cli", ["--help"]),
+        ("separator.cli", ["split", "--help"]),
+    ],
+)
+def test_commands_that_do_not_separate_never_import_torch(module: str, argv: list[str]) -> None:
+    probe = subprocess.run([sys.executable, "-c", PROBE, module, *argv], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    code, torch_imported = probe.stdout.split()
+    assert code == "0", probe.stderr
+    assert torch_imported == "False", f"{module} {' '.join(argv)} imported torch"
+
+
+def test_train_options_still_come_from_the_training_config() -> None:
+    from separator.cli import get_parser
+
+    args = get_parser().parse_args(["train", "--steps", "5", "--no-stereo"])
+    assert args.steps == 5 and args.stereo is False
+
+
+def test_the_engine_names_on_the_command_line_are_the_engines() -> None:
+    from plugin_host.cli import ENGINES
+    from separator.engines import ENGINES as engines
+
+    assert engines == ENGINES
+
+
+COMMANDS = {
+    "separator split": ("separator.cli", ["split", str(MIXTURE), "-q"]),
+    "plugin-host run": ("plugin_host.cli", ["run", "karaoke", str(MIXTURE), "-q"]),
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("delay", [0.15, 0.4, 1.0, 2.5])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_code_130(tmp_path: Path, command: str, delay: float) -> None:
+    # From the first line of the package on (imports, parsing, torch, the model load, the first file);
+    # the interpreter's own first tens of milliseconds, before any of this code, are Python's.
+    module, argv = COMMANDS[command]
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"from {module} import run; run()", *argv, "-o", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip(f"{command} finished within {delay} s: nothing left to interrupt")
+    assert process.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_the_osc_server_answers_ping_before_the_model_has_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def slow_model(path: str | None = None, device: str = "auto") -> ModelProvider:
+        def load() -> object:
+            release.wait(30)
+            raise RuntimeError("not needed by this test")
+
+        return ModelProvider(load)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(osc_model.ModelProvider, "pretrained", staticmethod(slow_model))
+    service = Service(ServeOptions(port=0, roots=[str(tmp_path)])).start()
+    client = OscClient(("127.0.0.1", service.address[1]))
+    try:
+        assert client.request("/ping", 7)[0].args == (7,)
+        assert client.request("/status")[0].args[-1] == "loading"
+    finally:
+        release.set()
+        client.close()
+        service.stop()
