@@ -91,6 +91,11 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_code_130(tmp_path: Path, co
     _, err = process.communicate(timeout=120)
     if process.returncode == 0:
         pytest.skip(f"{command} finished within {delay} s: nothing left to interrupt")
+    finished = any(p.suffix == ".wav" for p in (tmp_path / "out").rglob("*"))
+    if process.returncode == -signal.SIGINT and finished and not err.strip():
+        # the work was done and Python was shutting down (it restores the default SIGINT action
+        # then): the process dies of the signal, which a shell reports as exit code 130
+        pytest.skip(f"{command} had finished its work within {delay} s and was exiting")
     assert process.returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0], err
