@@ -172,9 +172,15 @@ def _umask() -> int:
 
 
 def _warn_clipping(path: Path, audio: np.ndarray, subtype: str) -> None:
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    warn_if_clipped(path, float(np.abs(audio).max()) if audio.size else 0.0, subtype, stacklevel=4)
+
+
+def warn_if_clipped(path: str | Path, peak: float, subtype: str, stacklevel: int = 2) -> None:
+    """Warn that a file written with integer ``subtype`` (e.g. ``"PCM_16"``) clipped its ``peak`` (linear, > 1)."""
     if subtype != "FLOAT" and peak > 1.0:
-        warnings.warn(f"{path}: peak {20 * np.log10(peak):+.1f} dBFS clips at this bit depth; use --bit-depth 32f to keep it", stacklevel=3)
+        warnings.warn(
+            f"{path}: peak {20 * np.log10(peak):+.1f} dBFS clips at this bit depth; use --bit-depth 32f to keep it", stacklevel=stacklevel
+        )
 
 
 @contextlib.contextmanager

@@ -198,10 +198,14 @@ class Separator:
             audio_io.subtype_for(t, bit_depth)  # fail on a bad format before any work
         reader = lambda: audio_io.blocks(path, block, overlap)  # noqa: E731
         offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
+        peaks = np.zeros(len(targets))
         with _writers(targets, meta.sample_rate, meta.channels, bit_depth) as files:
             for piece in self.stream(reader, meta.frames, meta.sample_rate, names, clusters, progress, offset):
-                for f, stem in zip(files, piece, strict=True):
+                for i, (f, stem) in enumerate(zip(files, piece, strict=True)):
                     f.write(np.ascontiguousarray(stem.T))
+                    peaks[i] = max(peaks[i], float(np.abs(stem).max(initial=0.0)))
+        for target, peak in zip(targets, peaks, strict=True):
+            audio_io.warn_if_clipped(target, float(peak), audio_io.subtype_for(target, bit_depth)[1], stacklevel=3)
         return targets
 
     def stream(

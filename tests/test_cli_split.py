@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,16 @@ def test_an_output_that_would_overwrite_the_input_is_refused(tmp_path: Path, son
     assert split(victim, "-o", tmp_path, "--stems", "vocals") == 1
     assert "output would overwrite the input" in capsys.readouterr().err
     assert victim.read_bytes() == song_file.read_bytes()
+
+
+def test_a_stem_that_clips_at_an_integer_bit_depth_is_warned_about_and_32f_keeps_it(tmp_path: Path) -> None:
+    """The CLI prints the warning as one ``warning: <file>: ...`` line; pytest collects it instead."""
+    loud = tmp_path / "loud.wav"
+    audio_io.save(loud, sine(110.0, 1.0, 44100, channels=2, amplitude=1.8), 44100, bit_depth="32f")
+    with pytest.warns(UserWarning, match=r"int/loud/source1\.wav: peak \+5\.1 dBFS clips at this bit depth; use --bit-depth 32f"):
+        assert split(loud, "-o", tmp_path / "int", "--clusters", "1", "--bit-depth", "16") == 0  # one source: the whole mix
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert split(loud, "-o", tmp_path / "float", "--clusters", "1") == 0
+    assert not [w for w in caught if "clips" in str(w.message)]
+    assert float(np.abs(audio_io.load(tmp_path / "float" / "loud" / "source1.wav")[0]).max()) > 1.0
