@@ -161,6 +161,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle binary-mask row")
+    p.add_argument("--confusion", action="store_true", help="also split each stem alone: where does each stem go?")
     p.add_argument("--plot", metavar="PNG", help=f"also draw the table as a bar chart ({PLOTS_EXTRA})")
     _inference_options(p)
 
@@ -342,6 +343,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         require("--plot", "matplotlib")  # before the evaluation's minutes of work
     result = evaluate_model(separator, args.data, args.max_songs, oracle=not args.no_oracle)
     print(format_table(result))
+    if args.confusion:
+        from separator.evaluate import confusion, format_confusion
+
+        result["confusion"] = confusion(separator, args.data, args.max_songs)
+        print(format_confusion(result["confusion"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     if args.plot:

@@ -110,6 +110,33 @@ def evaluate_model(model: ChimeraNet | Separator, folder: str | Path, max_songs:
     return result
 
 
+def confusion(model: ChimeraNet | Separator, folder: str | Path, max_songs: int | None = 50) -> dict[str, dict[str, float]]:
+    """Where each stem goes when heard alone: the share of named-mode output energy per stem.
+
+    Each source of each song is split alone, at its level in the mix; row ``true`` of the
+    result maps every output stem to its mean share of the output energy (rows sum to 1).
+    A good model puts each row's weight on its own column.
+    """
+    sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
+    songs, rate = load_songs(folder, max_songs)
+    shares: dict[str, list[np.ndarray]] = defaultdict(list)
+    for refs, labels in songs:
+        for ref, label in zip(refs, labels, strict=True):
+            energy = np.array([float(np.sum(stem.astype(np.float64) ** 2)) for stem in sep.separate(ref, rate).values()])
+            if energy.sum() > 0:
+                shares[CLASSES[label] if label >= 0 else UNKNOWN].append(energy / energy.sum())
+    outputs = sep.stem_names()
+    return {true: dict(zip(outputs, np.mean(rows, axis=0).tolist(), strict=True)) for true, rows in shares.items()}
+
+
+def format_confusion(table: dict[str, dict[str, float]]) -> str:
+    """:func:`confusion` as a fixed-width table: one row per true stem, one column per output stem."""
+    outputs = list(next(iter(table.values()))) if table else []
+    header = f"{'heard alone → share':<22}" + "".join(f"{c:>9}" for c in outputs)
+    rows = [f"{true:<22}" + "".join(f"{table[true][c]:>9.2f}" for c in outputs) for true in COLUMNS if true in table]
+    return "\n".join([header, "-" * len(header), *rows])
+
+
 def format_table(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_model` as a fixed-width table, one row per mode."""
     modes = [m for m in ("mixture", "named", "blind", "oracle") if m in result or m == "mixture"]

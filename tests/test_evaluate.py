@@ -47,3 +47,32 @@ def test_table_lists_every_mode_and_stem() -> None:
     table = format_table(result)
     assert "named stems" in table and "oracle binary mask" in table and "mixture (no-op)" in table
     assert "7.50" in table and "6.25" in table and "(3 songs)" in table
+
+
+def test_evaluation_and_the_solo_stem_confusion_read_tracker_style_shards_with_unknown_sources(separator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Sources without a class are scored in blind mode as "unknown"; heard alone, each source's output
+    shares sum to 1 and a drum part mostly comes out as drums."""
+    from separator.evaluate import confusion, evaluate_model, format_confusion
+
+    stems, present = generated_song(1, seconds=2.0)
+    assert present[0] and present[1], "song 1 has drums and bass"
+    six = np.zeros((1, 6, 2, stems.shape[-1]), np.float16)
+    six[0, 0], six[0, 1] = stems[0], stems[1]
+    six[0, 2] = stems[2:].sum(0)  # everything else: one source with no class
+    labels = np.array([[0, 1, -1, -1, -1, -1]], np.int8)
+    np.savez(
+        tmp_path / "shard-00000.npz",
+        stems=six,
+        present=np.array([[True, True, True, False, False, False]]),
+        labels=labels,
+        sample_rate=44100,
+    )
+    result = evaluate_model(separator, tmp_path, oracle=False)
+    assert set(result["blind"]) == {"mean", "drums", "bass", "unknown"}
+    assert set(result["named"]) == {"mean", "drums", "bass"}  # no class, no named score
+    table = confusion(separator, tmp_path)
+    assert set(table) == {"drums", "bass", "unknown"}
+    for row in table.values():
+        assert abs(sum(row.values()) - 1.0) < 1e-6 and list(row) == ["drums", "bass", "guitar", "vocals", "other"]
+    assert max(table["drums"], key=table["drums"].get) == "drums"
+    assert format_confusion(table).splitlines()[2].startswith("drums")
