@@ -399,10 +399,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    interrupt.exit_at_once(INTERRUPTED, EXIT_INTERRUPTED)
-    try:
-        code = main()
-    except KeyboardInterrupt:  # between main's return and here, or a second Ctrl-C while printing
-        print(INTERRUPTED, file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    sys.exit(code)
+    interrupt.run_command(main, INTERRUPTED, EXIT_INTERRUPTED)

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 _state = {"installed": False}  # whether exit_at_once set the handler (only the main thread can)
@@ -36,3 +37,14 @@ def raise_from_now_on() -> None:
     if _state["installed"]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         _state["installed"] = False
+
+
+def run_command(main: Callable[[], int], message: str, code: int = 130) -> None:
+    """Run a command line's ``main`` and exit with its code; Ctrl-C at any moment prints ``message``, exits ``code``."""
+    exit_at_once(message, code)
+    try:
+        status = main()
+    except KeyboardInterrupt:  # between main's return and here, or a second Ctrl-C while printing
+        sys.stderr.write(message + "\n")
+        status = code
+    sys.exit(status)

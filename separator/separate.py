@@ -225,12 +225,8 @@ class Separator:
         blind mode (fit, then assign). ``offset_db`` is added to the network's input features.
         """
         block, overlap = self._block_sizes(sample_rate)
-        passes = 2 if clusters or self.naming == "clusters" else 1
-        routing = (
-            self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db)
-            if passes == 2
-            else None
-        )
+        passes = 2 if self._two_pass(clusters) else 1
+        routing = self._routing(reader, names, clusters, sample_rate, n_samples, progress, offset_db)
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
@@ -303,12 +299,7 @@ class Separator:
             is centred on sample ``first + j * hop``.
         """
         block, overlap = self._block_sizes(sample_rate)
-        two_pass = bool(clusters) or self.naming == "clusters"
-        routing = (
-            self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, None, offset_db)
-            if two_pass
-            else None
-        )
+        routing = self._routing(reader, names, clusters, sample_rate, n_samples, None, offset_db)
         hop = stft_size(sample_rate)[1]
         owned = -(-block // hop)  # frames centred before the next segment starts
         with torch.no_grad():
@@ -320,6 +311,26 @@ class Separator:
                 yield i * block, band_masks[:, :keep].float().cpu().numpy(), feats[:keep].float().cpu().numpy()
 
     # -- internals -------------------------------------------------------------------------
+
+    def _two_pass(self, clusters: int | None) -> bool:
+        """Whether a split first fits k-means on the whole track (blind mode, and named mode from clusters)."""
+        return bool(clusters) or self.naming == "clusters"
+
+    def _routing(
+        self,
+        reader: Callable[[], Iterator[np.ndarray]],
+        names: list[str],
+        clusters: int | None,
+        sample_rate: int,
+        n_samples: int,
+        progress: ProgressFn | None,
+        offset_db: float,
+    ) -> _Routing | None:
+        """The first pass (:meth:`_fit`) over ``reader()``'s audio when the mode needs one, else ``None``."""
+        if not self._two_pass(clusters):
+            return None
+        block, overlap = self._block_sizes(sample_rate)
+        return self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db)
 
     def _block_sizes(self, sample_rate: int) -> tuple[int, int]:
         overlap = int(self.overlap_seconds * sample_rate)

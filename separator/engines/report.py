@@ -7,16 +7,14 @@ attempts, error and outputs, so a catalog run can be checked file by file.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from separator.engines.results import DONE, FAILED, SKIPPED, STATUSES, BatchReport, FileResult
 from separator.errors import SeparatorError
+from separator.files import FileWriteError, write_atomic
 
 REPORT_NAME = "batch-report.json"
 REPORT_FORMAT = 1
@@ -105,36 +103,10 @@ def write_report(report: BatchReport, path: str | Path, about: dict[str, Any] | 
     Raises:
         ReportError: the file cannot be written.
     """
-    path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.json", dir=path.parent)
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot write the batch report ({exc.strerror or exc})") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(to_json(report, about), f, indent=2)
-            f.write("\n")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report gets the usual permissions
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove(tmp)
-        raise ReportError(f"{path}: cannot write the batch report ({exc.strerror or exc})") from exc
-    except BaseException:
-        _remove(tmp)
-        raise
-    return path
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        return write_atomic(path, json.dumps(to_json(report, about), indent=2) + "\n")
+    except FileWriteError as exc:
+        raise ReportError(str(exc).replace(": cannot write", ": cannot write the batch report", 1)) from exc
 
 
 def read_report(path: str | Path) -> dict[str, Any]:
