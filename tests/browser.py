@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import missing
 
 INSTALL = "install a headless browser to run this test: apt-get install -y --no-install-recommends chromium"
 
@@ -26,7 +27,8 @@ def chromium_binary() -> str:
     """The browser's path; skips the test (saying how to install it) when there is none."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        pytest.skip(f"chromium not found; {INSTALL}")
+        missing(f"chromium not found; {INSTALL}")
+    assert found
     return found
 
 

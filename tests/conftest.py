@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 import pytest
@@ -33,3 +34,12 @@ def sine(frequency: float, seconds: float, sample_rate: int, channels: int = 1, 
     """``(channels, samples)`` float32 sine."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     return np.tile(amplitude * np.sin(2 * np.pi * frequency * t), (channels, 1)).astype(np.float32)
+
+
+def missing(reason: str) -> None:
+    """Skip a test whose system package is absent here, saying which; under ``.ci/run``
+    (``SEPARATOR_TESTS_REQUIRE_ALL=1``, where everything is installed) fail instead, so CI
+    never goes green by skipping what a test exists to check."""
+    if os.environ.get("SEPARATOR_TESTS_REQUIRE_ALL"):
+        pytest.fail(f"{reason} — .ci/run installs it, so this is a CI set-up error")
+    pytest.skip(reason)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import missing
 
 from separator.classes import CLASSES
 from separator.data import make
@@ -155,7 +156,7 @@ def test_each_renderer_gives_one_second_of_audible_stereo_reproducibly(
     found: dict[str, Source], source_id: str, name: str, install: str
 ) -> None:
     if source_id not in found:
-        pytest.skip(f"{source_id} is not installed here ({install})")
+        missing(f"{source_id} is not installed here ({install})")
     audio = _render(found[source_id], name, seed=3)
     assert audio.shape == (2, SR) and audio.dtype == np.float32
     assert np.isfinite(audio).all()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from conftest import missing as skip_or_fail
 
 from separator import Separator
 from separator.classes import CLASSES
@@ -32,7 +33,7 @@ def held_out_sources() -> None:
     found = {s.id for s in detect_sources()}
     missing = [p for pattern, p in zip(HELD_OUT, HELD_OUT_PACKAGES, strict=True) if not any(pattern in i for i in found)]
     if missing:  # .ci/run installs them; without them the songs would be made of training sounds
-        pytest.skip(f"the held-out sound sources are not installed: apt-get install {' '.join(missing)}")
+        skip_or_fail(f"the held-out sound sources are not installed: apt-get install {' '.join(missing)}")
 
 
 @functools.cache
