@@ -31,8 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_batch import make_inputs
 
+from batch_runner import LocalEngine, RayEngine
 from plugin_host import BatchReport, run_batch
-from separator.engines import LocalEngine, RayEngine
 
 
 def start_cluster(address: str | None, cpus: int, temp: Path) -> float:

@@ -6,7 +6,7 @@ Every output is written under a temporary name and renamed when complete (see
 :func:`separator.audio.atomic_writer`), inputs are never overwritten, and a
 failing file is reported with its reason while the others go on.
 
-The batch itself runs on :mod:`separator.engines`, the runner ``separator split``
+The batch itself runs on :mod:`batch_runner`, the runner ``separator split``
 uses too: this module plans the chain's outputs and supplies the worker; planning
 (skip-existing, conflicts), the engines and the report are shared. The ``local``
 engine runs ``jobs`` threads (pedalboard and libsndfile release the GIL while they
@@ -26,29 +26,30 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from plugin_host.chain import Chain
-from plugin_host.errors import BatchError, ChainError, PluginHostError
-from plugin_host.render import BLOCK
-from plugin_host.split import SeparatorLike
-from separator import AudioWriteError, SeparatorError
-from separator import audio as audio_io
-from separator.engines import (
+from batch_runner import (
     DONE,
     FAILED,
     SKIPPED,
     BatchReport,
     Engine,
     FileResult,
-    LocalEngine,
     Outcome,
     Progress,
     ProgressFn,
-    RayEngine,
     Task,
+    check_existing_policy,
     execute,
+    make_engine,
     plan,
 )
-from separator.engines.inputs import AUDIO_EXTENSIONS, expand, expand_inputs
+from batch_runner.inputs import AUDIO_EXTENSIONS, expand, expand_inputs
+from plugin_host.chain import Chain
+from plugin_host.errors import BatchError, ChainError, PluginHostError
+from plugin_host.render import BLOCK
+from plugin_host.split import SeparatorLike
+from separator import AudioWriteError, SeparatorError
+from separator import audio as audio_io
+from separator.files import output_conflict
 
 DEFAULT_BIT_DEPTH = {"wav": "32f", "flac": "24"}
 SeparatorLoader = Callable[[], SeparatorLike]
@@ -127,8 +128,9 @@ def _write_outputs(
     depth = bit_depth or DEFAULT_BIT_DEPTH.get(targets[0].suffix.lower().lstrip("."), "32f")
     for target in targets:
         audio_io.subtype_for(target, depth)  # a bad format fails before any work
-        if target.resolve() == input_path.resolve():
-            raise AudioWriteError(f"{target}: output would overwrite the input; choose another output folder")
+    problem = output_conflict(targets, [input_path], overwrite=True)
+    if problem:
+        raise AudioWriteError(problem)
     meta = audio_io.info(input_path)
     if chain.streamable:
         blocks = _counted(audio_io.blocks(input_path, BLOCK), meta.sample_rate, progress)
@@ -210,12 +212,13 @@ def run_batch(
         html_report: also write this report page (``OUT/report.html`` on the command line), updated as
             files finish: loudness, true peak, thumbnail and player per output (the plots extra).
     Raises:
-        BatchError: bad options or no input files.
+        BatchError: bad format or bit depth, or no input files.
         PresetError: the preset does not load.
-        EngineError: the engine cannot run (Ray not installed, no room on the cluster, a worker that cannot start).
+        EngineError: bad ``jobs`` or engine, ``skip_existing`` with ``overwrite``, or the engine cannot run
+            (Ray not installed, no room on the cluster, a worker that cannot start).
     """
     started = time.perf_counter()
-    options = _options(jobs, skip_existing, overwrite, ext, bit_depth)
+    options = _options(skip_existing, overwrite, ext, bit_depth)
     runner = _engine(engine, jobs)
     chain = preset_or_chain if isinstance(preset_or_chain, Chain) else Chain.from_preset(preset_or_chain)
     inputs = list(inputs)
@@ -227,7 +230,7 @@ def run_batch(
     factory = ChainWorkerFactory.of(chain, options.bit_depth, separator, load_separator)
     page = None
     if html_report is not None:
-        from separator.engines.html import HtmlReport
+        from batch_runner.html import HtmlReport
 
         about = {"preset": chain.name, "format": f"{options.ext} {options.bit_depth}"}
         page = HtmlReport(html_report, "plugin-host run", [f for f, _ in files], about, forward=progress)
@@ -237,11 +240,8 @@ def run_batch(
     return report
 
 
-def _options(jobs: int | None, skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None) -> _Options:
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise BatchError(f"jobs must be a whole number of at least 1, got {jobs!r}")
-    if skip_existing and overwrite:
-        raise BatchError("skip_existing and overwrite contradict each other; choose one")
+def _options(skip_existing: bool, overwrite: bool, ext: str, bit_depth: str | None) -> _Options:
+    check_existing_policy(skip_existing, overwrite)
     if ext not in audio_io.FORMATS:
         raise BatchError(f"unsupported output format {ext!r}. Valid options: {', '.join(audio_io.FORMATS)}")
     depth = bit_depth or DEFAULT_BIT_DEPTH[ext]
@@ -253,12 +253,8 @@ def _options(jobs: int | None, skip_existing: bool, overwrite: bool, ext: str, b
 
 
 def _engine(engine: str | Engine, jobs: int | None) -> Engine:
-    if engine == "local":
-        return LocalEngine(jobs or 1)
-    if engine == "ray":
-        return RayEngine(workers=jobs)
     if isinstance(engine, str):
-        raise BatchError(f"unknown engine {engine!r}. Valid options: local, ray")
+        return make_engine(engine, workers=jobs, workers_label="jobs")
     if jobs is not None:
         raise BatchError("jobs is for the engines named 'local' and 'ray'; give an engine object its workers instead")
     return engine

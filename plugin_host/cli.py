@@ -21,7 +21,7 @@ from separator.errors import SeparatorError
 # Only light modules above: numpy, pedalboard and the engines load inside the commands that use them,
 # so `--help` and `presets list` start at once and a Ctrl-C at any moment is one line (see run()).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-ENGINES = ("local", "ray")  # separator.engines.ENGINES (a test keeps them equal)
+ENGINES = ("local", "ray")  # batch_runner.ENGINES (a test keeps them equal)
 INTERRUPTED = "plugin-host: interrupted; finished files are complete, run again with --skip-existing to resume"
 
 
@@ -100,11 +100,11 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _run(args: argparse.Namespace) -> int:
+    from batch_runner import REPORT_NAME, make_engine, write_report
+    from batch_runner.progress import ProgressBar, durations
     from plugin_host import summary
     from plugin_host.batch import DEFAULT_BIT_DEPTH, expand_inputs, run_batch
     from plugin_host.chain import Chain
-    from separator.engines import REPORT_NAME, make_engine, write_report
-    from separator.engines.progress import ProgressBar, durations
     from separator.files import check_output_dir
 
     if args.report:

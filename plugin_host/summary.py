@@ -1,6 +1,6 @@
 """Text for people: the end-of-batch table, clipping warnings, durations.
 
-The table and the failure lines are the batch runner's (:mod:`separator.engines.report`),
+The table and the failure lines are the batch runner's (:mod:`batch_runner.report`),
 the same for ``separator split`` and for every engine; the clipping warning is the chains' own.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
+from batch_runner.report import duration, failures_line, table
 from plugin_host.batch import BatchReport
-from separator.engines.report import duration, failures_line, table
 
 __all__ = ["clipping", "duration", "failures_line", "table"]
 

@@ -183,11 +183,47 @@ def warn_if_clipped(path: str | Path, peak: float, subtype: str, stacklevel: int
         )
 
 
-@contextlib.contextmanager
-def atomic_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: str = "32f") -> Iterator[sf.SoundFile]:
-    """Open ``path`` for block writing under a temporary name; renamed on success, removed on error.
+@dataclass
+class PartFile:
+    """An audio file being written under a hidden temporary name beside its target.
 
-    Yields a ``soundfile.SoundFile``: call ``.write(block.T)`` with ``(channels, n)`` blocks.
+    Attributes:
+        path: the target.
+        temporary: where the samples go until :meth:`commit`.
+        file: the open ``soundfile.SoundFile``; ``.write(block.T)`` with ``(channels, n)`` blocks.
+    """
+
+    path: Path
+    temporary: Path
+    file: sf.SoundFile
+    committed: bool = False
+
+    def commit(self) -> None:
+        """Rename the finished (closed) file into place.
+
+        Raises:
+            AudioWriteError: the rename failed (the temporary file is removed).
+        """
+        try:
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            self.discard()
+            raise AudioWriteError(write_error(self.path, exc)) from exc
+        self.committed = True
+
+    def discard(self) -> None:
+        """Remove the temporary file, unless it was committed."""
+        if not self.committed:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temporary)
+
+
+@contextlib.contextmanager
+def part_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: str = "32f") -> Iterator[PartFile]:
+    """Open a temporary file beside ``path`` for block writing; closed on exit and removed on an error.
+
+    The caller renames it into place with :meth:`PartFile.commit` once it is closed (or drops it with
+    :meth:`PartFile.discard`), so several files can be renamed together when all are complete.
 
     Raises:
         AudioWriteError: the folder or file cannot be written (a file where a folder should be, no
@@ -206,16 +242,32 @@ def atomic_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: 
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=subtype) as f:
-            yield f
-        os.replace(tmp, path)
+            yield PartFile(path, Path(tmp), f)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise AudioWriteError(write_error(path, exc)) from exc
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: str = "32f") -> Iterator[sf.SoundFile]:
+    """Open ``path`` for block writing under a temporary name; renamed on success, removed on error.
+
+    Yields a ``soundfile.SoundFile``: call ``.write(block.T)`` with ``(channels, n)`` blocks.
+
+    Raises:
+        AudioWriteError: as :func:`part_writer`, or the rename failed.
+    """
+    with part_writer(path, sample_rate, channels, bit_depth) as part:
+        yield part.file
+    part.commit()
+
+
+def _unlink(path: str | Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def save(path: str | Path, audio: np.ndarray, sample_rate: int, bit_depth: str = "32f") -> Path:

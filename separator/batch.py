@@ -4,10 +4,13 @@ Layout: ``OUT/<input name>/<stem>.<ext>``. Every stem of a track is written unde
 a temporary name and renamed when all are complete, so ``skip_existing`` resumes
 an interrupted run, whichever engine ran the first part.
 
+This module is the separator's worker factory for :mod:`batch_runner`: it stands with the
+command line, above the runner; the separator's core (``separate.py`` and below) never imports either.
+
 >>> from functools import partial
 >>> from separator import Separator
 >>> from separator.batch import split_files
->>> from separator.engines import RayEngine
+>>> from batch_runner import RayEngine
 >>> report = split_files(["songs/a.wav"], "stems/", Separator.from_pretrained(), engine=RayEngine(gpus_per_worker=1),
 ...                      load_separator=partial(Separator.from_pretrained, device="cuda"))
 """
@@ -20,18 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from batch_runner import Engine, LocalEngine, Outcome, ProgressFn, execute, plan
+from batch_runner.results import BatchReport, Task
 from separator import audio as audio_io
-from separator.engines import Engine, LocalEngine, Outcome, ProgressFn, execute, plan
-from separator.engines.results import BatchReport, Task
 from separator.errors import AudioWriteError, SeparatorError
 from separator.separate import Separator
+from separator.stem_files import stem_paths
 
 SeparatorLoader = Callable[[], Separator]
 
 
 def split_targets(track: str, out_dir: str | Path, names: Sequence[str], ext: str = "wav") -> list[Path]:
     """The files a split of track ``track`` writes: ``out_dir/<track>/<stem>.<ext>``."""
-    return [Path(out_dir) / track / f"{name}.{ext}" for name in names]
+    return stem_paths(Path(out_dir) / track, names, ext)
 
 
 def split_files(
@@ -64,11 +68,12 @@ def split_files(
         overwrite: replace existing stems.
         progress: called one call at a time with audio progress and once per finished file.
         html_report: also write this report page (``OUT/report.html`` on the command line), updated
-            as files finish (:class:`separator.engines.html.HtmlReport`).
+            as files finish (:class:`batch_runner.html.HtmlReport`).
     Raises:
         SeparationError: bad stem names or cluster count (before any work).
         PlotError: ``html_report`` asked for without the plots extra (before any work).
-        EngineError: the engine or a worker cannot start.
+        EngineError: ``skip_existing`` and ``overwrite`` both asked for (before any work), or the engine
+            or a worker cannot start.
     """
     started = time.perf_counter()
     names = separator.stem_names(stems, clusters)
@@ -76,13 +81,11 @@ def split_files(
     for f in map(Path, files):
         unique.setdefault(f.resolve(), f)  # a file given twice is split once
     entries = [(f, split_targets(f.stem, out_dir, names, ext)) for f in unique.values()]
-    if skip_existing and overwrite:
-        raise SeparatorError("skip_existing and overwrite contradict each other; choose one")
-    tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=overwrite, check=_own_input)
+    tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=overwrite)
     factory = SplitWorkerFactory(load_separator or separator, stems, clusters, ext, bit_depth)
     page = None
     if html_report is not None:
-        from separator.engines.html import HtmlReport
+        from batch_runner.html import HtmlReport
 
         about = {"stems": ", ".join(names), "format": f"{ext} {bit_depth}"}
         page = HtmlReport(html_report, "separator split", [f for f, _ in entries], about, forward=progress)
@@ -90,12 +93,6 @@ def split_files(
     if page is not None:
         page.finish(report)
     return report
-
-
-def _own_input(file: Path, targets: Sequence[Path]) -> str | None:
-    if file.resolve() in {t.resolve() for t in targets}:
-        return f"{file}: output would overwrite the input; choose another output folder"
-    return None
 
 
 @dataclass

@@ -58,7 +58,7 @@ def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
     """Where the files are processed: threads here, or actors on a Ray cluster (docs/cluster.md)."""
-    from separator.engines import ENGINES
+    from batch_runner import ENGINES
 
     p.add_argument("--engine", default="local", choices=ENGINES, help="local threads (default) or a Ray cluster (the cluster extra)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster to join: auto, ray://HOST:PORT (default: start a local one)")
@@ -223,18 +223,18 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def find_inputs(inputs: Sequence[str], exclude: str | Path | None = None) -> tuple[list[Path], list[str]]:
-    """Expand files, folders and globs as ``plugin-host run`` does (:mod:`separator.engines.inputs`: hidden and
+    """Expand files, folders and globs as ``plugin-host run`` does (:mod:`batch_runner.inputs`: hidden and
     temporary files and everything under ``exclude``, the output folder, left out); returns ``(files, problems)``."""
-    from separator.engines.inputs import empty_folders, expand_inputs
+    from batch_runner.inputs import empty_folders, expand_inputs
 
     problems = [f"{folder}: folder holds no audio files" for folder in empty_folders(inputs, exclude)]
     return expand_inputs(inputs, exclude), problems
 
 
 def _split(args: argparse.Namespace) -> int:
+    from batch_runner import REPORT_NAME, make_engine, table, write_report
+    from batch_runner.progress import ProgressBar, durations
     from separator.batch import split_files
-    from separator.engines import REPORT_NAME, make_engine, table, write_report
-    from separator.engines.progress import ProgressBar, durations
     from separator.files import check_output_dir
     from separator.separate import Separator
 

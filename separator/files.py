@@ -1,5 +1,5 @@
-"""Output folders checked before any work, and atomic writes of small non-audio files (pictures, report pages):
-a temporary name beside the target, then a rename."""
+"""Outputs checked before any work (the folder, and whether each file may be written), and atomic writes of
+small non-audio files (pictures, report pages): a temporary name beside the target, then a rename."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from separator.errors import SeparatorError
@@ -37,6 +38,27 @@ def check_output_dir(path: str | Path) -> Path:
         what = "the output folder is" if existing == path else f"the output folder ({path}) cannot be made here:"
         raise OutputFolderError(f"{existing}: {what} not writable; choose another with -o/--out or change its permissions")
     return path
+
+
+SKIP_OR_OVERWRITE = "use --skip-existing to keep it or --overwrite to replace it"
+
+
+def output_conflict(
+    targets: Iterable[str | Path], inputs: Iterable[str | Path] = (), *, overwrite: bool = False, remedy: str = SKIP_OR_OVERWRITE
+) -> str | None:
+    """Why ``targets`` may not be written, in one line naming the first bad one; ``None`` when they may.
+
+    The one output rule of every command: an output never replaces one of ``inputs``; an existing
+    output is refused unless ``overwrite``. ``remedy`` says how to get past an existing output
+    (by default the command lines' ``--skip-existing`` and ``--overwrite``; the OSC server names its own).
+    """
+    paths = [Path(t) for t in targets]
+    sources = {Path(i).resolve() for i in inputs}
+    for t in paths:
+        if t.resolve() in sources:
+            return f"{t}: output would overwrite an input; choose another output folder"
+    existing = [] if overwrite else [t for t in paths if t.exists()]
+    return f"{existing[0]}: output exists; {remedy}" if existing else None
 
 
 def write_error(path: str | Path, exc: OSError) -> str:

@@ -28,12 +28,12 @@ import torch
 from separator import audio as audio_io
 from separator.chunking import crossfade, segments
 from separator.devices import resolve_device
-from separator.errors import AudioWriteError, SeparationError
+from separator.errors import SeparationError
 from separator.features import FLOOR_DB, bands_to_bins, features, istft, stft_size
-from separator.files import write_error
 from separator.kmeans import kmeans, soft_assign
 from separator.model import ChimeraNet, load_checkpoint
 from separator.naming import cluster_profiles, name_clusters, present_names, stable_order
+from separator.stem_files import check_stem_files, stem_paths, stem_writers
 
 DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default.pt"
 MAX_CLUSTERS = 16
@@ -181,7 +181,8 @@ class Separator:
     ) -> list[Path]:
         """Split a file into ``out_dir/<stem>.<ext>``, streaming: memory does not grow with length.
 
-        Every stem is written under a temporary name and renamed only when all are done.
+        Every stem is written under a temporary name and renamed only when all are done
+        (:mod:`separator.stem_files`).
 
         Raises:
             AudioLoadError: the input is missing or not usable audio.
@@ -190,22 +191,14 @@ class Separator:
         """
         meta = audio_io.info(path)
         names = self.stem_names(stems, clusters)
+        targets = stem_paths(out_dir, names, ext)
+        check_stem_files(path, targets, bit_depth)  # a bad format, the input as an output: before any work
         block, overlap = self._block_sizes(meta.sample_rate)
-        targets = [Path(out_dir) / f"{name}.{ext}" for name in names]
-        if Path(path).resolve() in {t.resolve() for t in targets}:
-            raise audio_io.AudioWriteError(f"{path}: output would overwrite the input; choose another output folder")
-        for t in targets:
-            audio_io.subtype_for(t, bit_depth)  # fail on a bad format before any work
         reader = lambda: audio_io.blocks(path, block, overlap)  # noqa: E731
         offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
-        peaks = np.zeros(len(targets))
-        with _writers(targets, meta.sample_rate, meta.channels, bit_depth) as files:
+        with stem_writers(targets, meta.sample_rate, meta.channels, bit_depth) as files:
             for piece in self.stream(reader, meta.frames, meta.sample_rate, names, clusters, progress, offset):
-                for i, (f, stem) in enumerate(zip(files, piece, strict=True)):
-                    f.write(np.ascontiguousarray(stem.T))
-                    peaks[i] = max(peaks[i], float(np.abs(stem).max(initial=0.0)))
-        for target, peak in zip(targets, peaks, strict=True):
-            audio_io.warn_if_clipped(target, float(peak), audio_io.subtype_for(target, bit_depth)[1], stacklevel=3)
+                files.write(piece)
         return targets
 
     def stream(
@@ -526,36 +519,3 @@ def _as_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if not isinstance(sample_rate, (int, np.integer)) or not 1000 <= sample_rate <= 768000:
         raise SeparationError(f"sample_rate must be an integer number of Hz between 1000 and 768000, got {sample_rate!r}")
     return x
-
-
-class _writers:
-    """Open one atomic writer per stem; all are renamed into place only if every stem completes."""
-
-    def __init__(self, targets: list[Path], sample_rate: int, channels: int, bit_depth: str) -> None:
-        self.folder = targets[0].parent if targets else Path()
-        self.contexts = [audio_io.atomic_writer(t, sample_rate, channels, bit_depth) for t in targets]
-
-    def __enter__(self) -> list:  # type: ignore[type-arg]
-        self.files = []
-        try:
-            for ctx in self.contexts:
-                self.files.append(ctx.__enter__())
-        except BaseException as exc:
-            self._close(type(exc), exc)
-            raise
-        return self.files
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
-        self._close(exc_type, exc)
-        if isinstance(exc, OSError):  # a full disk, a folder gone: one line naming where, not the errno's class
-            raise AudioWriteError(write_error(self.folder, exc)) from exc
-
-    def _close(self, exc_type, exc) -> None:  # type: ignore[no-untyped-def]
-        for ctx in self.contexts[: len(self.files)]:
-            if exc_type is None:
-                ctx.__exit__(None, None, None)
-            else:
-                try:
-                    ctx.__exit__(exc_type, exc, None)
-                except BaseException:  # the writer re-raises the error after cleaning up
-                    pass

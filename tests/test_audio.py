@@ -10,6 +10,7 @@ from conftest import sine
 
 from separator import AudioLoadError, AudioWriteError
 from separator import audio as audio_io
+from separator.stem_files import stem_paths, stem_writers
 
 
 def test_save_then_load_is_lossless_in_float(tmp_path: Path) -> None:
@@ -26,6 +27,22 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(tmp_path: Path) 
         f.write(np.zeros(100, np.float32))
         raise RuntimeError("killed mid-write")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tracks_stems_take_their_names_together_only_when_every_one_is_complete(tmp_path: Path) -> None:
+    targets = stem_paths(tmp_path / "song", ["vocals", "other"])
+    piece = np.stack([sine(440, 0.1, 44100, channels=2)] * 2)  # (n_stems, channels, n)
+    with pytest.raises(RuntimeError), stem_writers(targets, 44100, 2) as files:
+        files.write(piece)
+        assert all(p.name.startswith(".") for p in (tmp_path / "song").iterdir())  # hidden temporary names only
+        raise RuntimeError("killed after the first piece")
+    assert list((tmp_path / "song").iterdir()) == []  # no stem, no temporary
+    with stem_writers(targets, 44100, 2) as files:
+        files.write(piece)
+        files.write(piece)
+        assert not any(t.exists() for t in targets)  # none is renamed before all are done
+    assert sorted(p.name for p in (tmp_path / "song").iterdir()) == ["other.wav", "vocals.wav"]
+    assert audio_io.load(targets[0])[0].shape == (2, 2 * piece.shape[-1])
 
 
 def test_integer_output_that_would_clip_warns(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 import soundfile
 from plugin_host_fixtures import SR, OracleSeparator, mixture, noise, song, write
 
+from batch_runner import EngineError
 from plugin_host import BatchError, Chain, expand_inputs, render_file, run_batch
 from plugin_host.batch import Progress
 from separator import Separator
@@ -136,7 +137,7 @@ def test_inputs_are_never_overwritten(songs: Path) -> None:
     assert report.results[0].status == "failed"
     assert report.results[0].error == f"{songs / 'a.wav'}: output would overwrite an input; choose another output folder"
     assert (songs / "a.wav").read_bytes() == before
-    with pytest.raises(audio_io.AudioWriteError, match="output would overwrite the input"):
+    with pytest.raises(audio_io.AudioWriteError, match="output would overwrite an input"):
         render_file(gain(), songs / "a.wav", songs / "a.wav")
 
 
@@ -182,17 +183,20 @@ def test_formats_and_bit_depths(songs: Path, tmp_path: Path, ext: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "text"),
+    ("kwargs", "error", "text"),
     [
-        ({"jobs": 0}, "jobs must be a whole number of at least 1, got 0"),
-        ({"skip_existing": True, "overwrite": True}, "skip_existing and overwrite contradict each other"),
-        ({"ext": "mp3"}, "unsupported output format 'mp3'. Valid options: wav, flac"),
-        ({"ext": "flac", "bit_depth": "32f"}, "FLAC stores integer samples only; use bit depth 16 or 24"),
-        ({"bit_depth": "8"}, "unsupported bit depth '8'. Valid options: 16, 24, 32f"),
+        ({"jobs": 0}, EngineError, "jobs must be a whole number of at least 1, got 0"),
+        ({"skip_existing": True, "overwrite": True}, EngineError, "skip_existing and overwrite contradict each other"),
+        ({"engine": "spark"}, EngineError, "unknown engine 'spark'. Valid options: local, ray"),
+        ({"ext": "mp3"}, BatchError, "unsupported output format 'mp3'. Valid options: wav, flac"),
+        ({"ext": "flac", "bit_depth": "32f"}, BatchError, "FLAC stores integer samples only; use bit depth 16 or 24"),
+        ({"bit_depth": "8"}, BatchError, "unsupported bit depth '8'. Valid options: 16, 24, 32f"),
     ],
 )
-def test_bad_options_are_refused_before_any_work(songs: Path, tmp_path: Path, kwargs: dict[str, object], text: str) -> None:
-    with pytest.raises(BatchError, match=text.replace("(", r"\(")):
+def test_bad_options_are_refused_before_any_work(
+    songs: Path, tmp_path: Path, kwargs: dict[str, object], error: type[Exception], text: str
+) -> None:
+    with pytest.raises(error, match=text.replace("(", r"\(")):
         run_batch(gain(), [songs], tmp_path / "out", **kwargs)
     assert not (tmp_path / "out").exists()
 

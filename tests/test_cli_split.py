@@ -146,7 +146,7 @@ def test_an_output_that_would_overwrite_the_input_is_refused(tmp_path: Path, son
     victim.parent.mkdir()
     victim.write_bytes(song_file.read_bytes())
     assert split(victim, "-o", tmp_path, "--stems", "vocals") == 1
-    assert "output would overwrite the input" in capsys.readouterr().err
+    assert "output would overwrite an input" in capsys.readouterr().err
     assert victim.read_bytes() == song_file.read_bytes()
 
 

@@ -16,11 +16,7 @@ from typing import ClassVar
 import pytest
 from plugin_host_fixtures import noise, write
 
-from plugin_host.cli import main as plugin_host_main
-from separator import AudioLoadError, Separator
-from separator.batch import split_files
-from separator.cli import main as separator_main
-from separator.engines import (
+from batch_runner import (
     DONE,
     FAILED,
     SKIPPED,
@@ -38,7 +34,11 @@ from separator.engines import (
     table,
     write_report,
 )
-from separator.engines.progress import ProgressBar
+from batch_runner.progress import ProgressBar
+from plugin_host.cli import main as plugin_host_main
+from separator import AudioLoadError, Separator
+from separator.batch import split_files
+from separator.cli import main as separator_main
 
 
 class Copier:

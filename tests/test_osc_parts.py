@@ -169,9 +169,9 @@ def test_a_root_name_prefix_is_not_inside_the_root(roots: tuple[Path, Path]) -> 
 def test_outputs_never_replace_inputs_and_replace_files_only_when_allowed(roots: tuple[Path, Path]) -> None:
     music, _ = roots
     song = music.resolve() / "song.wav"
-    with pytest.raises(PathRefused, match="would overwrite the input"):
+    with pytest.raises(PathRefused, match="output would overwrite an input"):
         PathPolicy([music], overwrite=True).output_file("song.wav", inputs=[song])
-    with pytest.raises(PathRefused, match="exists already; choose another name or start the server with --overwrite"):
+    with pytest.raises(PathRefused, match="output exists; choose another output or start the server with --overwrite"):
         PathPolicy([music]).output_file("song.wav")
     assert PathPolicy([music], overwrite=True).output_file("song.wav") == song
     with pytest.raises(PathRefused, match="file not found"):

@@ -435,7 +435,7 @@ def test_a_bundle_is_applied_in_order_even_with_a_future_timetag(client: OscClie
         (("/split", "missing.wav", "out"), "missing.wav: file not found"),
         (("/split", "trim-hp.yaml", "out"), "trim-hp.yaml: not a readable audio file"),
         (("/render", "mix.wav", "out.mp3"), "out.mp3: name a .wav or .flac output file"),
-        (("/render", "mix.wav", "mix.wav"), "would overwrite the input"),
+        (("/render", "mix.wav", "mix.wav"), "output would overwrite an input"),
         (("/midi/learn", "trim.volume"), 'Parameter named "volume" not found'),
         (("/midi/learn", "trim.gain_db", 9), "bits must be 7 or 14, got 9"),
         (("/help", "/zzz"), "no address starts with '/zzz'"),
@@ -458,7 +458,7 @@ def test_render_without_a_preset_and_into_an_existing_file_are_refused(root: Pat
         ]
         c.request("/preset/load", "trim-hp.yaml")
         assert (
-            "exists already; choose another name or start the server with --overwrite"
+            "output exists; choose another output or start the server with --overwrite"
             in errors(c.request("/render", "mix.wav", "split-remix.yaml"))[0]
         )
     finally:

@@ -11,12 +11,12 @@ import pytest
 import soundfile as sf
 from plugin_host_fixtures import noise, write
 
+from batch_runner import DONE, FAILED, SKIPPED, BatchReport, FileResult, Progress, table
+from batch_runner.progress import ProgressBar
+from batch_runner.report import duration
 from plugin_host.cli import main as plugin_host_main
 from separator import files
 from separator.cli import main as separator_main
-from separator.engines import DONE, FAILED, SKIPPED, BatchReport, FileResult, Progress, table
-from separator.engines.progress import ProgressBar
-from separator.engines.report import duration
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,25 @@
 """One output policy and one input expansion for ``separator split`` and ``plugin-host run``: existing outputs
 are refused unless ``--overwrite`` or ``--skip-existing``; hidden and temporary files and the output folder
-are never inputs; ``separator split --jobs N``."""
+are never inputs; ``separator split --jobs N``. Each shared check (:func:`separator.files.output_conflict`,
+:func:`batch_runner.policy.check_count`) gives one message on every face, the OSC server's included."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from osc_support import OscClient
 from plugin_host_fixtures import noise, write
 
+from batch_runner.inputs import expand, expand_inputs
 from plugin_host.cli import main as plugin_host_main
+from plugin_host.osc.service import ServeOptions, Service
+from separator import Separator
 from separator.cli import main as separator_main
-from separator.engines.inputs import expand, expand_inputs
+from separator.files import output_conflict
 
 REFUSAL = "output exists; use --skip-existing to keep it or --overwrite to replace it"
 
@@ -91,3 +99,61 @@ def test_separator_split_takes_jobs(songs: Path, tmp_path: Path, capsys: pytest.
     assert separator_main(["split", "--stems", "vocals", str(songs), "-o", str(tmp_path / "out"), "--jobs", "2"]) == 0
     assert "3 files, jobs 2, engine local" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "b", "x.party"]
+
+
+# -- one rule, one message, on every face --------------------------------------------------------------
+
+
+def test_the_output_rule_refuses_inputs_always_and_existing_files_unless_allowed(tmp_path: Path) -> None:
+    song, stem, new = write(tmp_path / "song.wav", noise(0.1)), write(tmp_path / "vocals.wav", noise(0.1)), tmp_path / "other.wav"
+    assert output_conflict([new, song], [song], overwrite=True) == f"{song}: output would overwrite an input; choose another output folder"
+    assert output_conflict([new, stem]) == f"{stem}: {REFUSAL}"
+    assert (
+        output_conflict([stem], remedy="start the server with --overwrite") == f"{stem}: output exists; start the server with --overwrite"
+    )
+    assert output_conflict([new, stem], [song], overwrite=True) is None
+
+
+JOBS_REFUSAL = "jobs must be a whole number of at least 1, got 0"
+ERROR_PREFIX = {"separator split": "error", "plugin-host run": "plugin-host: error", "plugin-host serve": "plugin-host serve: error"}
+
+
+@pytest.mark.parametrize("face", sorted(ERROR_PREFIX))
+def test_a_bad_job_count_is_the_same_one_line_and_exit_code_2_on_every_face(
+    face: str, songs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if face == "plugin-host serve":  # a process of its own: serving installs signal handlers
+        serve = "from plugin_host.cli import run; run()"
+        argv = [sys.executable, "-c", serve, "serve", "--port", "0", "--root", str(tmp_path), "--jobs", "0"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        code, err = done.returncode, done.stderr
+    else:
+        code, err = CLIS[face](songs / "a.wav", "-o", tmp_path / "out", "--jobs", "0"), capsys.readouterr().err
+    assert (code, err.strip().splitlines()) == (2, [f"{ERROR_PREFIX[face]}: {JOBS_REFUSAL}"])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def server(songs: Path, separator: Separator) -> Iterator[OscClient]:
+    service = Service(ServeOptions(port=0, roots=[str(songs)]), separator=separator).start()
+    client = OscClient(service.address)
+    yield client
+    client.close()
+    service.stop()
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("out", "out/a/vocals.wav: output exists; choose another output or start the server with --overwrite"),
+        ("live", "live/vocals.wav: output would overwrite an input; choose another output folder"),
+    ],
+)
+def test_the_osc_server_refuses_outputs_by_the_same_rule(server: OscClient, songs: Path, output: str, message: str) -> None:
+    write(songs / "out" / "a" / "vocals.wav", noise(0.2))  # an earlier split's stem
+    write(songs / "live" / "vocals.wav", noise(0.2))  # a song whose name is a stem's
+    source = "a.wav" if output == "out" else "live/vocals.wav"
+    folder = "out/a" if output == "out" else "live"
+    replies = server.request("/split", source, folder, "vocals")
+    assert [m.address for m in replies] == ["/error"], replies
+    assert replies[0].args == ("/split", f"{songs.resolve()}/{message}")

@@ -75,10 +75,6 @@ def test_clipping_at_an_integer_bit_depth_is_warned_about(inputs: Path, tmp_path
     ("argv", "text"),
     [
         (["run", "karoke", "x.wav", "-o", "out"], 'plugin-host: error: Preset named "karoke" not found. Valid options: acapella'),
-        (
-            ["run", "master-bus", "nothing-here/", "-o", "out", "--jobs", "0"],
-            "plugin-host: error: jobs must be a whole number of at least 1, got 0",
-        ),
         (["presets", "show", "nope"], 'plugin-host: error: Preset named "nope" not found.'),
     ],
 )

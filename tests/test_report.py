@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from batch_runner import FAILED, Progress
 from plugin_host.batch import run_batch
 from plugin_host.cli import main as plugin_host_main
 from separator import audio
 from separator.batch import split_files
-from separator.engines import FAILED, Progress
 from separator.separate import Separator
 
 pyln = pytest.importorskip("pyloudnorm", reason="the plots extra: pip install -e '.[plots]' (included in .[dev])")
@@ -187,8 +187,8 @@ class RemoteLikeEngine:
     name, workers = "ray", 1
 
     def run(self, tasks, factory, notify):  # type: ignore[no-untyped-def]
-        from separator.engines import attempt
-        from separator.engines.ray import _absolute
+        from batch_runner import attempt
+        from batch_runner.ray import _absolute
 
         worker, results = factory(), {}
         for task in tasks:

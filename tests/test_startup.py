@@ -63,8 +63,8 @@ def test_train_options_still_come_from_the_training_config() -> None:
 
 
 def test_the_engine_names_on_the_command_line_are_the_engines() -> None:
+    from batch_runner import ENGINES as engines
     from plugin_host.cli import ENGINES
-    from separator.engines import ENGINES as engines
 
     assert engines == ENGINES
 

@@ -115,12 +115,9 @@ class Control:
         return self.jobs.submit("split", f"{source.name} -> {folder}", work, reply_to)
 
     def _check_stem_targets(self, source: Path, folder: Path, names: list[str]) -> None:
-        for name in names:
-            target = folder / f"{name}.wav"
-            if target == source:
-                raise PathRefused(f"{target}: would overwrite the input; choose another output folder")
-            if target.exists() and not self.paths.overwrite:
-                raise PathRefused(f"{target}: exists already; choose another output folder or start the server with --overwrite")
+        from separator.stem_files import stem_paths
+
+        self.paths.check_outputs(stem_paths(folder, names), [source])
 
     def render(self, input_path: str, output_path: str, reply_to: Any) -> Job:
         """Queue running the loaded chain (a copy, as it is now) on ``input_path`` into ``output_path`` (.wav or .flac).
@@ -139,10 +136,7 @@ class Control:
         target = self.paths.output_file(output_path, inputs=[source])
         if target.suffix.lower().lstrip(".") not in audio_io.FORMATS:
             raise PathRefused(f"{output_path}: name a .wav or .flac output file")
-        stems = [target.parent / target.stem / f"{s}{target.suffix}" for s in chain.output_stems()]
-        for extra in stems:
-            if extra.exists() and not self.paths.overwrite:
-                raise PathRefused(f"{extra}: exists already; choose another output name or start the server with --overwrite")
+        self.paths.check_outputs([target.parent / target.stem / f"{s}{target.suffix}" for s in chain.output_stems()], [source])
         total = audio_io.info(source).seconds
         snapshot = chain.copy()
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batch_runner.policy import check_count
 from plugin_host.osc.messages import Message
 
 log = logging.getLogger("plugin_host.osc")
@@ -68,6 +69,8 @@ class JobManager:
         progress_interval: least time between two progress replies of one job, in seconds.
         expected_errors: exceptions that are the request's fault (bad file, bad argument):
             reported in one line; anything else is logged with its traceback too.
+    Raises:
+        EngineError: ``workers`` or ``max_queued`` is not a whole number of at least 1.
     """
 
     def __init__(
@@ -79,8 +82,8 @@ class JobManager:
         progress_interval: float = 0.1,
         expected_errors: tuple[type[Exception], ...] = (ValueError, OSError),
     ) -> None:
-        if workers < 1 or max_queued < 1:
-            raise ValueError(f"need at least one worker and one queue slot, got workers={workers}, max_queued={max_queued}")
+        check_count("jobs", workers)  # the --jobs rule of every command
+        check_count("queue", max_queued)
         self.notify, self.max_queued, self.progress_interval = notify, max_queued, progress_interval
         self.expected_errors = expected_errors
         self._ids = itertools.count(1)

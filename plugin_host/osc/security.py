@@ -14,7 +14,10 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from separator.files import output_conflict
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+OVERWRITE_REMEDY = "choose another output or start the server with --overwrite"
 
 
 class PathRefused(ValueError):
@@ -77,11 +80,18 @@ class PathPolicy:
         path = self.resolve(text)
         if path.is_dir():
             raise PathRefused(f"{text}: is a directory; name the output file")
-        if path in set(inputs):
-            raise PathRefused(f"{text}: would overwrite the input; choose another output")
-        if path.exists() and not self.overwrite:
-            raise PathRefused(f"{text}: exists already; choose another name or start the server with --overwrite")
+        self.check_outputs([path], inputs)
         return path
+
+    def check_outputs(self, targets: Iterable[Path], inputs: Iterable[Path] = ()) -> None:
+        """The output rule of every command (:func:`separator.files.output_conflict`), with the server's remedy.
+
+        Raises:
+            PathRefused: an output would replace an input, or exists (without ``--overwrite``).
+        """
+        problem = output_conflict(targets, inputs, overwrite=self.overwrite, remedy=OVERWRITE_REMEDY)
+        if problem:
+            raise PathRefused(problem)
 
     def output_dir(self, text: str) -> Path:
         """A directory (existing or to be made) inside a root.

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from separator.engines.base import EngineError, Worker, WorkerFactory, attempt, describe
-from separator.engines.results import FAILED, FileResult, Progress, ProgressFn, Task
+from batch_runner.base import EngineError, Worker, WorkerFactory, attempt, describe
+from batch_runner.policy import check_count
+from batch_runner.results import FAILED, FileResult, Progress, ProgressFn, Task
 
 INSTALL_HINT = "pip install 'stemsplit[cluster]'"
 POLL_SECONDS = 1.0
@@ -77,9 +78,9 @@ class RayEngine:
         start_timeout: float = 300.0,
         init_options: dict[str, Any] | None = None,
     ) -> None:
-        _check_count("workers", workers, allow_none=True)
-        _check_count("queue_depth", queue_depth)
-        _check_count("max_retries", max_retries, minimum=0)
+        check_count("workers", workers, optional=True)
+        check_count("queue_depth", queue_depth)
+        check_count("max_retries", max_retries, minimum=0)
         for label, value in (("gpus_per_worker", gpus_per_worker), ("cpus_per_worker", cpus_per_worker)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise EngineError(f"{label} must be a number of at least 0, got {value!r}")
@@ -138,13 +139,6 @@ class RayEngine:
                 f"not enough for one worker ({self.cpus_per_worker:g} CPUs, {self.gpus_per_worker:g} GPUs each)"
             )
         return min(*fits, max(n_tasks, 1))
-
-
-def _check_count(label: str, value: object, minimum: int = 1, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise EngineError(f"{label} must be a whole number of at least {minimum}, got {value!r}")
 
 
 # -- the actor ------------------------------------------------------------------------------

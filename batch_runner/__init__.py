@@ -1,23 +1,28 @@
-"""One batch runner, pluggable engines: plan the files, run them locally or on a Ray cluster, report.
+"""The batch runner: plan the outputs, run the files on local threads or a Ray cluster, show progress, report.
 
->>> from separator.engines import make_engine, plan, execute
+>>> from batch_runner import make_engine, plan, execute
 >>> tasks, settled = plan([(song, [out / "song" / "vocals.wav"])], skip_existing=True)
 >>> report = execute(tasks, settled, factory, make_engine("ray", address="auto"))
 
-``plugin_host.run_batch`` (chains) and ``separator split`` (:mod:`separator.batch`)
-build on this; only the worker factory differs. Ray is optional
-(``pip install 'stemsplit[cluster]'``) and imported only when the Ray engine runs.
+It serves both command lines and belongs to neither package: the faces (``separator split``
+through :mod:`separator.batch`, ``plugin-host run`` through :mod:`plugin_host.batch`) hand it
+a *worker factory*, and it runs the separator or a chain only through that. Its checks
+(:mod:`batch_runner.policy`) are the OSC server's too. It imports the separator's generic
+helpers (audio, files, errors; the report page also its pictures), never a chain or a face,
+and never torch at import time.
+Ray is optional (``pip install 'stemsplit[cluster]'``) and imported only when the Ray engine runs.
 """
 
 from __future__ import annotations
 
-from separator.engines.base import Engine, EngineError, Outcome, Worker, WorkerFactory, attempt
-from separator.engines.local import LocalEngine
-from separator.engines.plan import plan
-from separator.engines.ray import RayEngine
-from separator.engines.report import REPORT_NAME, ReportError, read_report, table, write_report
-from separator.engines.results import DONE, FAILED, SKIPPED, BatchReport, FileResult, Progress, ProgressFn, Task
-from separator.engines.runner import execute
+from batch_runner.base import Engine, EngineError, Outcome, Worker, WorkerFactory, attempt
+from batch_runner.local import LocalEngine
+from batch_runner.plan import plan
+from batch_runner.policy import check_count, check_existing_policy
+from batch_runner.ray import RayEngine
+from batch_runner.report import REPORT_NAME, ReportError, read_report, table, write_report
+from batch_runner.results import DONE, FAILED, SKIPPED, BatchReport, FileResult, Progress, ProgressFn, Task
+from batch_runner.runner import execute
 
 ENGINES = ("local", "ray")
 
@@ -40,8 +45,7 @@ def make_engine(
     Raises:
         EngineError: unknown engine, Ray not installed, or an option the engine does not take or accept.
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise EngineError(f"{workers_label} must be a whole number of at least 1, got {workers!r}")
+    check_count(workers_label, workers, optional=True)
     if name == "local":
         unused = [flag for flag, value in (("--address", address), ("--gpus-per-worker", gpus_per_worker)) if value is not None]
         if unused:
@@ -72,6 +76,8 @@ __all__ = [
     "Worker",
     "WorkerFactory",
     "attempt",
+    "check_count",
+    "check_existing_policy",
     "execute",
     "make_engine",
     "plan",

@@ -1,6 +1,6 @@
 """The batch runner: planned tasks → an engine → one report, whichever engine ran them.
 
-Planning (:mod:`separator.engines.plan`) and the report (:mod:`separator.engines.report`)
+Planning (:mod:`batch_runner.plan`) and the report (:mod:`batch_runner.report`)
 are the same for every engine; only "execute these tasks" differs.
 """
 
@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Sequence
 
-from separator.engines.base import Engine, WorkerFactory
-from separator.engines.results import BatchReport, FileResult, Progress, ProgressFn, Task
+from batch_runner.base import Engine, WorkerFactory
+from batch_runner.results import BatchReport, FileResult, Progress, ProgressFn, Task
 
 
 def execute(
@@ -25,7 +25,7 @@ def execute(
     """Run ``tasks`` on ``engine`` and report every input in order.
 
     Args:
-        tasks: the work, from :func:`separator.engines.plan.plan`.
+        tasks: the work, from :func:`batch_runner.plan.plan`.
         settled: the inputs planning already settled (skipped, failed); announced first.
         factory: builds one worker per engine worker (picklable for Ray).
         progress: called one call at a time, with audio progress and once per finished file.

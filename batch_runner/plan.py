@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from separator.engines.base import audio_seconds
-from separator.engines.results import FAILED, SKIPPED, FileResult, Task
+from batch_runner.base import audio_seconds
+from batch_runner.policy import check_existing_policy, conflict
+from batch_runner.results import FAILED, SKIPPED, FileResult, Task
 
 Check = Callable[[Path, Sequence[Path]], "str | None"]
 
@@ -29,7 +30,10 @@ def plan(
         check: called first with each input and its targets; a message it returns fails that input.
     Returns:
         ``(tasks, settled)``: the tasks, and ``{input index: skipped or failed result}`` for the rest.
+    Raises:
+        EngineError: ``skip_existing`` and ``overwrite`` both asked for.
     """
+    check_existing_policy(skip_existing, overwrite)
     tasks: list[Task] = []
     settled: dict[int, FileResult] = {}
     claimed: dict[Path, Path] = {}
@@ -44,18 +48,3 @@ def plan(
             tasks.append(Task(index, file, tuple(targets)))
         claimed.update({t.resolve(): file for t in targets})
     return tasks, settled
-
-
-def conflict(targets: Sequence[Path], claimed: dict[Path, Path], inputs: set[Path], skip_existing: bool, overwrite: bool) -> str | None:
-    """Why a track cannot be written as planned (``"skipped"`` when it is already done), or ``None``."""
-    for t in targets:
-        if t.resolve() in inputs:
-            return f"{t}: output would overwrite an input; choose another output folder"
-        if t.resolve() in claimed:
-            return f"{t}: {claimed[t.resolve()]} writes the same output; rename one of the two inputs"
-    existing = [t for t in targets if t.exists()]
-    if skip_existing and targets and len(existing) == len(targets):
-        return SKIPPED
-    if existing and not overwrite and not skip_existing:
-        return f"{existing[0]}: output exists; use --skip-existing to keep it or --overwrite to replace it"
-    return None

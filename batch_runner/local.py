@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from separator.engines.base import EngineError, Worker, WorkerFactory, attempt, describe
-from separator.engines.results import FileResult, Progress, ProgressFn, Task
+from batch_runner.base import EngineError, Worker, WorkerFactory, attempt, describe
+from batch_runner.policy import check_count
+from batch_runner.results import FileResult, Progress, ProgressFn, Task
 
 
 class LocalEngine:
@@ -27,8 +28,7 @@ class LocalEngine:
     name = "local"
 
     def __init__(self, workers: int = 1) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise EngineError(f"workers must be a whole number of at least 1, got {workers!r}")
+        check_count("workers", workers)
         self.workers = workers
 
     def __repr__(self) -> str:

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from batch_runner.report import duration, failures_line
+from batch_runner.results import DONE, FAILED, SKIPPED, BatchReport, FileResult, Progress, ProgressFn
 from separator import audio as audio_io
-from separator.engines.report import duration, failures_line
-from separator.engines.results import DONE, FAILED, SKIPPED, BatchReport, FileResult, Progress, ProgressFn
 from separator.errors import SeparatorError
 from separator.files import write_atomic
 from separator.plots import as_data_uri, band_overview, require, thumbnail_png

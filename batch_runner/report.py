@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from separator.engines.results import DONE, FAILED, SKIPPED, STATUSES, BatchReport, FileResult
+from batch_runner.results import DONE, FAILED, SKIPPED, STATUSES, BatchReport, FileResult
 from separator.errors import SeparatorError
 from separator.files import FileWriteError, write_atomic
 

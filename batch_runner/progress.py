@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from separator.engines.base import audio_seconds
-from separator.engines.report import failures_line
-from separator.engines.results import DONE, FAILED, FileResult, Progress
+from batch_runner.base import audio_seconds
+from batch_runner.report import failures_line
+from batch_runner.results import DONE, FAILED, FileResult, Progress
 
 
 def durations(files: Iterable[Path]) -> dict[Path, float]:

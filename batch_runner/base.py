@@ -3,8 +3,8 @@
 A *worker factory* is a picklable, zero-argument callable that builds a
 :class:`Worker` (loads the model, builds the chain) once per worker: once per
 thread of the local engine, once per Ray actor. A worker then processes many
-:class:`~separator.engines.results.Task` objects. An *engine* runs tasks on
-workers and hands back one :class:`~separator.engines.results.FileResult` per task.
+:class:`~batch_runner.results.Task` objects. An *engine* runs tasks on
+workers and hands back one :class:`~batch_runner.results.FileResult` per task.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from batch_runner.results import DONE, FAILED, FileResult, ProgressFn, Task
 from separator import audio as audio_io
-from separator.engines.results import DONE, FAILED, FileResult, ProgressFn, Task
 from separator.errors import SeparatorError
 
 
