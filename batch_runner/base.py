@@ -26,10 +26,12 @@ class EngineError(SeparatorError, ValueError):
 
 @dataclass
 class Outcome:
-    """What a worker made of a task: the files written and, when measured, their peak level in dBFS."""
+    """What a worker made of a task: the files written, when measured their peak level in dBFS, and the
+    seconds of audio it processed when that is not the whole input (a range of it)."""
 
     outputs: list[Path] = field(default_factory=list)
     peak_db: float | None = None
+    audio_seconds: float | None = None
 
 
 class Worker(Protocol):
@@ -85,6 +87,8 @@ def attempt(worker: Worker, task: Task, progress: Callable[[float], None], name:
         error = f"{type(exc).__name__}: {exc}"
         return FileResult(task.input, FAILED, time.perf_counter() - start, seconds, error=error, worker=name, attempts=tries)
     elapsed = time.perf_counter() - start
+    if outcome.audio_seconds is not None:
+        seconds = outcome.audio_seconds
     return FileResult(task.input, DONE, elapsed, seconds, outcome.outputs, peak_db=outcome.peak_db, worker=name, attempts=tries)
 
 

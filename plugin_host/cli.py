@@ -35,6 +35,7 @@ def get_parser() -> argparse.ArgumentParser:
     _run_parser(sub)
     _presets_parser(sub)
     _serve_parser(sub)
+    _daw_parser(sub)
     return parser
 
 
@@ -94,6 +95,17 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     except ImportError:
         return
     add_serve_parser(sub)
+
+
+def _daw_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # ---- `daw`: commands for the scripts that run inside DAWs -------------------------------------
+    # Each module registers its actions on `actions` and calls set_defaults(func=handler), with
+    # handler(args) -> exit code; add further actions (install, list) here the same way.
+    from plugin_host.daw_client import add_split_parser
+
+    p = sub.add_parser("daw", help="commands for DAW scripts (Ardour, REAPER)", description="Commands for DAW scripts.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_split_parser(actions)
 
 
 # -- run -------------------------------------------------------------------------------------

@@ -12,14 +12,14 @@ import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from separator.errors import AudioLoadError, AudioWriteError
+from separator.errors import AudioLoadError, AudioWriteError, SeparationError
 from separator.files import write_error
 
 BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
@@ -93,6 +93,37 @@ def info(path: str | Path) -> AudioInfo:
     return AudioInfo(path, int(i.samplerate), int(i.channels), int(i.frames))
 
 
+def frame_range(meta: AudioInfo, start: float = 0.0, length: float | None = None) -> tuple[int, int]:
+    """``(first sample, samples)`` of the range ``start`` … ``start + length`` seconds of a file; to its end
+    when ``length`` is ``None``. The range holds exactly ``round(length * sample_rate)`` samples.
+
+    Raises:
+        SeparationError: a start before 0 or at or after the end of the file, a length of 0 or less, or
+            a range that ends after the file; one line naming the file, its duration and what to change.
+    """
+    path, seconds = meta.path, meta.seconds
+    for name, value in (("start", start), ("length", length)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value)):
+            raise SeparationError(f"{path}: {name} must be a number of seconds, got {value!r}")
+    if start < 0:
+        raise SeparationError(f"{path}: start {start:g} s is before the beginning; use a start of 0 s or more")
+    if length is not None and length <= 0:
+        raise SeparationError(f"{path}: length {length:g} s is not a range; use a length above 0 s, or none to split to the end")
+    first = round(start * meta.sample_rate)
+    if first >= meta.frames:
+        raise SeparationError(f"{path}: start {start:g} s is at or after the end of the file ({seconds:.3f} s long); start before it")
+    if length is None:
+        return first, meta.frames - first
+    n = max(1, round(length * meta.sample_rate))
+    if first + n > meta.frames:
+        most = np.floor((meta.frames - first) / meta.sample_rate * 1000) / 1000  # rounded down: the advice must fit
+        raise SeparationError(
+            f"{path}: the range {start:g} s + {length:g} s ends after the end of the file ({seconds:.3f} s long); "
+            f"use a length of at most {most:.3f} s, or none to split to the end"
+        )
+    return first, n
+
+
 def _check(path: Path, audio: np.ndarray) -> np.ndarray:
     if audio.shape[1] == 0:
         raise AudioLoadError(f"{path}: contains no audio (0 samples)")
@@ -147,6 +178,32 @@ def blocks(path: str | Path, block: int, overlap: int = 0, start: int = 0, frame
         raise _open_error(path, exc) from exc
     if read < wanted - overlap:
         raise AudioLoadError(f"{path}: truncated: header promises {start + wanted} samples, file holds {start + read}")
+
+
+def join_channels(paths: Sequence[str | Path], target: str | Path, start: int = 0, frames: int | None = None) -> Path:
+    """Write the channels of several files side by side, in order, into one 32-bit float file; returns its path.
+
+    Takes ``frames`` samples (default: as many as the shortest file holds) from sample ``start`` of each,
+    streamed. A DAW such as Ardour keeps each channel of a recording in a mono file of its own.
+
+    Raises:
+        AudioLoadError: a file is unreadable, has another sample rate than the first, or is too short.
+        AudioWriteError: the target cannot be written.
+    """
+    metas = [info(p) for p in paths]
+    rate = metas[0].sample_rate
+    n = min(m.frames for m in metas) - start if frames is None else frames
+    for m in metas:
+        if m.sample_rate != rate:
+            raise AudioLoadError(f"{m.path}: {m.sample_rate} Hz, but {metas[0].path} is {rate} Hz; the channels of one input share a rate")
+        if m.frames < start + n:
+            raise AudioLoadError(f"{m.path}: holds {m.frames} samples, fewer than the {start + n} the other channels give")
+    block = 1 << 16
+    readers = [blocks(p, block, start=start, frames=n) for p in paths]
+    with atomic_writer(target, rate, sum(m.channels for m in metas)) as f:
+        for parts in zip(*readers, strict=True):
+            f.write(np.ascontiguousarray(np.concatenate(parts).T))
+    return Path(target)
 
 
 def subtype_for(path: Path, bit_depth: str) -> tuple[str, str]:

@@ -53,6 +53,8 @@ def split_files(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     html_report: str | Path | None = None,
+    start: float = 0.0,
+    length: float | None = None,
 ) -> BatchReport:
     """Split every file into ``out_dir/<name>/<stem>.<ext>``; a track with an existing stem fails unless
     ``skip_existing`` or ``overwrite`` (the policy of ``plugin-host run`` and the OSC server too).
@@ -69,6 +71,8 @@ def split_files(
         progress: called one call at a time with audio progress and once per finished file.
         html_report: also write this report page (``OUT/report.html`` on the command line), updated
             as files finish (:class:`batch_runner.html.HtmlReport`).
+        start, length: split only this range of every file, in seconds (as :meth:`Separator.separate_file`);
+            a file the range does not fit fails with a message giving its duration.
     Raises:
         SeparationError: bad stem names or cluster count (before any work).
         PlotError: ``html_report`` asked for without the plots extra (before any work).
@@ -82,7 +86,7 @@ def split_files(
         unique.setdefault(f.resolve(), f)  # a file given twice is split once
     entries = [(f, split_targets(f.stem, out_dir, names, ext)) for f in unique.values()]
     tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=overwrite)
-    factory = SplitWorkerFactory(load_separator or separator, stems, clusters, ext, bit_depth)
+    factory = SplitWorkerFactory(load_separator or separator, stems, clusters, ext, bit_depth, start, length)
     page = None
     if html_report is not None:
         from batch_runner.html import HtmlReport
@@ -104,19 +108,31 @@ class SplitWorkerFactory:
     clusters: int | None
     ext: str
     bit_depth: str
+    start: float = 0.0
+    length: float | None = None
 
     def __call__(self) -> SplitWorker:
         model = self.separator if isinstance(self.separator, Separator) else self.separator()
-        return SplitWorker(model, self.stems, self.clusters, self.ext, self.bit_depth)
+        return SplitWorker(model, self.stems, self.clusters, self.ext, self.bit_depth, self.start, self.length)
 
 
 class SplitWorker:
-    """Splits one file at a time with a model it keeps."""
+    """Splits one file (or the same range of each file) at a time with a model it keeps."""
 
     expected_errors: ClassVar[tuple[type[Exception], ...]] = (SeparatorError,)
 
-    def __init__(self, separator: Separator, stems: list[str] | str | None, clusters: int | None, ext: str, bit_depth: str) -> None:
+    def __init__(
+        self,
+        separator: Separator,
+        stems: list[str] | str | None,
+        clusters: int | None,
+        ext: str,
+        bit_depth: str,
+        start: float = 0.0,
+        length: float | None = None,
+    ) -> None:
         self.separator, self.stems, self.clusters, self.ext, self.bit_depth = separator, stems, clusters, ext, bit_depth
+        self.start, self.length = start, length
 
     def process(self, task: Task, progress: Callable[[float], None]) -> Outcome:
         """Write every stem of ``task.input`` into the folder of its targets.
@@ -124,7 +140,8 @@ class SplitWorker:
         Raises:
             AudioLoadError / AudioWriteError / SeparationError: as :meth:`Separator.separate_file`.
         """
-        seconds = audio_io.info(task.input).seconds
+        meta = audio_io.info(task.input)
+        seconds = audio_io.frame_range(meta, self.start, self.length)[1] / meta.sample_rate
         done = [0.0]
 
         def fraction(f: float) -> None:  # the separator reports the fraction done; the batch counts seconds
@@ -132,8 +149,16 @@ class SplitWorker:
             done[0] = f * seconds
 
         written = self.separator.separate_file(
-            task.input, task.targets[0].parent, self.stems, self.clusters, self.ext, self.bit_depth, fraction
+            task.input,
+            task.targets[0].parent,
+            self.stems,
+            self.clusters,
+            self.ext,
+            self.bit_depth,
+            progress=fraction,
+            start=self.start,
+            length=self.length,
         )
         if written != list(task.targets):
             raise AudioWriteError(f"{task.input}: wrote {', '.join(map(str, written))}, planned {', '.join(map(str, task.targets))}")
-        return Outcome(written)
+        return Outcome(written, audio_seconds=seconds)

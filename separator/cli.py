@@ -43,6 +43,10 @@ def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--stems", metavar="LIST", help="comma-separated stem names (default: every class); the rest goes to other")
     mode.add_argument("--clusters", type=int, metavar="K", help="blind mode: split into K sources source1..sourceK")
+    p.add_argument(
+        "--start", type=float, default=0.0, metavar="S", help="split only from S seconds on (default 0; the same for every input)"
+    )
+    p.add_argument("--length", type=float, metavar="L", help="split only L seconds; stems are exactly this long (default: to the end)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the network and k-means run")
     p.add_argument("--model", metavar="PATH", help="checkpoint (default: the shipped model)")
     p.add_argument("--format", default="wav", choices=["wav", "flac"], dest="ext")
@@ -256,7 +260,8 @@ def _split(args: argparse.Namespace) -> int:
     separator = Separator.from_pretrained(args.model, device="cpu" if on_ray else args.device, **overrides)
     model = str(Path(args.model).absolute()) if args.model else None  # the actors may run in another folder
     load = functools.partial(Separator.from_pretrained, model, args.device, **overrides) if on_ray else None
-    with ProgressBar(durations(files), args.quiet, failed_prefix="error", show_done=True) as bar:
+    seconds = {f: _range_seconds(total, args.start, args.length) for f, total in durations(files).items()}
+    with ProgressBar(seconds, args.quiet, failed_prefix="error", show_done=True) as bar:
         report = split_files(
             files,
             args.out,
@@ -271,12 +276,20 @@ def _split(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=bar.update,
             html_report=Path(args.out) / "report.html" if args.report else None,
+            start=args.start,
+            length=args.length,
         )
     if on_ray and report.results:
         write_report(report, Path(args.out) / REPORT_NAME, {"command": "separator split", "model": str(args.model or "default")})
     if not args.quiet and report.results:
         print(table(report, "separator split"))
     return EXIT_FAILED if problems or not report.ok else EXIT_OK
+
+
+def _range_seconds(total: float, start: float, length: float | None) -> float:
+    """The seconds of a file of ``total`` seconds that ``--start``/``--length`` take (what the progress bar counts)."""
+    rest = max(0.0, total - max(0.0, start))
+    return rest if length is None else min(max(0.0, length), rest)
 
 
 def _make_data(args: argparse.Namespace) -> int:

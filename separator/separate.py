@@ -178,26 +178,35 @@ class Separator:
         ext: str = "wav",
         bit_depth: str = "32f",
         progress: ProgressFn | None = None,
+        start: float = 0.0,
+        length: float | None = None,
     ) -> list[Path]:
-        """Split a file into ``out_dir/<stem>.<ext>``, streaming: memory does not grow with length.
+        """Split a file, or the range ``start`` … ``start + length`` of it, into ``out_dir/<stem>.<ext>``,
+        streaming: memory does not grow with length.
 
-        Every stem is written under a temporary name and renamed only when all are done
-        (:mod:`separator.stem_files`).
+        Only the range is read and separated (a region of a long file costs the region's time), and the
+        loudness the network hears (``reference_db``) is measured on the range. Every stem holds exactly
+        ``round(length * sample_rate)`` samples (to the end of the file when ``length`` is ``None``), and is
+        written under a temporary name and renamed only when all are done (:mod:`separator.stem_files`).
 
+        Args:
+            start: seconds from the beginning of the file.
+            length: seconds; ``None`` splits to the end.
         Raises:
             AudioLoadError: the input is missing or not usable audio.
             AudioWriteError: an output cannot be written.
-            SeparationError: bad arguments.
+            SeparationError: bad arguments, or a range outside the file (the message gives its duration).
         """
         meta = audio_io.info(path)
+        first, n = audio_io.frame_range(meta, start, length)
         names = self.stem_names(stems, clusters)
         targets = stem_paths(out_dir, names, ext)
         check_stem_files(path, targets, bit_depth)  # a bad format, the input as an output: before any work
         block, overlap = self._block_sizes(meta.sample_rate)
-        reader = lambda: audio_io.blocks(path, block, overlap)  # noqa: E731
+        reader = lambda: audio_io.blocks(path, block, overlap, start=first, frames=n)  # noqa: E731
         offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
         with stem_writers(targets, meta.sample_rate, meta.channels, bit_depth) as files:
-            for piece in self.stream(reader, meta.frames, meta.sample_rate, names, clusters, progress, offset):
+            for piece in self.stream(reader, n, meta.sample_rate, names, clusters, progress, offset):
                 files.write(piece)
         return targets
 

@@ -45,6 +45,19 @@ def test_a_tracks_stems_take_their_names_together_only_when_every_one_is_complet
     assert audio_io.load(targets[0])[0].shape == (2, 2 * piece.shape[-1])
 
 
+def test_channels_kept_in_files_of_their_own_are_joined_side_by_side(tmp_path: Path) -> None:
+    left, right = sine(440, 0.5, 48000), sine(660, 0.5, 48000, channels=2)
+    audio_io.save(tmp_path / "l.wav", left, 48000)
+    audio_io.save(tmp_path / "r.wav", right, 48000)
+    audio_io.join_channels([tmp_path / "l.wav", tmp_path / "r.wav"], tmp_path / "lr.wav", start=100, frames=1000)
+    joined, rate = audio_io.load(tmp_path / "lr.wav")
+    assert rate == 48000
+    np.testing.assert_array_equal(joined, np.concatenate([left, right])[:, 100:1100])
+    audio_io.save(tmp_path / "slow.wav", left, 44100)
+    with pytest.raises(AudioLoadError, match=r"44100 Hz, but .* is 48000 Hz"):
+        audio_io.join_channels([tmp_path / "l.wav", tmp_path / "slow.wav"], tmp_path / "x.wav")
+
+
 def test_integer_output_that_would_clip_warns(tmp_path: Path) -> None:
     loud = sine(100, 0.1, 44100, amplitude=1.5)
     with pytest.warns(UserWarning, match=r"peak \+3\.5 dBFS clips at this bit depth; use --bit-depth 32f"):

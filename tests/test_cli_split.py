@@ -161,3 +161,28 @@ def test_a_stem_that_clips_at_an_integer_bit_depth_is_warned_about_and_32f_keeps
         assert split(loud, "-o", tmp_path / "float", "--clusters", "1") == 0
     assert not [w for w in caught if "clips" in str(w.message)]
     assert float(np.abs(audio_io.load(tmp_path / "float" / "loud" / "source1.wav")[0]).max()) > 1.0
+
+
+def test_start_and_length_split_the_same_range_of_every_input(song_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    short = tmp_path / "short.wav"
+    audio_io.save(short, audio_io.load(song_file)[0][:, :44100], 44100)  # 1 s: the range does not fit
+    argv = ["split", str(song_file), str(short), "-o", str(tmp_path / "out"), "--stems", "vocals", "--start", "0.5", "--length", "1.25"]
+    code = main(argv)
+    mixture = audio_io.load(song_file)[0][:, 22050 : 22050 + 55125]
+    stems = [audio_io.load(tmp_path / "out" / "song" / f"{name}.wav")[0] for name in ("vocals", "other")]
+    assert all(s.shape == mixture.shape for s in stems)
+    np.testing.assert_allclose(sum(stems), mixture, atol=1e-5)
+    out, err = capsys.readouterr()
+    assert code == 1 and not (tmp_path / "out" / "short").exists()
+    assert [line for line in err.splitlines() if line.startswith("error")] == [
+        f"error: {short}: the range 0.5 s + 1.25 s ends after the end of the file (1.000 s long); "
+        "use a length of at most 0.500 s, or none to split to the end"
+    ]
+    assert [line.split()[:3] for line in out.splitlines() if line.split()[:1] == ["done"]] == [["done", "1", "0:01.2"]]  # the range
+
+
+def test_start_and_length_are_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["split", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--start S split only from S seconds on" in help_text and "--length L split only L seconds" in help_text

@@ -80,6 +80,21 @@ def test_a_signature_says_what_it_expected_and_what_arrived(args: tuple, message
     assert message in str(caught.value)
 
 
+def test_items_in_one_bracket_come_all_together_or_not_at_all() -> None:
+    ranged = Signature.parse("s:input_path s:output_dir [s:stems|i:clusters] [f:start f:length]")
+    assert str(ranged) == "s:input_path s:output_dir [s:stems|i:clusters] [f:start f:length]"
+    assert ranged.bind(("a.wav", "out")) == {"input_path": "a.wav", "output_dir": "out"}
+    assert ranged.bind(("a.wav", "out", "", 1, 2.5)) == {
+        "input_path": "a.wav",
+        "output_dir": "out",
+        "stems": "",
+        "start": 1.0,
+        "length": 2.5,
+    }
+    with pytest.raises(ArgumentError, match=r"missing f:length \(f:start and f:length go together\); expects .*\[f:start f:length\]"):
+        ranged.bind(("a.wav", "out", 3, 1.0))
+
+
 def test_toggles_take_numbers_and_booleans_and_values_keep_their_type() -> None:
     toggle = Signature.parse("[t:on]")
     assert toggle.bind((1.0,)) == {"on": True} and toggle.bind((0,)) == {"on": False} and toggle.bind((True,)) == {"on": True}

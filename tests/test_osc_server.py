@@ -135,6 +135,34 @@ def test_split_takes_named_stems_or_a_cluster_count(client: OscClient, extra: tu
     assert [Path(p).stem for p in done.args[1:]] == names, done
 
 
+def test_split_of_a_range_ends_with_the_paths_then_start_and_length(client: OscClient, root: Path) -> None:
+    client.send("/split", "mix.wav", "range", "", 0.5, 1.25)  # "": the default stems, so the range can follow
+    done = client.wait_for(lambda m: m.address in ("/job/done", "/job/error"), timeout=60)
+    assert done.address == "/job/done", done
+    *paths, start, length = done.args[1:]
+    assert [Path(p).stem for p in paths] == STEMS and (start, length) == (0.5, 1.25)
+    part = mixture()[:, 22050 : 22050 + 55125]
+    stems = [audio_io.load(p)[0] for p in paths]
+    assert all(s.shape == part.shape for s in stems)
+    np.testing.assert_allclose(sum(stems), part, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("vocals", 2.5, 1.0),
+            "mix.wav: the range 2.5 s + 1 s ends after the end of the file (3.000 s long); use a length of at most 0.5",
+        ),
+        (("vocals", -1.0, 1.0), "mix.wav: start -1 s is before the beginning; use a start of 0 s or more"),
+        (("vocals", 1.0), "missing f:length (f:start and f:length go together)"),
+    ],
+)
+def test_a_bad_range_is_refused_at_once_in_one_line(client: OscClient, args: tuple[object, ...], message: str) -> None:
+    replies = client.request("/split", "mix.wav", "bad-range", *args)
+    assert [m.address for m in replies] == ["/error"] and message in replies[0].args[1], replies
+
+
 def test_job_accepted_comes_before_every_other_message_of_its_job_under_load(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Many short render jobs on four workers, over real UDP on loopback, with the network thread slowed just
     # after it has handled a request (as on a busy machine): a worker must still not speak before /job/accepted.
@@ -414,7 +442,10 @@ def test_a_bundle_is_applied_in_order_even_with_a_future_timetag(client: OscClie
         (("/chain/trim/gain",), 'Parameter named "gain" not found. Valid options: gain_db'),
         (("/statu",), "unknown address; did you mean /status"),
         (("/split", 1, 2), "s:input_path must be a string, got i:1"),
-        (("/split", "mix.wav"), "missing s:output_dir; expects s:input_path s:output_dir [s:stems|i:clusters]; got s:'mix.wav'"),
+        (
+            ("/split", "mix.wav"),
+            "missing s:output_dir; expects s:input_path s:output_dir [s:stems|i:clusters] [f:start f:length]; got s:'mix.wav'",
+        ),
         (("/job/cancel",), "missing i:job_id"),
         (("/job/cancel", 99), "no job 99; queued or running jobs: none"),
         (("/job/status", 99), "no job 99"),

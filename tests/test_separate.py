@@ -158,3 +158,56 @@ def test_file_and_array_separation_agree(separator: Separator, mixture: np.ndarr
     for path, (name, audio) in zip(written, in_memory.items(), strict=True):
         assert path.name == f"{name}.wav"
         np.testing.assert_allclose(audio_io.load(path)[0], audio, atol=1e-5)
+
+
+# -- a range of a file ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quiet_then_loud(mixture: np.ndarray, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An 8 s file: the song at -34 dB, then the song as it is; ``(path, audio)``."""
+    from separator import audio as audio_io
+
+    audio = np.concatenate([mixture * 0.02, mixture], axis=1)
+    return audio_io.save(tmp_path_factory.mktemp("range") / "song.wav", audio, 44100), audio
+
+
+@pytest.mark.parametrize(("start", "length"), [(4.5, 2.25), (0.0, 1.0), (6.0, None)])
+def test_a_range_of_a_file_is_split_alone_exactly_as_long_with_its_own_level(quiet_then_loud, tmp_path, start, length) -> None:  # type: ignore[no-untyped-def]
+    from separator import audio as audio_io
+
+    path, audio = quiet_then_loud
+    sep = Separator.from_pretrained(device="cpu", reference_db=-28.0, segment_seconds=1.5, overlap_seconds=0.25)
+    written = sep.separate_file(path, tmp_path / "out", clusters=2, start=start, length=length)
+    first = round(start * 44100)
+    part = audio[:, first : first + round(length * 44100)] if length is not None else audio[:, first:]
+    # the range alone, in memory: the same segments and the same level (measured on the range, not the file)
+    in_memory = sep.separate(part, 44100, clusters=2)
+    stems = [audio_io.load(p)[0] for p in written]
+    assert all(s.shape == part.shape for s in stems)
+    np.testing.assert_allclose(sum(stems), part, atol=1e-5)
+    for stem, expected in zip(stems, in_memory.values(), strict=True):
+        np.testing.assert_allclose(stem, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"start": -1.0}, "start -1 s is before the beginning; use a start of 0 s or more"),
+        ({"length": 0.0}, "length 0 s is not a range; use a length above 0 s, or none to split to the end"),
+        ({"start": 8.0}, "start 8 s is at or after the end of the file (8.000 s long); start before it"),
+        (
+            {"start": 6.0, "length": 2.5},
+            "the range 6 s + 2.5 s ends after the end of the file (8.000 s long); use a length of at most 2.000 s",
+        ),
+        ({"start": float("nan")}, "start must be a number of seconds, got nan"),
+    ],
+)
+def test_a_range_outside_the_file_is_refused_in_one_line_naming_the_file(  # type: ignore[no-untyped-def]
+    separator: Separator, quiet_then_loud, tmp_path, kwargs: dict[str, float], message: str
+) -> None:
+    path, _ = quiet_then_loud
+    with pytest.raises(SeparationError) as caught:
+        separator.separate_file(path, tmp_path / "out", stems="vocals", **kwargs)
+    assert str(caught.value).startswith(f"{path}: {message}") and "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists()

@@ -44,6 +44,7 @@ print(code, "torch" in sys.modules)
         ("plugin_host.cli", ["presets", "validate", str(ROOT / "presets" / "drum-bus.yaml")]),
         ("plugin_host.cli", ["run", "--help"]),
         ("plugin_host.cli", ["serve", "--help"]),
+        ("plugin_host.cli", ["daw", "split", "--help"]),
         ("separator.cli", ["--help"]),
         ("separator.cli", ["split", "--help"]),
     ],

@@ -90,19 +90,32 @@ class Control:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def split(self, input_path: str, output_dir: str, reply_to: Any, stems: str | None = None, clusters: int | None = None) -> Job:
-        """Queue the separation of ``input_path`` into ``output_dir/<stem>.wav``.
+    def split(
+        self,
+        input_path: str,
+        output_dir: str,
+        reply_to: Any,
+        stems: str | None = None,
+        clusters: int | None = None,
+        start: float | None = None,
+        length: float | None = None,
+    ) -> Job:
+        """Queue the separation of ``input_path`` (or of ``length`` seconds from ``start``) into ``output_dir/<stem>.wav``.
+
+        A job with a range ends with ``/job/done i:job_id s:path ... f:start f:length``.
 
         Raises:
             PathRefused: a path outside the roots, a missing input, or outputs that exist.
-            SeparationError: bad stems or clusters (checked now when the model is loaded).
+            SeparationError: bad stems or clusters (checked now when the model is loaded), or a range
+                outside the file.
             AudioLoadError: the input is not readable audio.
             JobError: the queue is full.
         """
-        from separator import audio as audio_io  # imports torch: kept off the start-up path
+        from separator import audio as audio_io
 
         source, folder = self.paths.input_file(input_path), self.paths.output_dir(output_dir)
-        audio_io.info(source)
+        meta = audio_io.info(source)
+        _, n = audio_io.frame_range(meta, start or 0.0, length)  # a range outside the file is refused now
         loaded = self.model.ready()
         if loaded is not None:
             self._check_stem_targets(source, folder, loaded.stem_names(stems, clusters))
@@ -110,9 +123,13 @@ class Control:
         def work(progress: Any) -> list[Path]:
             separator = self.model.get()
             self._check_stem_targets(source, folder, separator.stem_names(stems, clusters))
-            return separator.separate_file(source, folder, stems=stems, clusters=clusters, progress=progress)
+            return separator.separate_file(
+                source, folder, stems=stems, clusters=clusters, progress=progress, start=start or 0.0, length=length
+            )
 
-        return self.jobs.submit("split", f"{source.name} -> {folder}", work, reply_to)
+        ranged, first, seconds = start is not None or length is not None, float(start or 0.0), n / meta.sample_rate
+        summary = source.name + (f" ({first:g} s + {seconds:g} s)" if ranged else "")
+        return self.jobs.submit("split", f"{summary} -> {folder}", work, reply_to, (first, seconds) if ranged else ())
 
     def _check_stem_targets(self, source: Path, folder: Path, names: list[str]) -> None:
         from separator.stem_files import stem_paths

@@ -54,6 +54,7 @@ class Job:
     error: str = ""
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     last_report: float = 0.0  # time.monotonic() of the last progress reply, in s
+    done_args: tuple[Any, ...] = ()  # what /job/done carries after the paths (a split's range)
 
     def info(self) -> Message:
         """``/job/info i:id s:kind s:state f:progress s:summary``."""
@@ -99,8 +100,8 @@ class JobManager:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def submit(self, kind: str, summary: str, work: Work, reply_to: Any) -> Job:
-        """Queue a job.
+    def submit(self, kind: str, summary: str, work: Work, reply_to: Any, done_args: tuple[Any, ...] = ()) -> Job:
+        """Queue a job; ``done_args`` follow the output paths in its ``/job/done``.
 
         Raises:
             JobError: the queue is full, or the server is stopping.
@@ -110,7 +111,7 @@ class JobManager:
                 raise JobError("the server is stopping; no new jobs are taken")
             if len(self._queue) >= self.max_queued:
                 raise JobError(f"queue full: {len(self._queue)} jobs are waiting (limit {self.max_queued}); try again when one is done")
-            job = Job(next(self._ids), kind, summary, work, reply_to)
+            job = Job(next(self._ids), kind, summary, work, reply_to, done_args=done_args)
             self._jobs[job.id] = job
             self._queue.append(job)
             self._wake.notify()
@@ -204,7 +205,7 @@ class JobManager:
             return Message("/job/error", (job.id, message))
         self._finish(job, DONE, outputs=outputs)
         log.info("job %d done in %.1f s: %d file(s)", job.id, time.monotonic() - started, len(outputs))
-        return Message("/job/done", (job.id, *(str(p) for p in outputs)))
+        return Message("/job/done", (job.id, *(str(p) for p in outputs), *job.done_args))
 
     def _progress(self, job: Job, fraction: float) -> None:
         if job.cancel_requested.is_set():

@@ -70,9 +70,19 @@ class Routes:
     # -- jobs ------------------------------------------------------------------------------------
 
     def split(
-        self, request: Request, input_path: str, output_dir: str, stems: str | None = None, clusters: int | None = None
+        self,
+        request: Request,
+        input_path: str,
+        output_dir: str,
+        stems: str | None = None,
+        clusters: int | None = None,
+        start: float | None = None,
+        length: float | None = None,
     ) -> list[Message]:
-        job = self.control.split(input_path, output_dir, request.reply_to, stems=stems, clusters=clusters)
+        # "" in the stems place means the default stems, so a range can follow without naming any
+        job = self.control.split(
+            input_path, output_dir, request.reply_to, stems=stems or None, clusters=clusters, start=start, length=length
+        )
         return [Message("/job/accepted", (job.id,))]
 
     def render(self, request: Request, input_path: str, output_path: str) -> list[Message]:
@@ -284,12 +294,12 @@ ADDRESSES: tuple[tuple[str, str, str, str, str, str | None], ...] = (
     # -- jobs
     (
         "/split",
-        "s:input_path s:output_dir [s:stems|i:clusters]",
+        "s:input_path s:output_dir [s:stems|i:clusters] [f:start f:length]",
         "split",
-        "separate a file into output_dir/<stem>.wav; stems: names such as 'vocals,drums' (the rest become 'other'); "
-        "clusters: K blind sources",
+        "separate a file into output_dir/<stem>.wav; stems: names such as 'vocals,drums' (the rest become 'other'; "
+        "'' for all); clusters: K blind sources; start, length: only this range of the file, in seconds",
         "/job/accepted i:job_id, then /job/progress i:job_id f:fraction ..., "
-        "/job/done i:job_id s:path ... | /job/error i:job_id s:message | /job/cancelled i:job_id",
+        "/job/done i:job_id s:path ... [f:start f:length] | /job/error i:job_id s:message | /job/cancelled i:job_id",
         None,
     ),
     (

@@ -10,11 +10,13 @@ Type letters follow OSC and REAPER's pattern files:
 - ``*`` any number of arguments of any type (must come last).
 
 An item in ``[...]`` is optional; ``a|b`` offers alternatives, taken by the type that arrived.
+Several items in one bracket (``[f:start f:length]``) go together: all of them, or none.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,26 +50,38 @@ def _coerce(kind: str, value: Any) -> tuple[bool, Any]:
 
 @dataclass(frozen=True)
 class Item:
-    """One argument position: its alternatives ``((type letter, name), ...)`` and whether it may be left out."""
+    """One argument position: its alternatives ``((type letter, name), ...)``, whether it may be left out,
+    and its group: the items of one bracket share a number above 0 and are given all together or not at all."""
 
     choices: tuple[tuple[str, str], ...]
     optional: bool
+    group: int = 0
+
+    @property
+    def body(self) -> str:
+        return "|".join(f"{kind}:{name}" for kind, name in self.choices)
 
     def __str__(self) -> str:
-        text = "|".join(f"{kind}:{name}" for kind, name in self.choices)
-        return f"[{text}]" if self.optional else text
+        return f"[{self.body}]" if self.optional and not self.group else self.body
 
 
-def _parse_item(token: str) -> Item:
+def _parse_items(token: str, group: int) -> list[Item]:
+    """The items of one token: ``s:a``, ``[s:a|i:b]``, or a group ``[f:a f:b]`` (numbered ``group``)."""
     optional = token.startswith("[") and token.endswith("]")
-    body = token[1:-1] if optional else token
+    parts = (token[1:-1] if optional else token).split()
+    if len(parts) > 1 and not optional:
+        raise ValueError(f"bad signature item {token!r}: only a bracket holds several items")
+    return [_parse_item(part, token, optional, group if len(parts) > 1 else 0) for part in parts]
+
+
+def _parse_item(body: str, token: str, optional: bool, group: int) -> Item:
     choices = []
     for part in body.split("|"):
         kind, _, name = part.partition(":")
         if kind not in TYPE_NAMES or not name:
             raise ValueError(f"bad signature item {token!r}: use type:name with type one of {', '.join(TYPE_NAMES)}")
         choices.append((kind, name))
-    return Item(tuple(choices), optional)
+    return Item(tuple(choices), optional, group)
 
 
 @dataclass(frozen=True)
@@ -79,10 +93,17 @@ class Signature:
     @classmethod
     def parse(cls, text: str) -> Signature:
         """Build from the notation above; ``""`` means no arguments."""
-        return cls(tuple(_parse_item(t) for t in text.split()))
+        tokens = re.findall(r"\[[^\]]*\]|\S+", text)
+        return cls(tuple(item for group, token in enumerate(tokens, 1) for item in _parse_items(token, group)))
 
     def __str__(self) -> str:
-        return " ".join(str(i) for i in self.items) or "no arguments"
+        words: list[str] = []
+        for i, item in enumerate(self.items):
+            if not item.group:
+                words.append(str(item))
+            elif i == 0 or self.items[i - 1].group != item.group:
+                words.append("[" + " ".join(x.body for x in self.items if x.group == item.group) + "]")
+        return " ".join(words) or "no arguments"
 
     def bind(self, args: tuple[Any, ...]) -> dict[str, Any]:
         """Map arguments to names, converted to Python types; left-out optional items are absent.
@@ -96,9 +117,11 @@ class Signature:
                 bound[item.choices[0][1]] = tuple(args[position:])
                 return bound
             if position >= len(args):
-                if item.optional:
+                given = [x for x in self.items[: len(args)] if item.group and x.group == item.group]
+                if item.optional and not given:
                     continue
-                raise self._error(args, f"missing {item}")
+                together = " and ".join(x.body for x in [*given, item])
+                raise self._error(args, f"missing {item}" + (f" ({together} go together)" if given else ""))
             bound.update(self._bind_one(item, args[position], args))
         if len(args) > len(self.items):
             raise self._error(args, f"{len(args) - len(self.items)} argument(s) too many")
