@@ -101,11 +101,13 @@ def _daw_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     # ---- `daw`: commands for the scripts that run inside DAWs -------------------------------------
     # Each module registers its actions on `actions` and calls set_defaults(func=handler), with
     # handler(args) -> exit code; add further actions (install, list) here the same way.
+    from plugin_host.daw.commands import add_parsers
     from plugin_host.daw_client import add_split_parser
 
     p = sub.add_parser("daw", help="commands for DAW scripts (Ardour, REAPER)", description="Commands for DAW scripts.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_split_parser(actions)
+    add_parsers(actions)
 
 
 # -- run -------------------------------------------------------------------------------------
