@@ -12,12 +12,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import ardour_support as ardour
 import numpy as np
 import pytest
 import soundfile as sf
-
-from tests import ardour_support as ardour
-from tests.conftest import missing
+from conftest import missing
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 44100

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import missing
 
 from plugin_host import daw
-from tests.conftest import missing
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
