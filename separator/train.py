@@ -63,13 +63,17 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
 
 
-def targets(sources: torch.Tensor, labels: torch.Tensor, sample_rate: int, stereo: bool = False) -> dict[str, torch.Tensor]:
+def targets(
+    sources: torch.Tensor, labels: torch.Tensor, sample_rate: int, stereo: bool = False, powers: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Features and training targets for a batch of source sets.
 
     Args:
         sources: ``(batch, n_sources, channels, samples)`` waveforms; the mixture is their sum.
         labels: ``(batch, n_sources)`` class index of each source, or < 0 when unknown.
         stereo: also compute the mixture's stereo cues.
+        powers: ``(batch, n_sources, frames, N_BANDS)`` each source's band power, when known
+            (:meth:`StemBank.draw` with ``powers=True``): then only the mixture is transformed.
     Returns:
         ``feats (b, t, f)`` dB, ``cues (b, t, f, 3)`` (stereo only), ``mix (b, t, f)`` band
         magnitude, ``src (b, t, f, c)`` band magnitude per class, ``onehot (b, t, f, c + s)``
@@ -78,13 +82,17 @@ def targets(sources: torch.Tensor, labels: torch.Tensor, sample_rate: int, stere
         (only those train the mask head).
     """
     present = sources.flatten(2).abs().amax(-1) > 0  # (b, s)
-    spec = stft(sources[present], sample_rate)  # (n_present, ch, bins, t): silent slots cost nothing
-    power = torch.zeros(*present.shape, *spec.shape[-2:], device=sources.device)
-    power[present] = (spec.real**2 + spec.imag**2).mean(1)
-    index = present.nonzero()[:, 0]
-    mix_spec = torch.zeros(len(sources), *spec.shape[1:], dtype=spec.dtype, device=spec.device).index_add_(0, index, spec)
+    if powers is None:
+        spec = stft(sources[present], sample_rate)  # (n_present, ch, bins, t): silent slots cost nothing
+        power = torch.zeros(*present.shape, *spec.shape[-2:], device=sources.device)
+        power[present] = (spec.real**2 + spec.imag**2).mean(1)
+        index = present.nonzero()[:, 0]
+        mix_spec = torch.zeros(len(sources), *spec.shape[1:], dtype=spec.dtype, device=spec.device).index_add_(0, index, spec)
+        src_power = pool_bands(power).permute(0, 2, 3, 1)  # (b, t, f, s)
+    else:
+        mix_spec = stft(sources.sum(1), sample_rate)  # (b, ch, bins, t)
+        src_power = powers.permute(0, 2, 3, 1)
     mix_power = band_power(mix_spec).mean(1)  # (b, t, f)
-    src_power = pool_bands(power).permute(0, 2, 3, 1)  # (b, t, f, s)
     feats = log_power(mix_power)
     peak = feats.flatten(1).max(dim=1).values[:, None, None]
     weights = (feats > peak - SILENCE_DB).float()
@@ -106,7 +114,8 @@ def targets(sources: torch.Tensor, labels: torch.Tensor, sample_rate: int, stere
 def batch_targets(batch: Batch, sample_rate: int, device: torch.device, stereo: bool) -> dict[str, torch.Tensor]:
     """:func:`targets` of a drawn :class:`~separator.data.mix.Batch`, on ``device``."""
     sources = torch.from_numpy(batch.sources).to(device)
-    return targets(sources, torch.from_numpy(batch.labels).to(device), sample_rate, stereo)
+    powers = None if batch.powers is None else torch.from_numpy(batch.powers).to(device)
+    return targets(sources, torch.from_numpy(batch.labels).to(device), sample_rate, stereo, powers)
 
 
 def compute_loss(model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float) -> tuple[torch.Tensor, dict[str, float]]:
@@ -175,7 +184,7 @@ def train(cfg: TrainConfig) -> Path:
     tic = start = time.time()
     while step < cfg.steps:
         rng = np.random.default_rng([cfg.seed, step])
-        batch = batch_targets(bank.draw(rng, cfg.batch, samples), bank.sample_rate, device, model.stereo)
+        batch = batch_targets(bank.draw(rng, cfg.batch, samples, powers=True), bank.sample_rate, device, model.stereo)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             loss, parts = compute_loss(model, batch, cfg.alpha)
         optimizer.zero_grad()

@@ -32,10 +32,16 @@ MAX_SOURCES = 6
 
 @dataclass
 class Batch:
-    """``sources (batch, MAX_SOURCES, 2, samples)`` float32 (absent: zeros) and ``labels (batch, MAX_SOURCES)`` int."""
+    """``sources (batch, MAX_SOURCES, 2, samples)`` float32 (absent: zeros) and ``labels (batch, MAX_SOURCES)`` int.
+
+    ``powers (batch, MAX_SOURCES, frames, N_BANDS)`` float32, when drawn with ``powers=True``: each
+    source's band power (mean over channels) at the gain it has in ``sources``, frame for frame as
+    ``separator.features`` computes it for the clip, read from a per-stem cache instead of an STFT.
+    """
 
     sources: np.ndarray
     labels: np.ndarray
+    powers: np.ndarray | None = None
 
 
 class _DataSet:
@@ -48,6 +54,7 @@ class _DataSet:
         self.songs: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (shard, song, slots, labels)
         self.by_label: dict[int, list[tuple[int, int, int]]] = {c: [] for c in range(len(CLASSES))}
         self.sample_rate = 44100
+        self._band_db: dict[tuple[int, int, int], np.ndarray] = {}  # stem → (frames, N_BANDS) float16 dB
 
     def refresh(self) -> int:
         for path in sorted(self.folder.glob("shard-*[0-9].npz")):
@@ -92,6 +99,41 @@ class _DataSet:
     def length(self, where: tuple[int, int, int]) -> int:
         return int(self.stems[where[0]].shape[-1])
 
+    def band_power(self, where: tuple[int, int, int], offset: int, frames: int) -> np.ndarray:
+        """``(frames, N_BANDS)`` float32 band power of the stem from sample ``offset`` (a multiple of
+        the STFT hop), mean over channels; zeros past the stem's end.
+
+        The whole stem's band power is computed once (one STFT) and kept as float16 dB: a stem is
+        drawn many times, and the sources' STFTs were most of a training step's cost.
+        """
+        from separator.features import stft_size
+
+        cached = self._band_db.get(where)
+        if cached is None:
+            cached = self._band_db[where] = _stem_band_db(self.clip(where, 0, self.length(where)), self.sample_rate)
+        _, hop = stft_size(self.sample_rate)
+        first = offset // hop
+        part = cached[first : first + frames].astype(np.float32)
+        power = np.where(part <= _SILENT_DB, 0.0, 10 ** (part / 10)).astype(np.float32)
+        if len(power) < frames:
+            power = np.pad(power, ((0, frames - len(power)), (0, 0)))
+        return power
+
+
+_SILENT_DB = -300.0
+
+
+def _stem_band_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``(2, samples)`` → ``(frames, N_BANDS)`` float16 dB of the mean band power over channels."""
+    import torch  # the data generator (make-data) does not need torch; only training draws powers
+
+    from separator.features import pool_bands, stft
+
+    spec = stft(torch.from_numpy(audio), sample_rate)  # (2, bins, frames)
+    power = pool_bands((spec.real**2 + spec.imag**2).mean(0)).numpy()  # (frames, N_BANDS)
+    db = np.where(power > 0, 10 * np.log10(np.maximum(power, 1e-30)), _SILENT_DB)
+    return np.maximum(db, _SILENT_DB).astype(np.float16)
+
 
 class StemBank:
     """Every source of one or more data sets, in memory; draws random training mixtures.
@@ -128,10 +170,19 @@ class StemBank:
     def __len__(self) -> int:
         return sum(len(s.songs) for s in self.sets)
 
-    def draw(self, rng: np.random.Generator, batch: int, samples: int, remix: float = 0.5) -> Batch:
-        """A batch of source sets; every example has at least two sources; gains are random per source."""
+    def draw(self, rng: np.random.Generator, batch: int, samples: int, remix: float = 0.5, powers: bool = False) -> Batch:
+        """A batch of source sets; every example has at least two sources; gains are random per source.
+
+        Clips start on the STFT's hop grid, so that with ``powers`` each source's band power is
+        read from the stem's cached one (see :class:`Batch`).
+        """
+        from separator.features import N_BANDS, stft_size  # torch: training only, never make-data
+
+        _, hop = stft_size(self.sample_rate)
+        frames = samples // hop + 1
         sources = np.zeros((batch, MAX_SOURCES, 2, samples), np.float32)
         labels = np.full((batch, MAX_SOURCES), UNKNOWN, int)
+        power = np.zeros((batch, MAX_SOURCES, frames, N_BANDS), np.float32) if powers else None
         for b in range(batch):
             data = self._pick_set(rng)
             picks = self._remix(data, rng) if rng.random() < remix else self._own_song(data, rng)
@@ -140,12 +191,17 @@ class StemBank:
                 longest = max(1, data.length(where) - samples + 1)
                 if shared is None or rng.random() < remix:
                     shared = int(rng.integers(0, longest))
+                offset = min(shared, longest - 1) // hop * hop
                 gain = 10 ** (rng.uniform(-9, 3) / 20)
-                clip = data.clip(where, min(shared, longest - 1), samples) * gain
+                clip = data.clip(where, offset, samples) * gain
                 sources[b, i] = clip[::-1] if rng.random() < 0.5 else clip  # swap left and right half the time
                 labels[b, i] = label
+                if power is not None:
+                    power[b, i] = data.band_power(where, offset, frames) * gain**2
         level = 10 ** (rng.uniform(-20, 6, size=(batch, 1, 1, 1)) / 20)
-        return Batch((sources * level).astype(np.float32), labels)
+        if power is not None:
+            power *= level**2
+        return Batch((sources * level).astype(np.float32), labels, power)
 
     def _pick_set(self, rng: np.random.Generator) -> _DataSet:
         usable = [i for i, s in enumerate(self.sets) if s.songs]
