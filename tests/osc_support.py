@@ -57,6 +57,13 @@ def mixture(seconds: float = 3.0) -> np.ndarray:
     return stems.sum(0)
 
 
+def assert_stems_sum_to(paths: list[Any], part: np.ndarray, atol: float) -> None:
+    """The stem files at ``paths`` each have ``part``'s shape and add back up to it."""
+    stems = [audio_io.load(p)[0] for p in paths]
+    assert all(s.shape == part.shape for s in stems)
+    np.testing.assert_allclose(sum(stems), part, atol=atol)
+
+
 def write_mixture(path: Path, repeats: int = 1) -> Path:
     """A generated 3 s song (``repeats`` times over) as a 32-bit float WAV."""
     return audio_io.save(path, np.tile(mixture(), (1, repeats)), 44100)

@@ -26,7 +26,7 @@ from typing import Any
 import mido
 import pytest
 from conftest import missing
-from osc_support import OscClient, write_presets
+from osc_support import GAIN_PRESET, OscClient, write_presets
 
 from plugin_host.midi import ControlChange, MidiPortError, ProgramChange, normalize, open_input
 
@@ -35,22 +35,19 @@ JACK_START_TIMEOUT = 10.0  # seconds for jackd to accept clients
 SERVE_TIMEOUT = 60.0  # seconds for the server to answer /ping with its MIDI input open (torch loads meanwhile)
 MESSAGE_TIMEOUT = 5.0  # seconds for one MIDI message to travel and its feedback to come back
 
-KNOBS_PRESET = """\
-format: 1
-name: knobs
-description: A gain and a high-pass filter under MIDI control.
-chain:
-  - plugin: Gain
-    name: trim
-    params: {gain_db: 0}
-  - plugin: HighpassFilter
-    name: hp
-    params: {cutoff_frequency_hz: 40}
+# osc_support's gain and high-pass preset, under MIDI control
+KNOBS_PRESET = (
+    GAIN_PRESET.replace(
+        "name: trim-hp\ndescription: A gain and a high-pass filter.",
+        "name: knobs\ndescription: A gain and a high-pass filter under MIDI control.",
+    )
+    + """\
 midi:
   cc:
     - {cc: 74, channel: 1, target: hp.cutoff_frequency_hz, range: [100, 1000], curve: log}
     - {cc: 7, target: trim.gain_db, range: [-12, 12]}
 """
+)
 
 
 SENDER = """\
@@ -134,12 +131,17 @@ def _jack() -> Iterator[Transport]:
                 _wait_for_jack(rtmidi, process, log)
                 yield Transport("jack", "mido.backends.rtmidi/UNIX_JACK", environ)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process, timeout=5)
+
+
+def _stop(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; reaps the process (and drains its pipes)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
 
 
 def _wait_for_jack(rtmidi: Any, process: subprocess.Popen[bytes], log: Any) -> None:
@@ -348,12 +350,7 @@ def served(transport: Transport, tmp_path_factory: pytest.TempPathFactory) -> It
             midi.close()
     finally:
         osc.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        _stop(process, timeout=20)
 
 
 def _wait_for_pong(osc: OscClient, process: subprocess.Popen[str]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import mido
 import numpy as np
 import pytest
-from osc_support import OscClient, mixture, raw_socket, write_mixture, write_presets
+from osc_support import OscClient, assert_stems_sum_to, mixture, raw_socket, write_mixture, write_presets
 
 from plugin_host.osc.messages import Message
 from plugin_host.osc.service import ServeOptions, Service
@@ -122,9 +122,7 @@ def test_split_writes_every_stem_and_they_add_up_to_the_mixture(client: OscClien
     paths = [Path(p) for p in done.args[1:]]
     assert done.args[0] == job and [p.stem for p in paths] == STEMS
     assert all(p.parent == root.resolve() / "stems" for p in paths)
-    stems = [audio_io.load(p)[0] for p in paths]
-    assert all(s.shape == mixture().shape for s in stems)
-    np.testing.assert_allclose(sum(stems), mixture(), atol=1e-4)
+    assert_stems_sum_to(paths, mixture(), atol=1e-4)
     assert sorted(f.name for f in (root / "stems").iterdir()) == sorted(f"{s}.wav" for s in STEMS)  # no temporary files
 
 
@@ -141,10 +139,7 @@ def test_split_of_a_range_ends_with_the_paths_then_start_and_length(client: OscC
     assert done.address == "/job/done", done
     *paths, start, length = done.args[1:]
     assert [Path(p).stem for p in paths] == STEMS and (start, length) == (0.5, 1.25)
-    part = mixture()[:, 22050 : 22050 + 55125]
-    stems = [audio_io.load(p)[0] for p in paths]
-    assert all(s.shape == part.shape for s in stems)
-    np.testing.assert_allclose(sum(stems), part, atol=1e-4)
+    assert_stems_sum_to(paths, mixture()[:, 22050 : 22050 + 55125], atol=1e-4)
 
 
 @pytest.mark.parametrize(

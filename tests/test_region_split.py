@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osc_support import mixture, write_mixture
+from osc_support import assert_stems_sum_to, mixture, write_mixture
 
 from plugin_host.cli import main
 from plugin_host.osc.service import ServeOptions, Service
@@ -74,9 +74,7 @@ def test_with_a_server_the_range_is_split_there_and_relayed(server: Service, mus
     paths = check_lines(lines, folder, STEMS)
     first = round(start * 44100)
     part = mixture()[:, first : first + round(length * 44100)] if length is not None else mixture()[:, first:]
-    stems = [audio_io.load(p)[0] for p in paths]
-    assert all(s.shape == part.shape for s in stems)
-    np.testing.assert_allclose(sum(stems), part, atol=1e-4)
+    assert_stems_sum_to(paths, part, atol=1e-4)
     (job,) = server.control.jobs.jobs()  # the server did the work
     assert job.state == "done" and [p.resolve() for p in job.outputs] == [p.resolve() for p in paths]
 
@@ -113,10 +111,7 @@ def test_without_a_server_it_splits_here_and_prints_the_same_lines(music: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""  # DAW scripts may read stderr and stdout as one stream
     paths = check_lines(done.stdout.splitlines(), folder, ["vocals", "other"])
-    part = mixture()[:, 44100 : 44100 + 33075]
-    stems = [audio_io.load(p)[0] for p in paths]
-    assert all(s.shape == part.shape for s in stems)
-    np.testing.assert_allclose(sum(stems), part, atol=1e-5)
+    assert_stems_sum_to(paths, mixture()[:, 44100 : 44100 + 33075], atol=1e-5)
 
 
 @pytest.mark.parametrize(
