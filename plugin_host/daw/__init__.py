@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from separator.files import FileWriteError, write_atomic
+
 from ..errors import PluginHostError
 
 __all__ = ["DAWS", "DawError", "Script", "default_dirs", "install", "shipped"]
@@ -113,15 +115,9 @@ def install(daw: str, dirs: list[Path] | None = None, command: str | None = None
     """
     written = []
     for folder in dirs or default_dirs(daw):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            for script in shipped(daw):
-                target = folder / script.name
-                part = target.with_name(f".{target.name}.part")
-                part.write_text(script_text(daw, script.name, command), encoding="utf-8")
-                part.replace(target)
-                written.append(target)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise DawError(f"{folder}: cannot install the {daw} scripts there ({reason}); choose another folder with --dir") from exc
+        for script in shipped(daw):
+            try:
+                written.append(write_atomic(folder / script.name, script_text(daw, script.name, command)))
+            except FileWriteError as exc:
+                raise DawError(f"cannot install the {daw} scripts: {exc}; choose another folder with --dir") from exc
     return written
