@@ -166,6 +166,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle binary-mask row")
     p.add_argument("--confusion", action="store_true", help="also split each stem alone: where does each stem go?")
+    p.add_argument("--karaoke", action="store_true", help="also score the karaoke preset's accompaniment (songs with vocals)")
     p.add_argument("--plot", metavar="PNG", help=f"also draw the table as a bar chart ({PLOTS_EXTRA})")
     _inference_options(p)
 
@@ -354,7 +355,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from separator.plots import require
 
         require("--plot", "matplotlib")  # before the evaluation's minutes of work
-    result = evaluate_model(separator, args.data, args.max_songs, oracle=not args.no_oracle)
+    result = evaluate_model(separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke)
     print(format_table(result))
     if args.confusion:
         from separator.evaluate import confusion, format_confusion

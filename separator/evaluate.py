@@ -63,14 +63,20 @@ def oracle_binary_mask(references: np.ndarray, sample_rate: int) -> np.ndarray:
     return istft(masks * mix.unsqueeze(0), sample_rate, references.shape[-1]).numpy()
 
 
-def _score_song(sep: Separator, refs: np.ndarray, labels: np.ndarray, rate: int, oracle: bool) -> dict[str, dict[str, list[float]]]:
+def _score_song(
+    sep: Separator, refs: np.ndarray, labels: np.ndarray, rate: int, oracle: bool, karaoke: bool = False
+) -> dict[str, dict[str, list[float]]]:
     """SI-SDRi per mode and stem of one song; sources without a class count as ``unknown``.
 
-    Named mode scores only the sources whose class is known and unique in the song.
+    Named mode scores only the sources whose class is known and unique in the song; karaoke
+    mode scores the accompaniment (everything but the vocals) of a song with one vocals source.
     """
     mix = refs.sum(0)
     names = [CLASSES[c] if c >= 0 else UNKNOWN for c in labels]
-    scores: dict[str, dict[str, list[float]]] = {"named": defaultdict(list), "blind": defaultdict(list), "oracle": defaultdict(list)}
+    modes = ("named", "blind", "oracle", "karaoke")
+    scores: dict[str, dict[str, list[float]]] = {mode: defaultdict(list) for mode in modes}
+    if karaoke and names.count("vocals") == 1:
+        scores["karaoke"]["accompaniment"].append(karaoke_improvement(sep, refs, names.index("vocals"), rate))
     named = sep.separate(mix, rate)
     for name, ref in zip(names, refs, strict=True):
         if name != UNKNOWN and names.count(name) == 1:
@@ -86,12 +92,31 @@ def _score_song(sep: Separator, refs: np.ndarray, labels: np.ndarray, rate: int,
     return scores
 
 
-def evaluate_model(model: ChimeraNet | Separator, folder: str | Path, max_songs: int | None = 50, oracle: bool = True) -> dict[str, Any]:
+def karaoke_improvement(sep: Separator, refs: np.ndarray, vocals: int, rate: int) -> float:
+    """SI-SDRi (dB) of the accompaniment that the ``karaoke`` preset keeps.
+
+    The preset splits ``stems: [vocals]`` and mutes the vocals, so what it plays is the
+    ``other`` stem of that split; the reference is the sum of every source but the vocals.
+
+    Args:
+        refs: ``(n_src, channels, samples)`` sources; the mixture is their sum.
+        vocals: index of the vocals source in ``refs``.
+    """
+    mix = refs.sum(0)
+    accompaniment = sep.separate(mix, rate, stems=["vocals"])["other"]
+    return si_sdr_improvement(accompaniment, mix - refs[vocals], mix)
+
+
+def evaluate_model(
+    model: ChimeraNet | Separator, folder: str | Path, max_songs: int | None = 50, oracle: bool = True, karaoke: bool = False
+) -> dict[str, Any]:
     """Mean SI-SDR improvement (dB) per mode and per stem class over a data set's songs.
 
     Returns:
         ``{mode: {"mean": dB, "<class>": dB, ...}}`` for modes ``named``, ``blind``
-        and (with ``oracle``) ``oracle``, plus ``songs``.
+        and (with ``oracle``) ``oracle``, plus ``songs``; with ``karaoke``, also
+        ``{"karaoke": {"mean": dB}}``: the accompaniment of :func:`karaoke_improvement`
+        over the songs with one vocals source.
     """
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
     songs, rate = load_songs(folder, max_songs)
@@ -99,7 +124,7 @@ def evaluate_model(model: ChimeraNet | Separator, folder: str | Path, max_songs:
     for refs, labels in songs:
         if len(refs) < 2:
             continue
-        for mode, per_class in _score_song(sep, refs, labels, rate, oracle).items():
+        for mode, per_class in _score_song(sep, refs, labels, rate, oracle, karaoke).items():
             for name, values in per_class.items():
                 collected[mode][name].extend(values)
     result: dict[str, Any] = {"songs": len(songs)}
@@ -139,11 +164,12 @@ def format_confusion(table: dict[str, dict[str, float]]) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_model` as a fixed-width table, one row per mode."""
-    modes = [m for m in ("mixture", "named", "blind", "oracle") if m in result or m == "mixture"]
+    modes = [m for m in ("mixture", "named", "blind", "oracle", "karaoke") if m in result or m == "mixture"]
     columns = [c for c in COLUMNS if any(c in result.get(m, {}) for m in modes)]
     header = f"{'SI-SDRi (dB)':<22}" + "".join(f"{c:>9}" for c in (*columns, "mean"))
     lines = [header, "-" * len(header)]
     labels = {"mixture": "mixture (no-op)", "named": "named stems", "blind": "blind k-means", "oracle": "oracle binary mask"}
+    labels["karaoke"] = "karaoke accompaniment"  # a mean only: the preset's output without the vocals
     for mode in modes:
         row = result.get(mode, {c: 0.0 for c in (*columns, "mean")})
         lines.append(f"{labels[mode]:<22}" + "".join(f"{row[c]:>9.2f}" if c in row else f"{'-':>9}" for c in (*columns, "mean")))

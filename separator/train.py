@@ -78,8 +78,10 @@ def targets(
         ``feats (b, t, f)`` dB, ``cues (b, t, f, 3)`` (stereo only), ``mix (b, t, f)`` band
         magnitude, ``src (b, t, f, c)`` band magnitude per class, ``onehot (b, t, f, c + s)``
         dominant group (sources of one class form one group; each unnamed source its own),
-        ``weights (b, t, f)`` 0/1 activity and ``named (b,)`` 1 where every source has a class
-        (only those train the mask head).
+        ``weights (b, t, f)`` 0/1 activity and ``labelled (b, t, f)`` 1 in the bins whose loudest
+        group is a class: only those train the mask head. That is every bin of an example whose
+        sources all have a class, and the labelled sources' bins of a partly labelled one (a
+        tracker window with named drums among unnamed instruments).
     """
     present = sources.flatten(2).abs().amax(-1) > 0  # (b, s)
     if powers is None:
@@ -103,9 +105,9 @@ def targets(
     to_group = torch.nn.functional.one_hot(group, n_classes + n_sources).float()  # (b, s, g)
     onehot = torch.nn.functional.one_hot((src_power @ to_group[:, None]).argmax(-1), n_classes + n_sources).float()
     to_class = to_group[..., :n_classes]
-    named = ((labels >= 0) | ~present).all(1).float()
+    labelled = onehot[..., :n_classes].sum(-1)
     out = {"feats": feats, "mix": mix_power.sqrt(), "src": (src_power @ to_class[:, None]).sqrt(), "onehot": onehot, "weights": weights}
-    out["named"] = named
+    out["labelled"] = labelled
     if stereo:
         out["cues"] = spatial(mix_spec)
     return out
@@ -127,7 +129,7 @@ def compute_loss(model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float
     dc = deep_clustering_loss(
         embeddings.reshape(b, -1, model.embed_dim), onehot.reshape(b, -1, onehot.shape[-1]), batch["weights"].reshape(b, -1)
     )
-    mi_weights = batch["weights"] * batch["named"][:, None, None] if "named" in batch else batch["weights"]
+    mi_weights = batch["weights"] * batch["labelled"] if "labelled" in batch else batch["weights"]
     mi = mask_inference_loss(masks, batch["mix"], batch["src"], mi_weights)
     return alpha * dc + (1 - alpha) * mi, {"dc": float(dc.detach()), "mi": float(mi.detach())}
 

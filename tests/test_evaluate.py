@@ -76,3 +76,20 @@ def test_evaluation_and_the_solo_stem_confusion_read_tracker_style_shards_with_u
         assert abs(sum(row.values()) - 1.0) < 1e-6 and list(row) == ["drums", "bass", "guitar", "vocals", "other"]
     assert max(table["drums"], key=table["drums"].get) == "drums"
     assert format_confusion(table).splitlines()[2].startswith("drums")
+
+
+def test_karaoke_row_scores_what_the_karaoke_preset_keeps(separator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The karaoke row is the SI-SDRi of ``split stems: [vocals]``'s "other" stem (the vocals muted)
+    against the sum of every source but the vocals; the shipped model removes some of the voice."""
+    from separator.evaluate import evaluate_model, karaoke_improvement
+
+    stems, present = generated_song(3, seconds=3.0)
+    assert present[3], "song 3 has vocals"
+    np.savez(tmp_path / "shard-00000.npz", stems=stems[None].astype(np.float16), present=present[None], sample_rate=44100)
+    result = evaluate_model(separator, tmp_path, oracle=False, karaoke=True)
+    refs = stems[present].astype(np.float16).astype(np.float32)
+    by_hand = karaoke_improvement(separator, refs, int(np.flatnonzero(present).tolist().index(3)), 44100)
+    assert set(result["karaoke"]) == {"mean"} and result["karaoke"]["mean"] == pytest.approx(by_hand, abs=1e-3)
+    assert by_hand > 1.0
+    assert "karaoke accompaniment" in format_table(result)
+    assert "karaoke" not in evaluate_model(separator, tmp_path, oracle=False)
