@@ -147,14 +147,15 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
-    from separator.train import TrainConfig
+    from separator.train import OPTION_HELP, TrainConfig
 
     for name, value in vars(TrainConfig()).items():
         flag = f"--{name.replace('_', '-')}"
+        text = OPTION_HELP[name] + (f" (default: {value})" if value not in ("", None, False) else "")
         if isinstance(value, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, help=OPTION_HELP[name])
         else:
-            p.add_argument(flag, type=type(value) if value is not None else str, default=value)
+            p.add_argument(flag, type=type(value) if value is not None else str, default=value, help=text)
 
 
 def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

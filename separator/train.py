@@ -35,21 +35,21 @@ SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out 
 class TrainConfig:
     """Every setting of a run; saved in each checkpoint."""
 
-    data: str = "data/train"  # folders (comma-separated): shards, MUSDB18-HQ or <song>/<stem>.wav layouts
-    data_weights: str = ""  # how often each --data folder is drawn from, e.g. "3,1" (default: equally)
-    max_songs: str = ""  # per --data folder, load at most this many songs (windows), e.g. "0,1200" (bounds memory; 0: all)
-    stem_map: str = ""  # for <song>/<stem>.wav folders, e.g. "gtr*=guitar,vox*=vocals"
+    data: str = "data/train"
+    data_weights: str = ""
+    max_songs: str = ""
+    stem_map: str = ""
     out: str = "runs/default"
-    init: str = ""  # start from this model's weights (fresh optimiser); ignored when OUT/last.pt exists
-    stereo: bool = False  # read stereo cues (a mono --init model is widened to them)
+    init: str = ""
+    stereo: bool = False
     val_data: str | None = None
     steps: int = 20000
-    minutes: float = 0.0  # stop (after saving) when this much wall time has passed; 0: no limit
-    bf16: bool = False  # bfloat16 autocast for the network (CPUs with AVX-512 BF16, GPUs)
+    minutes: float = 0.0
+    bf16: bool = False
     batch: int = 8
     seconds: float = 3.0
     lr: float = 1e-3
-    alpha: float = 0.5  # weight of the deep-clustering loss; 1 - alpha for the mask head
+    alpha: float = 0.5
     hidden: int = 256
     layers: int = 2
     embed_dim: int = 20
@@ -60,7 +60,38 @@ class TrainConfig:
     save_every: int = 250
     val_every: int = 1000
     val_songs: int = 16
-    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    threads: int = 0
+
+
+# --help of each `separator train` option
+OPTION_HELP: dict[str, str] = {
+    "data": "folders (comma-separated): make-data shards, MUSDB18-HQ or <song>/<stem>.wav layouts",
+    "data_weights": 'how often each --data folder is drawn from, e.g. "3,1" (default: equally)',
+    "max_songs": 'per --data folder, load at most this many songs or windows, e.g. "0,1200" (0: all; bounds memory)',
+    "stem_map": 'for <song>/<stem>.wav folders: file name patterns to stems, e.g. "gtr*=guitar,vox*=vocals"',
+    "out": "run folder: last.pt (resumable), best.pt, log.jsonl",
+    "init": "start from this model's weights with a fresh optimiser (ignored when OUT/last.pt exists)",
+    "stereo": "read the stereo cues (a mono --init model is widened to them)",
+    "val_data": "a make-data folder scored every --val-every steps; the best score is kept as best.pt",
+    "steps": "stop at this step",
+    "minutes": "stop (after saving) when this much wall time has passed; 0: no limit",
+    "bf16": "bfloat16 autocast for the network (CPUs with AVX-512 BF16, GPUs)",
+    "batch": "mixtures per step",
+    "seconds": "length of each training mixture",
+    "lr": "Adam learning rate",
+    "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
+    "hidden": "BLSTM units per direction (new models only)",
+    "layers": "BLSTM layers (new models only)",
+    "embed_dim": "embedding size D (new models only)",
+    "dropout": "dropout between the BLSTM layers",
+    "device": "auto, cpu or cuda",
+    "seed": "seed of the mixtures drawn (each step draws from seed and step, so a resumed run draws new ones)",
+    "log_every": "log the mean losses every this many steps",
+    "save_every": "write OUT/last.pt every this many steps",
+    "val_every": "validate every this many steps",
+    "val_songs": "songs of --val-data scored at each validation",
+    "threads": "torch CPU threads; 0 leaves torch's default",
+}
 
 
 def targets(

@@ -108,3 +108,19 @@ def test_cached_source_powers_give_the_targets_of_the_sources_stfts(tiny_data: P
     active = slow["weights"] > 0
     agree = (fast["onehot"].argmax(-1) == slow["onehot"].argmax(-1))[active].float().mean()
     assert float(agree) > 0.99
+
+
+def test_every_train_option_says_what_it_does_in_help(capsys) -> None:  # type: ignore[no-untyped-def]
+    """`separator train --help` explains each setting of a run, with its default."""
+    import pytest
+
+    from separator.cli import get_parser
+    from separator.train import OPTION_HELP, TrainConfig
+
+    with pytest.raises(SystemExit):
+        get_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert set(OPTION_HELP) == set(vars(TrainConfig()))
+    for name, help_text in OPTION_HELP.items():
+        assert f"--{name.replace('_', '-')}" in text and " ".join(help_text.split()) in text
+    assert "mixtures per step (default: 8)" in text and "Adam learning rate (default: 0.001)" in text
