@@ -2,8 +2,8 @@
 
     python scripts/tune-inference.py MODEL data/tune-out --songs 32
 
-Prints the mean named and blind SI-SDR improvement for each candidate setting, so the
-best can be stored in the shipped checkpoint with ``separator export ... --presence P``.
+Prints the mean named and blind SI-SDR improvement and the karaoke preset's accompaniment
+SI-SDRi for each candidate setting, so the best can be stored in the shipped checkpoint with ``separator export ... --presence P``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ CANDIDATES: list[dict[str, object]] = [
     {"naming": "clusters", "presence": 0.02},
     {"naming": "clusters", "presence": 0.05},
     {"naming": "clusters", "presence": 0.1},
+    {"naming": "clusters", "presence": 0.05, "blend": 0.75},
     {"naming": "clusters", "presence": 0.05, "blend": 0.5},
+    {"naming": "clusters", "presence": 0.05, "blend": 0.25},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 1},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 2},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 1, "blend": 0.5},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 2, "blend": 0.5},
 ]
 
 
@@ -30,11 +36,15 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=32)
     parser.add_argument("--reference-db", type=float, default=-28.0)
     parser.add_argument("--hardness", type=float, default=5.0)
+    parser.add_argument("--only", type=int, nargs="*", help="indices of the candidates to run (default: all)")
     args = parser.parse_args()
-    for candidate in CANDIDATES:
+    for index, candidate in enumerate(CANDIDATES):
+        if args.only is not None and index not in args.only:
+            continue
         sep = Separator.from_pretrained(args.model, device="cpu", reference_db=args.reference_db, hardness=args.hardness, **candidate)
-        scores = evaluate_model(sep, args.data, max_songs=args.songs, oracle=False)
-        print(json.dumps({"settings": candidate, "named": round(scores["named"]["mean"], 2), "blind": round(scores["blind"]["mean"], 2)}))
+        scores = evaluate_model(sep, args.data, max_songs=args.songs, oracle=False, karaoke=True)
+        means = {mode: round(scores[mode]["mean"], 2) for mode in ("named", "blind", "karaoke")}
+        print(json.dumps({"settings": candidate, **means}), flush=True)
 
 
 if __name__ == "__main__":

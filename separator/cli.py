@@ -181,10 +181,11 @@ def _inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--naming", choices=["clusters", "masks"], help="named mode: name k-means clusters, or use the mask head's masks")
     p.add_argument("--presence", type=float, help="named mode: energy share (0..1) from which a stem counts as present")
     p.add_argument("--blend", type=float, help="named mode: weight of the cluster masks against the mask head's (0..1)")
+    p.add_argument("--extra-clusters", type=int, help="named mode: clusters beyond the stems present (each feeds its likeliest stem)")
 
 
 def _inference_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("hardness", "class_weight", "reference_db", "mask_power", "naming", "presence", "blend")
+    names = ("hardness", "class_weight", "reference_db", "mask_power", "naming", "presence", "blend", "extra_clusters")
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 

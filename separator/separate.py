@@ -73,6 +73,9 @@ class Separator:
             gives it at least this share (0..1) of the track's energy; absent stems are silent.
         blend: named mode with ``naming="clusters"``: weight of the cluster masks against the
             mask head's (1: cluster masks only).
+        extra_clusters: named mode with ``naming="clusters"``: fit this many clusters more than
+            there are stems present; each extra one feeds its most likely stem, so one stem's
+            cluster need not also hold the parts that no other cluster took.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class Separator:
         naming: str = "clusters",
         presence: float = 0.05,
         blend: float = 1.0,
+        extra_clusters: int = 1,
     ) -> None:
         if naming not in NAMINGS:
             raise SeparationError(f"naming must be one of {', '.join(NAMINGS)}, got {naming!r}")
@@ -99,6 +103,9 @@ class Separator:
         self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
         self.reference_db, self.class_weight, self.mask_power = reference_db, class_weight, mask_power
         self.naming, self.presence, self.blend = naming, presence, blend
+        if isinstance(extra_clusters, bool) or not isinstance(extra_clusters, int) or extra_clusters < 0:
+            raise SeparationError(f"extra_clusters must be a whole number ≥ 0, got {extra_clusters!r}")
+        self.extra_clusters = extra_clusters
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "auto", **kwargs: Any) -> Separator:
@@ -434,7 +441,7 @@ class Separator:
                 present = sorted(set(present) | set(asked))
             if len(present) < 2:
                 return None
-            k = len(present)
+            k = len(present) + self.extra_clusters
         loud = db > db.max() - 40.0  # the silent-bin rule of training: 40 dB under the peak
         if int(loud.sum()) >= k:
             points, posteriors, power = points[loud], posteriors[loud], power[loud]

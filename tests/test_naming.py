@@ -79,3 +79,25 @@ def test_blind_sources_come_in_the_same_order_from_file_to_file(separator: Separ
         mix = stems[0] + stems[1]
         out = list(separator.separate(mix, 44100, clusters=2).values())
         assert best_permutation(out, [stems[0], stems[1]]) == [0, 1], f"song {index}: source1 is not the drums"
+
+
+def test_extra_clusters_still_give_named_stems_that_add_back_with_absent_stems_silent(song) -> None:  # type: ignore[no-untyped-def]
+    """Fitting a cluster more than there are stems present (it joins its likeliest stem) keeps every
+    promise of named mode: the same stems, adding back to the mix, absent ones near-silent."""
+    stems, _ = song
+    drums_and_bass = stems[0] + stems[1]
+    plain = Separator.from_pretrained(device="cpu", extra_clusters=0).separate(drums_and_bass, 44100)
+    extra = Separator.from_pretrained(device="cpu", extra_clusters=2).separate(drums_and_bass, 44100)
+    assert list(extra) == list(CLASSES)
+    np.testing.assert_allclose(sum(extra.values()), drums_and_bass, atol=1e-5)
+    level = {name: float(np.mean(audio**2)) / float(np.mean(drums_and_bass**2)) for name, audio in extra.items()}
+    assert level["drums"] + level["bass"] > 0.7 and max(level["guitar"], level["vocals"]) < 0.1, level
+    assert not np.allclose(extra["drums"], plain["drums"], atol=1e-4)  # three clusters were fitted, not two
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_extra_clusters_must_be_a_whole_number(bad) -> None:  # type: ignore[no-untyped-def]
+    from separator.errors import SeparationError
+
+    with pytest.raises(SeparationError, match=r"extra_clusters must be a whole number ≥ 0, got"):
+        Separator.from_pretrained(device="cpu", extra_clusters=bad)
