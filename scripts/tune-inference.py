@@ -16,16 +16,26 @@ from separator.separate import Separator
 
 CANDIDATES: list[dict[str, object]] = [
     {"naming": "masks"},
-    {"naming": "clusters", "presence": 0.02},
-    {"naming": "clusters", "presence": 0.05},
-    {"naming": "clusters", "presence": 0.1},
-    {"naming": "clusters", "presence": 0.05, "blend": 0.75},
-    {"naming": "clusters", "presence": 0.05, "blend": 0.5},
-    {"naming": "clusters", "presence": 0.05, "blend": 0.25},
+    {"naming": "clusters", "presence": 0.02, "extra_clusters": 0},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 0},
+    {"naming": "clusters", "presence": 0.1, "extra_clusters": 0},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 0, "blend": 0.75},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 0, "blend": 0.5},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 0, "blend": 0.25},
     {"naming": "clusters", "presence": 0.05, "extra_clusters": 1},
     {"naming": "clusters", "presence": 0.05, "extra_clusters": 2},
     {"naming": "clusters", "presence": 0.05, "extra_clusters": 1, "blend": 0.5},
     {"naming": "clusters", "presence": 0.05, "extra_clusters": 2, "blend": 0.5},
+    {"naming": "clusters", "presence": 0.03, "extra_clusters": 1},
+    {"naming": "clusters", "presence": 0.08, "extra_clusters": 1},
+    {"naming": "clusters", "presence": 0.02, "extra_clusters": 1},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1},
+    {"naming": "clusters", "presence": 0.02, "extra_clusters": 1, "blend": 0.5},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 1, "blend": 0.75},
+    {"naming": "clusters", "presence": 0.05, "extra_clusters": 1, "blend": 0.25},
+    {"naming": "clusters", "presence": 0.1, "extra_clusters": 1, "blend": 0.5},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5},
+    {"naming": "clusters", "presence": 0.02, "extra_clusters": 2, "blend": 0.5},
 ]
 
 
@@ -43,7 +53,7 @@ def main() -> None:
             continue
         sep = Separator.from_pretrained(args.model, device="cpu", reference_db=args.reference_db, hardness=args.hardness, **candidate)
         scores = evaluate_model(sep, args.data, max_songs=args.songs, oracle=False, karaoke=True)
-        means = {mode: round(scores[mode]["mean"], 2) for mode in ("named", "blind", "karaoke")}
+        means = {mode: round(scores[mode]["mean"], 2) for mode in ("named", "blind", "karaoke", "silent")}
         print(json.dumps({"settings": candidate, **means}), flush=True)
 
 

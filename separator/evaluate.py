@@ -14,7 +14,7 @@ import torch
 
 from separator.classes import CLASSES
 from separator.features import istft, stft
-from separator.metrics import best_permutation, si_sdr_improvement
+from separator.metrics import SILENT_DB, best_permutation, is_silent, si_sdr_improvement
 from separator.model import ChimeraNet
 from separator.separate import Separator
 
@@ -73,7 +73,7 @@ def _score_song(
     """
     mix = refs.sum(0)
     names = [CLASSES[c] if c >= 0 else UNKNOWN for c in labels]
-    modes = ("named", "blind", "oracle", "karaoke")
+    modes = ("named", "blind", "oracle", "karaoke", "silent")
     scores: dict[str, dict[str, list[float]]] = {mode: defaultdict(list) for mode in modes}
     if karaoke and names.count("vocals") == 1:
         scores["karaoke"]["accompaniment"].append(karaoke_improvement(sep, refs, names.index("vocals"), rate))
@@ -81,6 +81,7 @@ def _score_song(
     for name, ref in zip(names, refs, strict=True):
         if name != UNKNOWN and names.count(name) == 1:
             scores["named"][name].append(si_sdr_improvement(named[name], ref, mix))
+            scores["silent"][name].append(float(is_silent(named[name], ref)))
     blind = list(sep.separate(mix, rate, clusters=len(refs)).values())
     perm = best_permutation(blind, list(refs))
     for i, name in enumerate(names):
@@ -114,7 +115,9 @@ def evaluate_model(
 
     Returns:
         ``{mode: {"mean": dB, "<class>": dB, ...}}`` for modes ``named``, ``blind``
-        and (with ``oracle``) ``oracle``, plus ``songs``; with ``karaoke``, also
+        and (with ``oracle``) ``oracle``, plus ``songs`` and ``silent`` (the share of the
+        sources scored in named mode whose stem came out silent, overall and per class,
+        0..1; they score :data:`~separator.metrics.SILENT_DB`); with ``karaoke``, also
         ``{"karaoke": {"mean": dB}}``: the accompaniment of :func:`karaoke_improvement`
         over the songs with one vocals source.
     """
@@ -173,5 +176,8 @@ def format_table(result: dict[str, Any]) -> str:
     for mode in modes:
         row = result.get(mode, {c: 0.0 for c in (*columns, "mean")})
         lines.append(f"{labels[mode]:<22}" + "".join(f"{row[c]:>9.2f}" if c in row else f"{'-':>9}" for c in (*columns, "mean")))
+    if "silent" in result:
+        share = result["silent"]["mean"]
+        lines.append(f"named stems left silent though the song has them: {share:.0%} (scored as {SILENT_DB:.0f} dB SI-SDR)")
     lines.append(f"({result['songs']} songs)")
     return "\n".join(lines)

@@ -6,16 +6,32 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 EPS = 1e-10
+# SI-SDR of a silent estimate of an audible source. The formula gives 0/0 there, and the usual
+# epsilons turn that into 0 dB, which scores silence *above* the mixture for any source quieter
+# than the rest (a named stem left silent would "improve" by 10 dB). Silence carries none of the
+# source, so it gets the score of an estimate holding a thousandth of the source's energy.
+SILENT_DB = -30.0
+SILENT_ENERGY = 1e-10  # an estimate with at most this share of the reference's energy is silent
+
+
+def is_silent(estimate: np.ndarray, reference: np.ndarray) -> bool:
+    """Whether ``estimate`` holds at most :data:`SILENT_ENERGY` of ``reference``'s energy."""
+    est = np.asarray(estimate, np.float64)
+    ref = np.asarray(reference, np.float64)
+    return float(np.sum(est**2)) <= SILENT_ENERGY * float(np.sum(ref**2))
 
 
 def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
     """Scale-invariant SDR in dB (Le Roux et al., 2019) of a whole (multi-channel) signal.
 
-    Both arrays are flattened, so a stereo stem is scored as one signal.
+    Both arrays are flattened, so a stereo stem is scored as one signal. A silent estimate
+    of an audible reference scores :data:`SILENT_DB`.
     """
     est = np.asarray(estimate, np.float64).ravel()
     ref = np.asarray(reference, np.float64).ravel()
     est, ref = est - est.mean(), ref - ref.mean()
+    if est @ est <= SILENT_ENERGY * (ref @ ref) and ref @ ref > EPS:
+        return SILENT_DB
     scale = (est @ ref) / max(ref @ ref, EPS)
     target = scale * ref
     noise = est - target

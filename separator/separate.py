@@ -91,8 +91,8 @@ class Separator:
         class_weight: float = 0.0,
         mask_power: float = 1.0,
         naming: str = "clusters",
-        presence: float = 0.05,
-        blend: float = 1.0,
+        presence: float = 0.01,
+        blend: float = 0.5,
         extra_clusters: int = 1,
     ) -> None:
         if naming not in NAMINGS:

@@ -93,3 +93,16 @@ def test_karaoke_row_scores_what_the_karaoke_preset_keeps(separator, tmp_path) -
     assert by_hand > 1.0
     assert "karaoke accompaniment" in format_table(result)
     assert "karaoke" not in evaluate_model(separator, tmp_path, oracle=False)
+
+
+def test_a_silent_estimate_of_an_audible_source_scores_far_below_the_mixture() -> None:
+    """Silence holds none of the source: it must not score 0 dB SI-SDR, which would rank a stem
+    left silent above the unprocessed mixture whenever the source is quieter than the rest."""
+    from separator.metrics import SILENT_DB
+
+    rng = np.random.default_rng(3)
+    quiet, loud = 0.1 * rng.standard_normal(4000), rng.standard_normal(4000)
+    mix = quiet + loud
+    assert si_sdr(np.zeros_like(quiet), quiet) == SILENT_DB == -30.0
+    assert si_sdr_improvement(np.zeros_like(quiet), quiet, mix) < -10.0
+    assert si_sdr_improvement(1e-3 * quiet + 1e-9 * loud, quiet, mix) > 19.0  # quiet but right is still right
