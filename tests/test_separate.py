@@ -62,12 +62,15 @@ def test_blind_mode_gives_k_sources_that_add_back(separator: Separator, mixture:
 def test_chunked_separation_equals_unchunked_up_to_the_crossfade(mixture: np.ndarray) -> None:
     """The BLSTM sees less context in short chunks, so masks differ a little near chunk edges.
 
+    Chunks of 2.5 s (the split uses 20 s): with 1.5 s the stereo model, which leans on longer
+    context than the mono one did, moved a near-absent stem by a quarter of its energy.
+
     Blind sources are matched first (the clusters fitted on other segments may come out in
     another order). Named stems are compared from the mask head, which is what chunking can
     change; cluster naming depends on the k-means sample as well (tested in test_naming.py).
     """
     whole = Separator.from_pretrained(device="cpu", segment_seconds=60.0, naming="masks")
-    chunked = Separator.from_pretrained(device="cpu", segment_seconds=1.5, overlap_seconds=0.25, naming="masks")
+    chunked = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5, naming="masks")
     for kwargs in ({}, {"clusters": 2}):
         a, b = list(whole.separate(mixture, 44100, **kwargs).values()), list(chunked.separate(mixture, 44100, **kwargs).values())
         b = [b[i] for i in best_permutation(b, a)] if kwargs else b
