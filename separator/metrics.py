@@ -30,7 +30,7 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
     est = np.asarray(estimate, np.float64).ravel()
     ref = np.asarray(reference, np.float64).ravel()
     est, ref = est - est.mean(), ref - ref.mean()
-    if est @ est <= SILENT_ENERGY * (ref @ ref) and ref @ ref > EPS:
+    if ref @ ref > EPS and is_silent(est, ref):
         return SILENT_DB
     scale = (est @ ref) / max(ref @ ref, EPS)
     target = scale * ref
