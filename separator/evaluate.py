@@ -69,18 +69,15 @@ def _score_song(
     """SI-SDRi per mode and stem of one song; sources without a class count as ``unknown``.
 
     Named mode scores only the sources whose class is known and unique in the song; karaoke
-    mode scores the accompaniment (everything but the vocals) of a song with one vocals source,
-    from the named split: a subset's stem is the same stem of a full split, so the karaoke
-    preset's output is the mixture minus the full split's vocals.
+    mode scores the accompaniment (everything but the vocals) of a song with one vocals source.
     """
     mix = refs.sum(0)
     names = [CLASSES[c] if c >= 0 else UNKNOWN for c in labels]
     modes = ("named", "blind", "oracle", "karaoke", "silent")
     scores: dict[str, dict[str, list[float]]] = {mode: defaultdict(list) for mode in modes}
-    named = sep.separate(mix, rate)
     if karaoke and names.count("vocals") == 1:
-        vocals = names.index("vocals")
-        scores["karaoke"]["accompaniment"].append(si_sdr_improvement(mix - named["vocals"], mix - refs[vocals], mix))
+        scores["karaoke"]["accompaniment"].append(karaoke_improvement(sep, refs, names.index("vocals"), rate))
+    named = sep.separate(mix, rate)
     for name, ref in zip(names, refs, strict=True):
         if name != UNKNOWN and names.count(name) == 1:
             scores["named"][name].append(si_sdr_improvement(named[name], ref, mix))
