@@ -11,6 +11,9 @@ A bidirectional LSTM reads the log band powers of a mixture and has two heads:
 A ``stereo`` model also reads the stereo cues of :func:`separator.features.spatial`
 (level difference and coherence per band) next to the log band powers; mono
 input gives it the cues of a centred source.
+
+A :class:`ChimeraEnsemble` of several trained networks acts as one: k-means runs on
+their embeddings side by side, and their class masks are averaged.
 """
 
 from __future__ import annotations
@@ -98,6 +101,39 @@ class ChimeraNet(nn.Module):
         return v, logits.softmax(dim=-1)
 
 
+class ChimeraEnsemble(nn.Module):
+    """Several :class:`ChimeraNet` s heard as one network (same classes, any widths, mono or stereo).
+
+    The embeddings are concatenated and divided by ``sqrt(n_members)``, so they stay unit norm
+    and k-means distances are the mean of the members' distances; the class masks are averaged.
+    Members trained differently (e.g. mono and stereo) err differently, and the average errs less.
+
+    Args:
+        members: the networks; their ``classes`` must be equal.
+    """
+
+    def __init__(self, members: list[ChimeraNet]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}")
+        if len({m.classes for m in members}) != 1:
+            raise ValueError(f"ensemble members must have the same classes, got {[list(m.classes) for m in members]}")
+        self.members = nn.ModuleList(members)
+        self.kwargs: dict[str, Any] = {"members": [m.kwargs for m in members]}
+        self.classes, self.n_bands = members[0].classes, members[0].n_bands
+        self.embed_dim = sum(m.embed_dim for m in members)
+        self.stereo = any(m.stereo for m in members)
+
+    def forward(self, feats: torch.Tensor, cues: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`ChimeraNet.forward`; embeddings ``(batch, n_frames, n_bands, sum of embed_dim)``."""
+        outputs = [member(feats, cues) for member in self.members]
+        embeddings = torch.cat([v for v, _ in outputs], dim=-1) / len(outputs) ** 0.5
+        return embeddings, torch.stack([m for _, m in outputs]).mean(0)
+
+
+Network = ChimeraNet | ChimeraEnsemble
+
+
 def with_stereo_inputs(model: ChimeraNet) -> ChimeraNet:
     """A stereo copy of a mono model that computes exactly what ``model`` does.
 
@@ -115,7 +151,7 @@ def with_stereo_inputs(model: ChimeraNet) -> ChimeraNet:
     return wide.to(next(model.parameters()).device)
 
 
-def save_checkpoint(model: ChimeraNet, path: str | Path, extra: dict[str, Any] | None = None, half: bool = False) -> None:
+def save_checkpoint(model: Network, path: str | Path, extra: dict[str, Any] | None = None, half: bool = False) -> None:
     """Write a checkpoint that describes itself: class, kwargs, state, extras, versions.
 
     ``half=True`` stores the weights as float16 (half the size; for shipping).
@@ -139,7 +175,7 @@ def save_checkpoint(model: ChimeraNet, path: str | Path, extra: dict[str, Any] |
     tmp.replace(path)
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[ChimeraNet, dict[str, Any]]:
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Network, dict[str, Any]]:
     """Rebuild the model a checkpoint describes.
 
     Returns:
@@ -156,10 +192,13 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     if len(blob) < 33 or hashlib.sha256(data).digest() != digest:
         raise ModelLoadError(f"{path}: the model checkpoint is corrupt or truncated (checksum mismatch); restore it from git or retrain")
     payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
-    if not isinstance(payload, dict) or payload.get("class") != ChimeraNet.__name__:
-        raise ModelLoadError(
-            f"{path}: not a separator checkpoint (class {payload.get('class') if isinstance(payload, dict) else type(payload).__name__})"
-        )
-    model = ChimeraNet(**payload["kwargs"])
+    kind = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
+    if kind not in (ChimeraNet.__name__, ChimeraEnsemble.__name__):
+        raise ModelLoadError(f"{path}: not a separator checkpoint (class {kind})")
+    model: Network
+    if kind == ChimeraEnsemble.__name__:
+        model = ChimeraEnsemble([ChimeraNet(**kwargs) for kwargs in payload["kwargs"]["members"]])
+    else:
+        model = ChimeraNet(**payload["kwargs"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()})
     return model.to(device).eval(), payload.get("extra", {})

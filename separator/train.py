@@ -22,7 +22,7 @@ from separator.data.mix import Batch, StemBank
 from separator.devices import resolve_device
 from separator.features import band_power, log_power, pool_bands, spatial, stft
 from separator.loss import deep_clustering_loss, mask_inference_loss
-from separator.model import ChimeraNet, load_checkpoint, save_checkpoint, with_stereo_inputs
+from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
 
 log = logging.getLogger(__name__)
 # Validation splits with the inference settings the shipped models use, so the best checkpoint is
@@ -171,6 +171,16 @@ def _feature_stats(bank: StemBank, samples: int, rng: np.random.Generator) -> tu
     return feats.mean(dim=(0, 1)), feats.std(dim=(0, 1)).clamp(min=1.0)
 
 
+def trainable(model: Network, extra: dict[str, Any], path: Path) -> tuple[ChimeraNet, dict[str, Any]]:
+    """The network to train from a loaded checkpoint: an ensemble's first member (the others are kept as they are)."""
+    if isinstance(model, ChimeraEnsemble):
+        log.info("%s is an ensemble of %d networks: training its first; `separator export` rebuilds the ensemble", path, len(model.members))
+        first = model.members[0]
+        assert isinstance(first, ChimeraNet)
+        return first, extra
+    return model, extra
+
+
 def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[ChimeraNet, torch.optim.Optimizer, int]:
     """The model in ``OUT/last.pt`` with its optimiser and step, or ``--init``'s weights, or a fresh model."""
     last = Path(cfg.out) / "last.pt"
@@ -178,10 +188,10 @@ def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[Chim
     step = 0
     optimizer_state = None
     if last.exists():
-        model, extra = load_checkpoint(last)
+        model, extra = trainable(*load_checkpoint(last), last)
         step, optimizer_state = extra["step"], extra.get("optimizer")
     elif cfg.init:
-        model, _ = load_checkpoint(cfg.init)
+        model, _ = trainable(*load_checkpoint(cfg.init), Path(cfg.init))
         model = with_stereo_inputs(model) if cfg.stereo else model
         log.info("starting from %s (%s)", cfg.init, "stereo" if model.stereo else "mono")
     else:

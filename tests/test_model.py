@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ import torch
 
 from separator import DEFAULT_MODEL, ModelLoadError
 from separator.classes import CLASSES
-from separator.model import ChimeraNet, load_checkpoint, save_checkpoint
+from separator.cli import main
+from separator.model import ChimeraEnsemble, ChimeraNet, load_checkpoint, save_checkpoint
+from separator.train import trainable
 
 
 def test_embeddings_are_unit_norm_and_masks_sum_to_one() -> None:
@@ -46,3 +49,55 @@ def test_shipped_model_is_small_and_knows_the_five_stems() -> None:
     assert DEFAULT_MODEL.stat().st_size < 20e6
     model, _ = load_checkpoint(DEFAULT_MODEL)
     assert model.classes == CLASSES
+
+
+def _tiny(stereo: bool = False, embed_dim: int = 8) -> ChimeraNet:
+    return ChimeraNet(hidden=16, layers=1, embed_dim=embed_dim, stereo=stereo).eval()
+
+
+def test_an_ensemble_splits_as_one_network_with_unit_norm_embeddings_side_by_side_and_mean_masks() -> None:
+    mono, stereo = _tiny(embed_dim=8), _tiny(stereo=True, embed_dim=4)
+    ensemble = ChimeraEnsemble([stereo, mono]).eval()
+    feats, cues = torch.randn(1, 30, 128) * 20 - 40, torch.rand(1, 30, 128, 3)
+    embeddings, masks = ensemble(feats, cues)
+    assert ensemble.stereo and ensemble.embed_dim == 12 and ensemble.classes == CLASSES
+    assert embeddings.shape == (1, 30, 128, 12)
+    assert torch.allclose(embeddings.norm(dim=-1), torch.ones(1, 30, 128), atol=1e-5)
+    (v1, m1), (_, m2) = stereo(feats, cues), mono(feats)
+    assert torch.allclose(embeddings[..., :4] * 2**0.5, v1, atol=1e-6)  # each member's part, scaled by 1/sqrt(2)
+    assert torch.allclose(masks, (m1 + m2) / 2, atol=1e-6)
+
+
+def test_an_ensemble_checkpoint_round_trip_rebuilds_every_member(tmp_path: Path) -> None:
+    ensemble = ChimeraEnsemble([_tiny(stereo=True), _tiny()]).eval()
+    save_checkpoint(ensemble, tmp_path / "e.pt", {"step": 3})
+    loaded, extra = load_checkpoint(tmp_path / "e.pt")
+    assert isinstance(loaded, ChimeraEnsemble) and extra == {"step": 3}
+    assert [m.stereo for m in loaded.members] == [True, False]
+    x = torch.randn(1, 10, 128)
+    assert all(torch.allclose(a, b) for a, b in zip(ensemble(x), loaded(x), strict=True))
+
+
+def test_an_ensemble_needs_two_members_with_the_same_classes() -> None:
+    with pytest.raises(ValueError, match="at least 2 members"):
+        ChimeraEnsemble([_tiny()])
+    with pytest.raises(ValueError, match="same classes"):
+        ChimeraEnsemble([_tiny(), ChimeraNet(hidden=16, layers=1, embed_dim=8, classes=["drums", "rest"])])
+
+
+def test_export_of_several_checkpoints_writes_a_float16_ensemble_with_its_inference_settings(tmp_path: Path) -> None:
+    save_checkpoint(_tiny(stereo=True), tmp_path / "a.pt", {"step": 9})
+    save_checkpoint(_tiny(), tmp_path / "b.pt", {"step": 4})
+    assert main(["export", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "-o", str(tmp_path / "e.pt"), "--blind-blend", "0.25"]) == 0
+    loaded, extra = load_checkpoint(tmp_path / "e.pt")
+    assert isinstance(loaded, ChimeraEnsemble) and [m.stereo for m in loaded.members] == [True, False]
+    assert extra["inference"] == {"blind_blend": 0.25}
+    assert [m["step"] for m in extra["members"]] == [9, 4]
+    payload = torch.load(io.BytesIO((tmp_path / "e.pt").read_bytes()[:-32]), weights_only=False)
+    assert payload["state"]["members.0.lstm.weight_ih_l0"].dtype == torch.float16
+
+
+def test_training_from_an_ensemble_trains_its_first_member(tmp_path: Path) -> None:
+    first, second = _tiny(stereo=True), _tiny()
+    model, _ = trainable(ChimeraEnsemble([first, second]), {}, tmp_path / "e.pt")
+    assert model is first
