@@ -3,7 +3,10 @@
     python scripts/tune-inference.py MODEL data/tune-out --songs 32
 
 Prints the mean named and blind SI-SDR improvement and the karaoke preset's accompaniment
-SI-SDRi for each candidate setting, so the best can be stored in the shipped checkpoint with ``separator export ... --presence P``.
+SI-SDRi for each candidate setting, so the best can be stored in the shipped checkpoint with
+``separator export ... --presence P`` (or made the default). Candidates are kept in the order
+they were tried, with the date; ``--only`` runs some of them. Settings that depend on real
+recordings (``percussive``) are also run on the first 48 windows of ``data/tracker-val``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,24 @@ CANDIDATES: list[dict[str, object]] = [
     {"naming": "clusters", "presence": 0.1, "extra_clusters": 1, "blend": 0.5},
     {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5},
     {"naming": "clusters", "presence": 0.02, "extra_clusters": 2, "blend": 0.5},
+    # 2026-12-02, blind mode mixes in the mask head's masks too (blind_blend), shipped named settings
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 1.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.75},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.25},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "hardness": 3.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "hardness": 10.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "hardness": 2.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "mask_power": 0.7},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "mask_power": 1.5},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "hardness": 3.0, "mask_power": 0.7},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "hardness": 4.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "hardness": 3.0, "mask_power": 0.5},
+    # per-bin percussive evidence on the drums stem (also run on data/tracker-val --songs 48)
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "percussive": 0.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "percussive": 0.3},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "percussive": 0.5},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "percussive": 1.0},
 ]
 
 
@@ -51,7 +72,8 @@ def main() -> None:
     for index, candidate in enumerate(CANDIDATES):
         if args.only is not None and index not in args.only:
             continue
-        sep = Separator.from_pretrained(args.model, device="cpu", reference_db=args.reference_db, hardness=args.hardness, **candidate)
+        settings = {"reference_db": args.reference_db, "hardness": args.hardness, **candidate}
+        sep = Separator.from_pretrained(args.model, device="cpu", **settings)
         scores = evaluate_model(sep, args.data, max_songs=args.songs, oracle=False, karaoke=True)
         means = {mode: round(scores[mode]["mean"], 2) for mode in ("named", "blind", "karaoke", "silent")}
         print(json.dumps({"settings": candidate, **means}), flush=True)

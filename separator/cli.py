@@ -163,6 +163,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--data", required=True, metavar="DIR", help="a folder made by make-data")
     p.add_argument("--model", metavar="PATH")
     p.add_argument("--max-songs", type=int, default=50)
+    p.add_argument("--skip-songs", type=int, default=0, metavar="N", help="leave out the first N songs (e.g. those settings were tuned on)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle binary-mask row")
@@ -182,16 +183,31 @@ def _inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--presence", type=float, help="named mode: energy share (0..1) from which a stem counts as present")
     p.add_argument("--blend", type=float, help="named mode: weight of the cluster masks against the mask head's (0..1)")
     p.add_argument("--extra-clusters", type=int, help="named mode: clusters beyond the stems present (each feeds its likeliest stem)")
+    p.add_argument("--blind-blend", type=float, help="blind mode: weight of the cluster masks against the mask head's (0..1)")
+    p.add_argument("--percussive", type=float, help="weight of per-bin percussive evidence on the drums stem (0: off)")
 
 
 def _inference_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("hardness", "class_weight", "reference_db", "mask_power", "naming", "presence", "blend", "extra_clusters")
+    names = (
+        "hardness",
+        "class_weight",
+        "reference_db",
+        "mask_power",
+        "naming",
+        "presence",
+        "blend",
+        "extra_clusters",
+        "blind_blend",
+        "percussive",
+    )
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("export", help="turn a training checkpoint into a small shippable model")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="e.g. runs/default/best.pt")
+    p = sub.add_parser("export", help="turn a training checkpoint (or several, as an ensemble) into a small shippable model")
+    p.add_argument(
+        "checkpoint", metavar="CHECKPOINT", nargs="+", help="e.g. runs/default/best.pt; several make an ensemble that splits as one model"
+    )
     p.add_argument("-o", "--out", default=None, metavar="PATH", help="default: the package's pretrained/default.pt")
     _inference_options(p)
 
@@ -357,7 +373,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         from separator.plots import require
 
         require("--plot", "matplotlib")  # before the evaluation's minutes of work
-    result = evaluate_model(separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke)
+    result = evaluate_model(
+        separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke, skip_songs=args.skip_songs
+    )
     print(format_table(result))
     if args.confusion:
         from separator.evaluate import confusion, format_confusion
@@ -374,11 +392,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from separator.model import load_checkpoint, save_checkpoint
+    from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint
     from separator.separate import DEFAULT_MODEL
 
-    model, extra = load_checkpoint(args.checkpoint)
-    kept = {"step": extra.get("step"), "val": extra.get("val"), "config": extra.get("config"), "inference": _inference_overrides(args)}
+    loaded = [load_checkpoint(path) for path in args.checkpoint]
+    described = [{"step": extra.get("step"), "val": extra.get("val"), "config": extra.get("config")} for _, extra in loaded]
+    kept = {**described[0], "inference": _inference_overrides(args)}
+    model: Network = loaded[0][0]
+    if len(loaded) > 1:
+        members = [m for net, _ in loaded for m in (net.members if isinstance(net, ChimeraEnsemble) else [net])]
+        model = ChimeraEnsemble([m for m in members if isinstance(m, ChimeraNet)])
+        kept["members"] = described
     out = Path(args.out) if args.out else DEFAULT_MODEL
     save_checkpoint(model, out, kept, half=True)
     print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, step {kept['step']}, inference {kept['inference']}", file=sys.stderr)

@@ -15,27 +15,33 @@ import torch
 from separator.classes import CLASSES
 from separator.features import istft, stft
 from separator.metrics import SILENT_DB, best_permutation, is_silent, si_sdr_improvement
-from separator.model import ChimeraNet
+from separator.model import Network
 from separator.separate import Separator
 
 UNKNOWN = "unknown"  # sources without a trusted class name (tracker songs, unmapped stems)
 COLUMNS = (*CLASSES, UNKNOWN)
 
 
-def load_songs(folder: str | Path, max_songs: int | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+def load_songs(folder: str | Path, max_songs: int | None = None, skip: int = 0) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
     """Songs of a data set as ``[(sources (n, channels, samples) float32, labels (n,))]`` and the sample rate.
+
+    The first ``skip`` songs (e.g. the ones settings were tuned on) are left out, then at most
+    ``max_songs`` are read.
 
     Only the sources present are kept; ``labels`` are class indices into ``CLASSES``, or
     ``-1`` for a source without a trusted class (tracker songs, unmapped multitrack stems).
     """
     songs: list[tuple[np.ndarray, np.ndarray]] = []
-    rate = 44100
+    rate, seen = 44100, 0
     for shard in sorted(Path(folder).glob("shard-*[0-9].npz")):
         data = np.load(shard)
         rate = int(data["sample_rate"])
         stems, present = data["stems"], data["present"]
         labels = data["labels"] if "labels" in data.files else np.broadcast_to(np.arange(present.shape[1]), present.shape)
         for song, keep, label in zip(stems, present, labels, strict=True):
+            seen += 1
+            if seen <= skip:
+                continue
             song32 = song[keep].astype(np.float32)
             song32 = song32 if song32.ndim == 3 else song32[:, None]
             audible = np.abs(song32).reshape(len(song32), -1).max(1) > 0
@@ -109,7 +115,12 @@ def karaoke_improvement(sep: Separator, refs: np.ndarray, vocals: int, rate: int
 
 
 def evaluate_model(
-    model: ChimeraNet | Separator, folder: str | Path, max_songs: int | None = 50, oracle: bool = True, karaoke: bool = False
+    model: Network | Separator,
+    folder: str | Path,
+    max_songs: int | None = 50,
+    oracle: bool = True,
+    karaoke: bool = False,
+    skip_songs: int = 0,
 ) -> dict[str, Any]:
     """Mean SI-SDR improvement (dB) per mode and per stem class over a data set's songs.
 
@@ -122,7 +133,7 @@ def evaluate_model(
         over the songs with one vocals source.
     """
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
-    songs, rate = load_songs(folder, max_songs)
+    songs, rate = load_songs(folder, max_songs, skip_songs)
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for refs, labels in songs:
         if len(refs) < 2:
@@ -138,7 +149,7 @@ def evaluate_model(
     return result
 
 
-def confusion(model: ChimeraNet | Separator, folder: str | Path, max_songs: int | None = 50) -> dict[str, dict[str, float]]:
+def confusion(model: Network | Separator, folder: str | Path, max_songs: int | None = 50) -> dict[str, dict[str, float]]:
     """Where each stem goes when heard alone: the share of named-mode output energy per stem.
 
     Each source of each song is split alone, at its level in the mix; row ``true`` of the

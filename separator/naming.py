@@ -53,6 +53,13 @@ def name_clusters(profiles: np.ndarray, present: list[int]) -> np.ndarray:
     return route
 
 
+def class_matching(profiles: np.ndarray) -> dict[int, int]:
+    """Hungarian matching of clusters to classes on their profiles: ``{class: cluster}``
+    (``min(k, c)`` pairs; the likeliest assignment overall, not each cluster's favourite)."""
+    rows, cols = linear_sum_assignment(-np.log(profiles + 1e-9))
+    return {int(c): int(r) for r, c in zip(rows, cols, strict=True)}
+
+
 def stable_order(profiles: np.ndarray) -> list[int]:
     """Cluster order for blind mode: matched to the classes in class order, then the rest.
 
@@ -60,11 +67,11 @@ def stable_order(profiles: np.ndarray) -> list[int]:
         profiles: ``(k, c)`` posterior profile of each cluster.
     Returns:
         a permutation of ``range(k)``: first the clusters matched to class 0, 1, …
-        (Hungarian matching), then unmatched clusters by their most likely class.
+        (:func:`class_matching`), then unmatched clusters by their most likely class.
     """
     k, _ = profiles.shape
-    rows, cols = linear_sum_assignment(-np.log(profiles + 1e-9))
-    matched = [int(r) for _, r in sorted(zip(cols.tolist(), rows.tolist(), strict=True))]
+    matching = class_matching(profiles)
+    matched = [matching[c] for c in sorted(matching)]
     rest = sorted(set(range(k)) - set(matched), key=lambda r: (int(profiles[r].argmax()), -float(profiles[r].max())))
     return matched + rest
 
@@ -73,3 +80,20 @@ def present_names(shares: np.ndarray, threshold: float) -> list[int]:
     """Indices of the names whose share of the mixture's energy reaches ``threshold`` (0..1); at least one."""
     present = [i for i, s in enumerate(shares) if s >= threshold]
     return present or [int(np.argmax(shares))]
+
+
+def blind_groups(profiles: np.ndarray, order: list[int]) -> np.ndarray:
+    """Which blind source each class's mask-head mask joins: ``(c, k)`` 0/1, one 1 per row.
+
+    Output source ``j`` is cluster ``order[j]`` (:func:`stable_order`). A class matched to a
+    cluster (:func:`class_matching`) joins that cluster's source; any other class joins the
+    source whose cluster is most likely that class. Grouped this way the mask head's masks
+    sum to 1 over the sources, like the cluster masks.
+    """
+    k, c = profiles.shape
+    position = {cluster: j for j, cluster in enumerate(order)}
+    matching = class_matching(profiles)
+    groups = np.zeros((c, k), np.float32)
+    for col in range(c):
+        groups[col, position[matching[col] if col in matching else int(profiles[:, col].argmax())]] = 1
+    return groups

@@ -18,7 +18,7 @@ shares) and names each cluster by its class posteriors; absent stems are silent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +31,66 @@ from separator.devices import resolve_device
 from separator.errors import SeparationError
 from separator.features import FLOOR_DB, bands_to_bins, features, istft, stft_size
 from separator.kmeans import kmeans, soft_assign
-from separator.model import ChimeraNet, load_checkpoint
-from separator.naming import cluster_profiles, name_clusters, present_names, stable_order
+from separator.model import Network, load_checkpoint
+from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
+from separator.percussive import favour_percussive, percussive_share
 from separator.stem_files import check_stem_files, stem_paths, stem_writers
 
 DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default.pt"
 MAX_CLUSTERS = 16
 ProgressFn = Callable[[float], None]  # called with the fraction done, 0..1; may raise to cancel
 NAMINGS = ("clusters", "masks")
+FIRST_PASS_BYTES = 512 * 2**20  # network outputs kept between the two passes of a split
 
 
 @dataclass
 class _Routing:
-    """Fitted clusters of a track: ``centroids (k, D')`` and ``route (k, n_stems)`` 0/1, cluster → output stem."""
+    """How a track's masks are made: per *unit* (a class in named mode, a source in blind mode),
+    then summed into the output stems.
 
-    centroids: torch.Tensor
-    route: torch.Tensor
+    ``centroids (k, D')``: fitted clusters (``None``: the mask head's masks alone); ``route
+    (k, n_units)`` 0/1, cluster → unit; ``groups (n_classes, n_units)`` 0/1, class → unit for the
+    mask head's masks, mixed in with weight ``1 - blend``; ``drums``: the unit that is the drums,
+    if any; ``collect (n_units, n_stems)`` 0/1, unit → output stem. Named mode works on classes so
+    that a stem of a subset split (``stems="vocals"``) equals that stem of a full split.
+    """
+
+    centroids: torch.Tensor | None
+    route: torch.Tensor | None
+    groups: torch.Tensor
+    blend: float
+    drums: int | None
+    collect: torch.Tensor
+
+
+class _FirstPass:
+    """The first pass's network outputs per segment, kept for the second pass up to ``limit`` bytes.
+
+    A two-pass split (clusters fitted on the whole track, then applied) would otherwise run
+    the network twice over every segment. Embeddings are kept in float16 (they only feed
+    distances to the centroids); segments past the limit are computed again, so memory stays
+    bounded for any length.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self.outputs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def put(self, index: int, embeddings: torch.Tensor, class_masks: torch.Tensor) -> None:
+        size = embeddings.numel() * 2 + class_masks.numel() * class_masks.element_size()
+        if self.used + size <= self.limit:
+            self.outputs[index] = (embeddings.half(), class_masks)
+            self.used += size
+
+    def take(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The outputs of segment ``index`` (embeddings back in float32), or ``None``; frees them."""
+        kept = self.outputs.pop(index, None)
+        return None if kept is None else (kept[0].float(), kept[1])
 
 
 class Separator:
-    """Splits ``(channels, samples)`` audio into stems with a :class:`ChimeraNet`.
+    """Splits ``(channels, samples)`` audio into stems with a :class:`~separator.model.ChimeraNet`
+    (or a :class:`~separator.model.ChimeraEnsemble` of them).
 
     Args:
         model: the network; moved to ``device`` and put in eval mode.
@@ -76,11 +116,16 @@ class Separator:
         extra_clusters: named mode with ``naming="clusters"``: fit this many clusters more than
             there are stems present; each extra one feeds its most likely stem, so one stem's
             cluster need not also hold the parts that no other cluster took.
+        blind_blend: blind mode: weight of the cluster masks against the mask head's, each
+            class's mask joining the source whose cluster holds that class
+            (:func:`~separator.naming.blind_groups`; 1: cluster masks only, as in the paper).
+        percussive: weight of the per-bin percussive evidence on the stem that holds the drums
+            (:mod:`separator.percussive`; 0: band masks only).
     """
 
     def __init__(
         self,
-        model: ChimeraNet,
+        model: Network,
         device: str | torch.device = "auto",
         segment_seconds: float = 20.0,
         overlap_seconds: float = 1.0,
@@ -94,6 +139,8 @@ class Separator:
         presence: float = 0.01,
         blend: float = 0.5,
         extra_clusters: int = 1,
+        blind_blend: float = 0.5,
+        percussive: float = 0.5,
     ) -> None:
         if naming not in NAMINGS:
             raise SeparationError(f"naming must be one of {', '.join(NAMINGS)}, got {naming!r}")
@@ -102,7 +149,8 @@ class Separator:
         self.segment_seconds, self.overlap_seconds = segment_seconds, overlap_seconds
         self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
         self.reference_db, self.class_weight, self.mask_power = reference_db, class_weight, mask_power
-        self.naming, self.presence, self.blend = naming, presence, blend
+        self.naming, self.presence, self.blend, self.blind_blend = naming, presence, blend, blind_blend
+        self.percussive = percussive
         if isinstance(extra_clusters, bool) or not isinstance(extra_clusters, int) or extra_clusters < 0:
             raise SeparationError(f"extra_clusters must be a whole number ≥ 0, got {extra_clusters!r}")
         self.extra_clusters = extra_clusters
@@ -235,12 +283,13 @@ class Separator:
         """
         block, overlap = self._block_sizes(sample_rate)
         passes = 2 if self._two_pass(clusters) else 1
-        routing = self._routing(reader, names, clusters, sample_rate, n_samples, progress, offset_db)
+        first = _FirstPass(FIRST_PASS_BYTES)
+        routing = self._routing(reader, names, clusters, sample_rate, n_samples, progress, offset_db, first)
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
-            for seg in self._segments(reader, block, overlap):
-                yield self._separate_segment(seg, sample_rate, names, routing, offset_db)
+            for i, seg in enumerate(self._segments(reader, block, overlap)):
+                yield self._separate_segment(seg, sample_rate, names, routing, offset_db, first.take(i))
                 done[0] += min(block, seg.shape[-1])
                 if progress:
                     progress(min(1.0, ((passes - 1) + done[0] / max(n_samples, 1)) / passes))
@@ -308,13 +357,15 @@ class Separator:
             is centred on sample ``first + j * hop``.
         """
         block, overlap = self._block_sizes(sample_rate)
-        routing = self._routing(reader, names, clusters, sample_rate, n_samples, None, offset_db)
+        first = _FirstPass(FIRST_PASS_BYTES)
+        routing = self._routing(reader, names, clusters, sample_rate, n_samples, None, offset_db, first)
         hop = stft_size(sample_rate)[1]
         owned = -(-block // hop)  # frames centred before the next segment starts
         with torch.no_grad():
             for i, seg in enumerate(self._segments(reader, block, overlap)):
-                _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
-                band_masks = self._band_masks(embeddings, class_masks, names, routing)
+                _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db, first.take(i))
+                plan = routing or self._head_only(names)
+                band_masks = _collect(self._unit_masks(embeddings, class_masks, plan), plan.collect)
                 last = i * block + block + overlap >= n_samples
                 keep = feats.shape[0] if last else min(owned, feats.shape[0])
                 yield i * block, band_masks[:, :keep].float().cpu().numpy(), feats[:keep].float().cpu().numpy()
@@ -334,12 +385,14 @@ class Separator:
         n_samples: int,
         progress: ProgressFn | None,
         offset_db: float,
+        first: _FirstPass | None = None,
     ) -> _Routing | None:
-        """The first pass (:meth:`_fit`) over ``reader()``'s audio when the mode needs one, else ``None``."""
+        """The first pass (:meth:`_fit`) over ``reader()``'s audio when the mode needs one, else ``None``;
+        its network outputs go to ``first`` for the second pass."""
         if not self._two_pass(clusters):
             return None
         block, overlap = self._block_sizes(sample_rate)
-        return self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db)
+        return self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db, first)
 
     def _block_sizes(self, sample_rate: int) -> tuple[int, int]:
         overlap = int(self.overlap_seconds * sample_rate)
@@ -361,11 +414,16 @@ class Separator:
 
     @torch.no_grad()
     def _network(
-        self, seg: np.ndarray, sample_rate: int, offset_db: float = 0.0
+        self, seg: np.ndarray, sample_rate: int, offset_db: float = 0.0, known: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(spec (ch, bins, t), dB features (t, bands), embeddings (t, bands, D), class masks (t, bands, C))`` of one segment."""
+        """``(spec (ch, bins, t), dB features (t, bands), embeddings (t, bands, D), class masks (t, bands, C))`` of one segment.
+
+        ``known``: the segment's ``(embeddings, class masks)`` from the first pass; the network is not run again.
+        """
         x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
-        spec, feats, cues = features(x, sample_rate, stereo=self.model.stereo)
+        spec, feats, cues = features(x, sample_rate, stereo=self.model.stereo and known is None)
+        if known is not None:
+            return spec, feats, *known
         embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
         return spec, feats, embeddings[0], masks[0]
 
@@ -379,21 +437,28 @@ class Separator:
                 groups[i, names.index("other")] = 1
         return groups
 
-    def _band_masks(self, embeddings: torch.Tensor, class_masks: torch.Tensor, names: list[str], routing: _Routing | None) -> torch.Tensor:
-        """``(n_stems, t, bands)`` masks that sum to 1 over stems."""
-        head = None
-        if routing is None or (self.blend < 1 and not names[0].startswith("source")):
-            if self.mask_power != 1.0:
-                class_masks = class_masks**self.mask_power
-                class_masks = class_masks / class_masks.sum(-1, keepdim=True).clamp(min=1e-12)
-            head = (class_masks @ self._class_groups(names)).permute(2, 0, 1)
-        if routing is None:
-            assert head is not None
+    def _unit_masks(self, embeddings: torch.Tensor, class_masks: torch.Tensor, routing: _Routing) -> torch.Tensor:
+        """``(n_units, t, bands)`` masks that sum to 1 over units (see :class:`_Routing`)."""
+        head = self._head_masks(class_masks, routing.groups)
+        if routing.centroids is None or routing.route is None:
             return head
         t, f, _ = embeddings.shape
         resp = soft_assign(self._cluster_features(embeddings, class_masks), routing.centroids, self.hardness)
         masks = (resp @ routing.route).T.reshape(-1, t, f)
-        return masks if head is None else self.blend * masks + (1 - self.blend) * head
+        return masks if routing.blend >= 1 else routing.blend * masks + (1 - routing.blend) * head
+
+    def _head_only(self, names: list[str]) -> _Routing:
+        """The routing of a one-pass split: the mask head's class masks, summed into ``names``."""
+        eye = torch.eye(len(self.classes), device=self.device)
+        drums = self.classes.index("drums") if "drums" in self.classes else None
+        return _Routing(None, None, eye, 0.0, drums, self._class_groups(names))
+
+    def _head_masks(self, class_masks: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        """The mask head's ``(t, bands, C)`` class masks grouped by ``groups (C, n_units)`` → ``(n_units, t, bands)``."""
+        if self.mask_power != 1.0:
+            class_masks = class_masks**self.mask_power
+            class_masks = class_masks / class_masks.sum(-1, keepdim=True).clamp(min=1e-12)
+        return (class_masks @ groups).permute(2, 0, 1)
 
     def _cluster_features(self, embeddings: torch.Tensor, class_masks: torch.Tensor) -> torch.Tensor:
         """What blind mode clusters: ``(..., D)`` embeddings [+ weighted class posteriors] → ``(n, D [+ C])``."""
@@ -403,12 +468,21 @@ class Separator:
 
     @torch.no_grad()
     def _separate_segment(
-        self, seg: np.ndarray, sample_rate: int, names: list[str], routing: _Routing | None, offset_db: float
+        self,
+        seg: np.ndarray,
+        sample_rate: int,
+        names: list[str],
+        routing: _Routing | None,
+        offset_db: float,
+        known: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> np.ndarray:
-        """``(channels, n)`` → ``(n_stems, channels, n)``."""
-        spec, _, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
-        band_masks = self._band_masks(embeddings, class_masks, names, routing)
-        bin_masks = bands_to_bins(band_masks, spec.shape[-2])  # (n_stems, bins, t)
+        """``(channels, n)`` → ``(n_stems, channels, n)``; ``known`` as in :meth:`_network`."""
+        spec, _, embeddings, class_masks = self._network(seg, sample_rate, offset_db, known)
+        routing = routing or self._head_only(names)
+        bin_masks = bands_to_bins(self._unit_masks(embeddings, class_masks, routing), spec.shape[-2])  # (n_units, bins, t)
+        if self.percussive and routing.drums is not None:
+            bin_masks = favour_percussive(bin_masks, percussive_share(spec), routing.drums, self.percussive)
+        bin_masks = _collect(bin_masks, routing.collect)
         stems = istft(bin_masks.unsqueeze(1) * spec.unsqueeze(0), sample_rate, seg.shape[-1])
         return stems.cpu().numpy().astype(np.float32)
 
@@ -422,6 +496,7 @@ class Separator:
         n_samples: int,
         progress: ProgressFn | None,
         offset_db: float,
+        first: _FirstPass | None = None,
     ) -> _Routing | None:
         """First pass: k-means on the loud bins of the whole track, and which stem each cluster feeds.
 
@@ -429,7 +504,7 @@ class Separator:
         cluster per stem present and names them (``None`` when only one stem is present:
         the mask head's masks are used as they are).
         """
-        points, posteriors, db = self._sample(segs, sample_rate, n_samples, progress, offset_db)
+        points, posteriors, db = self._sample(segs, sample_rate, n_samples, progress, offset_db, first)
         power = 10 ** ((db - db.max()) / 10)
         if clusters:
             k = clusters
@@ -452,14 +527,26 @@ class Separator:
         onehot = torch.nn.functional.one_hot(fit.labels, k).to(points.dtype)
         profiles = cluster_profiles(onehot, posteriors, power)
         if clusters:
+            ranked = stable_order(profiles)
             order = np.zeros((k, k), np.float32)
-            order[stable_order(profiles), np.arange(k)] = 1
-            return _Routing(fit.centroids, torch.from_numpy(order).to(self.device))
+            order[ranked, np.arange(k)] = 1
+            groups = torch.from_numpy(blind_groups(profiles, ranked)).to(self.device)
+            matched = class_matching(profiles)
+            d = self.classes.index("drums") if "drums" in self.classes else -1
+            drums = ranked.index(matched[d]) if d in matched else None  # the drums-matched source
+            eye = torch.eye(k, device=self.device)
+            return _Routing(fit.centroids, torch.from_numpy(order).to(self.device), groups, self.blind_blend, drums, eye)
         route = torch.from_numpy(name_clusters(profiles, present)).to(self.device)
-        return _Routing(fit.centroids, route @ self._class_groups(names))
+        return replace(self._head_only(names), centroids=fit.centroids, route=route, blend=self.blend)
 
     def _sample(
-        self, segs: Iterator[np.ndarray], sample_rate: int, n_samples: int, progress: ProgressFn | None, offset_db: float
+        self,
+        segs: Iterator[np.ndarray],
+        sample_rate: int,
+        n_samples: int,
+        progress: ProgressFn | None,
+        offset_db: float,
+        first: _FirstPass | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A bounded random sample of the track's bins: ``(points (n, D'), class posteriors (n, C), dB (n,))``.
 
@@ -469,8 +556,10 @@ class Separator:
         rng = np.random.default_rng(self.seed)
         kept: list[torch.Tensor] = []
         done = 0
-        for seg in segs:
+        for i, seg in enumerate(segs):
             _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
+            if first is not None:
+                first.put(i, embeddings, class_masks)
             pick = torch.from_numpy(rng.permutation(feats.numel())[: self.fit_points]).to(self.device)
             flat_masks = class_masks.reshape(-1, class_masks.shape[-1])[pick]
             sample = torch.cat(
@@ -488,6 +577,13 @@ class Separator:
         every = torch.cat(kept)
         n_classes = len(self.classes)
         return every[:, : -n_classes - 1], every[:, -n_classes - 1 : -1], every[:, -1]
+
+
+def _collect(masks: torch.Tensor, collect: torch.Tensor) -> torch.Tensor:
+    """``(n_units, ...)`` masks summed into stems by ``collect (n_units, n_stems)`` → ``(n_stems, ...)``."""
+    if collect.shape[0] == collect.shape[1] and torch.equal(collect, torch.eye(len(collect), device=collect.device)):
+        return masks
+    return torch.einsum("u...,us->s...", masks, collect)
 
 
 def _shift(feats: torch.Tensor, offset_db: float) -> torch.Tensor:

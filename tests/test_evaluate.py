@@ -106,3 +106,16 @@ def test_a_silent_estimate_of_an_audible_source_scores_far_below_the_mixture() -
     assert si_sdr(np.zeros_like(quiet), quiet) == SILENT_DB == -30.0
     assert si_sdr_improvement(np.zeros_like(quiet), quiet, mix) < -10.0
     assert si_sdr_improvement(1e-3 * quiet + 1e-9 * loud, quiet, mix) > 19.0  # quiet but right is still right
+
+
+def test_skipping_songs_leaves_out_the_first_ones_across_shards(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--skip-songs N`` leaves out the songs settings were tuned on; the count runs across shards."""
+    from separator.evaluate import load_songs
+
+    for shard in range(2):  # song i is a constant i + 1 in both sources
+        stems = np.stack([np.full((2, 2, 100), 2 * shard + i + 1, np.float16) for i in range(2)])  # (songs, sources, ch, n)
+        np.savez(tmp_path / f"shard-0000{shard}.npz", stems=stems, present=np.ones((2, 2), bool), sample_rate=8000)
+    values = lambda songs: [int(refs[0, 0, 0]) for refs, _ in songs]  # noqa: E731
+    assert values(load_songs(tmp_path)[0]) == [1, 2, 3, 4]
+    assert values(load_songs(tmp_path, skip=3)[0]) == [4]
+    assert values(load_songs(tmp_path, max_songs=2, skip=1)[0]) == [2, 3]

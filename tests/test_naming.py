@@ -10,7 +10,7 @@ from conftest import generated_song
 from separator import Separator
 from separator.classes import CLASSES
 from separator.metrics import best_permutation
-from separator.naming import cluster_profiles, name_clusters, present_names, stable_order
+from separator.naming import blind_groups, cluster_profiles, name_clusters, present_names, stable_order
 
 
 def test_profiles_are_energy_weighted_mean_posteriors() -> None:
@@ -39,6 +39,28 @@ def test_blind_order_puts_the_most_drum_like_cluster_first() -> None:
     assert stable_order(profiles) == [1, 2, 0]
     six = np.vstack([profiles, [[0.1, 0.1, 0.6, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1, 0.6], [0.5, 0.2, 0.1, 0.1, 0.1]]])
     assert stable_order(six)[:5] == [1, 2, 3, 0, 4] and stable_order(six)[5] == 5
+
+
+def test_blind_mode_gives_each_class_mask_to_its_matched_source_and_the_rest_to_the_likeliest() -> None:
+    """Three clusters, five classes: drums, bass and vocals are matched; guitar and other join the
+    source whose cluster is most guitar-like / other-like. Every class joins exactly one source."""
+    profiles = np.array([[0.1, 0.1, 0.1, 0.6, 0.1], [0.7, 0.1, 0.1, 0.05, 0.05], [0.1, 0.5, 0.3, 0.05, 0.05]])
+    order = stable_order(profiles)  # [1, 2, 0]: drums-like, bass-like, vocals-like
+    groups = blind_groups(profiles, order)
+    assert groups.shape == (5, 3)
+    assert groups.sum(1).tolist() == [1, 1, 1, 1, 1]
+    assert groups.argmax(1).tolist() == [0, 1, 1, 2, 2]  # guitar → bass-like source, other → vocals-like
+
+
+def test_blind_sources_mixing_in_the_mask_head_still_add_back_and_differ_from_clusters_alone(song) -> None:  # type: ignore[no-untyped-def]
+    stems, _ = song
+    mix = stems[0] + stems[1]
+    alone = Separator.from_pretrained(device="cpu", blind_blend=1.0).separate(mix, 44100, clusters=3)
+    mixed = Separator.from_pretrained(device="cpu", blind_blend=0.5).separate(mix, 44100, clusters=3)
+    assert list(mixed) == ["source1", "source2", "source3"]
+    np.testing.assert_allclose(sum(mixed.values()), mix, atol=1e-5)
+    assert not np.allclose(mixed["source1"], alone["source1"], atol=1e-4)
+    assert best_permutation(list(mixed.values())[:2], [stems[0], stems[1]]) == [0, 1]  # still drums first
 
 
 def test_presence_threshold_keeps_at_least_one_name() -> None:

@@ -214,3 +214,33 @@ def test_a_range_outside_the_file_is_refused_in_one_line_naming_the_file(  # typ
         separator.separate_file(path, tmp_path / "out", stems="vocals", **kwargs)
     assert str(caught.value).startswith(f"{path}: {message}") and "\n" not in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clusters are fitted on the whole track before any stem is written; the first pass keeps the
+    network's outputs, so the second applies them without running the network again. Past the
+    memory limit the segments are computed again, and the stems are the same (float16 embeddings)."""
+    import separator.separate as separate_module
+
+    sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5)
+    calls = [0]
+    forward = sep.model.forward
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(sep.model, "forward", counted)
+    n_segments = len(list(sep._segments(lambda: iter([mixture]), *sep._block_sizes(44100))))
+    limit = separate_module.FIRST_PASS_BYTES
+    for kwargs in ({}, {"clusters": 3}):
+        calls[0] = 0
+        kept = sep.separate(mixture, 44100, **kwargs)
+        assert calls[0] == n_segments, kwargs
+        monkeypatch.setattr(separate_module, "FIRST_PASS_BYTES", 0)
+        calls[0] = 0
+        again = sep.separate(mixture, 44100, **kwargs)
+        assert calls[0] == 2 * n_segments, kwargs
+        monkeypatch.setattr(separate_module, "FIRST_PASS_BYTES", limit)
+        for name in kept:
+            np.testing.assert_allclose(kept[name], again[name], atol=2e-3, err_msg=f"{kwargs}: {name}")

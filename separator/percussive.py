@@ -1,0 +1,65 @@
+"""Percussive evidence per STFT bin, to give the drums stem detail finer than the network's bands.
+
+The network's masks hold one value per mel band, so inside a wide high band a cymbal and a
+held guitar note get the same split. Harmonic–percussive separation (FitzGerald, DAFx 2010)
+tells them apart per bin: a drum hit is smooth along frequency, a held note along time.
+Here each is measured by the geometric mean of the power over a window along frequency
+(percussive) or along time (harmonic); box filters on log power cost a few milliseconds per
+segment, where median filters would cost most of the split's time budget.
+
+The network's masks are the prior and the percussive share the evidence: the drums mask is
+weighted by ``share ** power`` and every other stem's by ``(1 - share) ** power``, then all
+are renormalised, so the stems still add up to the mixture.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional
+
+KERNEL = 31  # bins (21.5 Hz each) and frames (11.6 ms hops): 670 Hz and 360 ms at every sample rate
+
+
+def _smooth(log_power: torch.Tensor, kernel: int) -> torch.Tensor:
+    """Mean over ``kernel`` neighbours along the last axis (edges repeated): ``(rows, n)`` → ``(rows, n)``."""
+    half = kernel // 2
+    padded = functional.pad(log_power.unsqueeze(0), (half, kernel - 1 - half), mode="replicate")
+    return functional.avg_pool1d(padded, kernel, stride=1).squeeze(0)
+
+
+def percussive_share(spec: torch.Tensor, kernel: int = KERNEL) -> torch.Tensor:
+    """How percussive each bin is, 0..1.
+
+    Args:
+        spec: ``(channels, bins, frames)`` complex STFT (:func:`separator.features.stft`).
+        kernel: smoothing length in bins and in frames.
+    Returns:
+        ``(bins, frames)`` float: ``p / (p + h)`` for the geometric-mean power ``p`` along
+        frequency and ``h`` along time.
+    """
+    log_power = (spec.abs() ** 2).mean(0).clamp(min=1e-12).log()
+    harmonic = _smooth(log_power, kernel)
+    percussive = _smooth(log_power.T, kernel).T
+    return torch.sigmoid(percussive - harmonic)
+
+
+def favour_percussive(masks: torch.Tensor, share: torch.Tensor, drums: int, power: float) -> torch.Tensor:
+    """Move each bin's mask towards the drums stem where it is percussive, away where it is not.
+
+    Args:
+        masks: ``(n_stems, bins, frames)``, summing to 1 over stems.
+        share: ``(bins, frames)`` from :func:`percussive_share`.
+        drums: index of the stem that holds the drums (and nothing else).
+        power: weight of the evidence; 0 leaves the masks as they are.
+    Returns:
+        ``(n_stems, bins, frames)``, summing to 1 over stems.
+    """
+    if power == 0:
+        return masks
+    towards = share.clamp(min=1e-3) ** power  # the drums' evidence
+    away = (1 - share).clamp(min=1e-3) ** power  # every other stem's
+    drum_mask = masks[drums]
+    total = away + drum_mask * (towards - away)  # sum over stems of mask × evidence (masks sum to 1)
+    out = masks * (away / total.clamp(min=1e-12))
+    out[drums] = drum_mask * towards / total.clamp(min=1e-12)
+    return out
