@@ -185,6 +185,7 @@ def _inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extra-clusters", type=int, help="named mode: clusters beyond the stems present (each feeds its likeliest stem)")
     p.add_argument("--blind-blend", type=float, help="blind mode: weight of the cluster masks against the mask head's (0..1)")
     p.add_argument("--percussive", type=float, help="weight of per-bin percussive evidence on the drums stem (0: off)")
+    p.add_argument("--pan", type=float, help="weight of per-bin stereo-position evidence (0: off)")
 
 
 def _inference_overrides(args: argparse.Namespace) -> dict[str, Any]:

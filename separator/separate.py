@@ -33,6 +33,7 @@ from separator.features import FLOOR_DB, bands_to_bins, features, istft, stft_si
 from separator.kmeans import kmeans, soft_assign
 from separator.model import Network, load_checkpoint
 from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
+from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
 from separator.stem_files import check_stem_files, stem_paths, stem_writers
 
@@ -121,6 +122,8 @@ class Separator:
             (:func:`~separator.naming.blind_groups`; 1: cluster masks only, as in the paper).
         percussive: weight of the per-bin percussive evidence on the stem that holds the drums
             (:mod:`separator.percussive`; 0: band masks only).
+        pan: weight of the per-bin pan evidence: each bin leans to the stems that sit where it
+            sits in the stereo field (:mod:`separator.panning`; 0: off; mono input is never changed).
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class Separator:
         extra_clusters: int = 1,
         blind_blend: float = 0.5,
         percussive: float = 0.5,
+        pan: float = 2.0,
     ) -> None:
         if naming not in NAMINGS:
             raise SeparationError(f"naming must be one of {', '.join(NAMINGS)}, got {naming!r}")
@@ -150,7 +154,7 @@ class Separator:
         self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
         self.reference_db, self.class_weight, self.mask_power = reference_db, class_weight, mask_power
         self.naming, self.presence, self.blend, self.blind_blend = naming, presence, blend, blind_blend
-        self.percussive = percussive
+        self.percussive, self.pan = percussive, pan
         if isinstance(extra_clusters, bool) or not isinstance(extra_clusters, int) or extra_clusters < 0:
             raise SeparationError(f"extra_clusters must be a whole number ≥ 0, got {extra_clusters!r}")
         self.extra_clusters = extra_clusters
@@ -482,7 +486,7 @@ class Separator:
         bin_masks = bands_to_bins(self._unit_masks(embeddings, class_masks, routing), spec.shape[-2])  # (n_units, bins, t)
         if self.percussive and routing.drums is not None:
             bin_masks = favour_percussive(bin_masks, percussive_share(spec), routing.drums, self.percussive)
-        bin_masks = _collect(bin_masks, routing.collect)
+        bin_masks = _collect(favour_pan(bin_masks, spec, self.pan), routing.collect)
         stems = istft(bin_masks.unsqueeze(1) * spec.unsqueeze(0), sample_rate, seg.shape[-1])
         return stems.cpu().numpy().astype(np.float32)
 
