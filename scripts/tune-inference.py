@@ -57,6 +57,16 @@ CANDIDATES: list[dict[str, object]] = [
     {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "percussive": 0.3},
     {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "percussive": 0.5},
     {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "blind_blend": 0.5, "percussive": 1.0},
+    # per-bin pan evidence (pan=2 chosen from 0, 0.5, 1, 2, 4), then named mode again with it on
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "pan": 2.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.75, "pan": 2.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.25, "pan": 2.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "pan": 2.0, "hardness": 3.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "pan": 2.0, "mask_power": 0.7},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 2, "blend": 0.5, "pan": 2.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "pan": 3.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "pan": 3.0, "hardness": 3.0},
+    {"naming": "clusters", "presence": 0.01, "extra_clusters": 1, "blend": 0.5, "pan": 3.0, "hardness": 3.0, "mask_power": 0.7},
 ]
 
 

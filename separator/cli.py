@@ -173,35 +173,29 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     _inference_options(p)
 
 
+INFERENCE_OPTIONS: dict[str, dict[str, Any]] = {  # Separator keyword → argparse settings of its --option
+    "hardness": {"type": float, "help": "blind mode soft k-means hardness (inf: binary masks)"},
+    "class_weight": {"type": float, "help": "blind mode: weight of the class posteriors in clustering"},
+    "reference_db": {"type": float, "help": "RMS level (dBFS) the network hears every track at"},
+    "mask_power": {"type": float, "help": "named mode: sharpen the masks (1: as the network gives them)"},
+    "naming": {"choices": ["clusters", "masks"], "help": "named mode: name k-means clusters, or use the mask head's masks"},
+    "presence": {"type": float, "help": "named mode: energy share (0..1) from which a stem counts as present"},
+    "blend": {"type": float, "help": "named mode: weight of the cluster masks against the mask head's (0..1)"},
+    "extra_clusters": {"type": int, "help": "named mode: clusters beyond the stems present (each feeds its likeliest stem)"},
+    "blind_blend": {"type": float, "help": "blind mode: weight of the cluster masks against the mask head's (0..1)"},
+    "percussive": {"type": float, "help": "weight of per-bin percussive evidence on the drums stem (0: off)"},
+    "pan": {"type": float, "help": "weight of per-bin stereo-position evidence (0: off)"},
+}
+
+
 def _inference_options(p: argparse.ArgumentParser) -> None:
-    """Overrides of the inference settings stored in the checkpoint."""
-    p.add_argument("--hardness", type=float, help="blind mode soft k-means hardness (inf: binary masks)")
-    p.add_argument("--class-weight", type=float, help="blind mode: weight of the class posteriors in clustering")
-    p.add_argument("--reference-db", type=float, help="RMS level (dBFS) the network hears every track at")
-    p.add_argument("--mask-power", type=float, help="named mode: sharpen the masks (1: as the network gives them)")
-    p.add_argument("--naming", choices=["clusters", "masks"], help="named mode: name k-means clusters, or use the mask head's masks")
-    p.add_argument("--presence", type=float, help="named mode: energy share (0..1) from which a stem counts as present")
-    p.add_argument("--blend", type=float, help="named mode: weight of the cluster masks against the mask head's (0..1)")
-    p.add_argument("--extra-clusters", type=int, help="named mode: clusters beyond the stems present (each feeds its likeliest stem)")
-    p.add_argument("--blind-blend", type=float, help="blind mode: weight of the cluster masks against the mask head's (0..1)")
-    p.add_argument("--percussive", type=float, help="weight of per-bin percussive evidence on the drums stem (0: off)")
-    p.add_argument("--pan", type=float, help="weight of per-bin stereo-position evidence (0: off)")
+    """Overrides of the inference settings stored in the checkpoint (or of :class:`Separator`'s defaults)."""
+    for name, settings in INFERENCE_OPTIONS.items():
+        p.add_argument("--" + name.replace("_", "-"), **settings)
 
 
 def _inference_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = (
-        "hardness",
-        "class_weight",
-        "reference_db",
-        "mask_power",
-        "naming",
-        "presence",
-        "blend",
-        "extra_clusters",
-        "blind_blend",
-        "percussive",
-    )
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    return {n: getattr(args, n) for n in INFERENCE_OPTIONS if getattr(args, n, None) is not None}
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

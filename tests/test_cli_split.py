@@ -186,3 +186,21 @@ def test_start_and_length_are_in_the_help(capsys: pytest.CaptureFixture[str]) ->
         main(["split", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--start S split only from S seconds on" in help_text and "--length L split only L seconds" in help_text
+
+
+def test_every_inference_option_reaches_the_separator_from_split_evaluate_and_export() -> None:
+    """Each ``--option`` of the inference settings names a ``Separator`` argument and is passed on;
+    none is silently dropped (``--pan`` once was)."""
+    import inspect
+
+    from separator import Separator
+    from separator.cli import INFERENCE_OPTIONS, _inference_overrides, get_parser
+
+    parameters = inspect.signature(Separator.__init__).parameters
+    assert set(INFERENCE_OPTIONS) <= set(parameters)
+    values = {"naming": "masks", "extra_clusters": "2"}
+    argv = [token for name in INFERENCE_OPTIONS for token in ("--" + name.replace("_", "-"), values.get(name, "0.25"))]
+    for command in (["split", "x.wav", "-o", "out"], ["evaluate", "--data", "d"], ["export", "c.pt"]):
+        overrides = _inference_overrides(get_parser().parse_args([*command, *argv]))
+        assert set(overrides) == set(INFERENCE_OPTIONS), command
+        assert overrides["pan"] == 0.25 and overrides["extra_clusters"] == 2 and overrides["naming"] == "masks"
