@@ -24,11 +24,11 @@ from separator.metrics import best_permutation, si_sdr_improvement
 
 SONGS = range(8)
 # Measured with the shipped model on these held-out songs (see the model card), minus a margin.
-# Measured with the stereo step-9000 weights and the inference settings of 2026-12-02 evening
-# (blind blend 0.5, percussive 0.5); before those two: 8.30, 11.49, 5.51, 4.64 and karaoke 2.68.
-NAMED_2, BLIND_2 = 7.0, 10.5  # measured 8.09, 11.82
-NAMED_3, BLIND_3 = 5.0, 4.0  # measured 5.93, 5.02
-KARAOKE = 1.5  # measured 2.64 (per song 0.71, 0.01, 5.48, 1.53, -0.27, -0.65, 7.76, 6.57)
+# Measured with the stereo step-9000 weights and the settings stored in the file on 2026-12-02 evening
+# (hardness 3, blind blend 0.5, percussive 0.5, pan 2); before: 8.30, 11.49, 5.51, 4.64, karaoke 2.68.
+NAMED_2, BLIND_2 = 8.0, 12.5  # measured 9.36, 14.41
+NAMED_3, BLIND_3 = 6.0, 5.0  # measured 7.33, 5.98
+KARAOKE = 2.5  # measured 3.99 (per song 1.07, 0.61, 10.52, 2.03, -0.22, -0.72, 8.10, 10.50)
 
 
 @pytest.fixture(scope="module", autouse=True)
