@@ -75,14 +75,15 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("data")
     parser.add_argument("--songs", type=int, default=32)
-    parser.add_argument("--reference-db", type=float, default=-28.0)
-    parser.add_argument("--hardness", type=float, default=5.0)
+    parser.add_argument("--reference-db", type=float, help="default: the model file's setting")
+    parser.add_argument("--hardness", type=float, help="default: the model file's setting (5 when the candidates up to 45 were run)")
     parser.add_argument("--only", type=int, nargs="*", help="indices of the candidates to run (default: all)")
     args = parser.parse_args()
     for index, candidate in enumerate(CANDIDATES):
         if args.only is not None and index not in args.only:
             continue
-        settings = {"reference_db": args.reference_db, "hardness": args.hardness, **candidate}
+        given = {"reference_db": args.reference_db, "hardness": args.hardness}
+        settings = {**{k: v for k, v in given.items() if v is not None}, **candidate}
         sep = Separator.from_pretrained(args.model, device="cpu", **settings)
         scores = evaluate_model(sep, args.data, max_songs=args.songs, oracle=False, karaoke=True)
         means = {mode: round(scores[mode]["mean"], 2) for mode in ("named", "blind", "karaoke", "silent")}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from separator import interrupt
-from separator.errors import SeparatorError
+from separator.errors import ModelLoadError, SeparatorError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 INTERRUPTED = "separator: interrupted; no partial stems were left behind"
@@ -396,7 +396,10 @@ def _export(args: argparse.Namespace) -> int:
     model: Network = loaded[0][0]
     if len(loaded) > 1:
         members = [m for net, _ in loaded for m in (net.members if isinstance(net, ChimeraEnsemble) else [net])]
-        model = ChimeraEnsemble([m for m in members if isinstance(m, ChimeraNet)])
+        try:
+            model = ChimeraEnsemble([m for m in members if isinstance(m, ChimeraNet)])
+        except ValueError as exc:
+            raise ModelLoadError(f"{', '.join(args.checkpoint)}: {exc}") from exc
         kept["members"] = described
     out = Path(args.out) if args.out else DEFAULT_MODEL
     save_checkpoint(model, out, kept, half=True)

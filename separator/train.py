@@ -27,7 +27,7 @@ from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoin
 log = logging.getLogger(__name__)
 # Validation splits with the inference settings the shipped models use, so the best checkpoint is
 # chosen by what users get (soft k-means masks, every track heard at the same level).
-VALIDATION_INFERENCE: dict[str, Any] = {"reference_db": -28.0, "hardness": 5.0}
+VALIDATION_INFERENCE: dict[str, Any] = {"reference_db": -28.0, "hardness": 3.0}
 SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out of the loss
 
 

@@ -97,6 +97,15 @@ def test_export_of_several_checkpoints_writes_a_float16_ensemble_with_its_infere
     assert payload["state"]["members.0.lstm.weight_ih_l0"].dtype == torch.float16
 
 
+def test_export_of_networks_with_different_classes_is_a_one_line_error_naming_the_files(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    save_checkpoint(_tiny(), tmp_path / "a.pt")
+    save_checkpoint(ChimeraNet(hidden=16, layers=1, embed_dim=8, classes=["drums", "rest"]), tmp_path / "b.pt")
+    assert main(["export", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "-o", str(tmp_path / "e.pt")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "a.pt" in error and "b.pt" in error and "same classes" in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "e.pt").exists()
+
+
 def test_training_from_an_ensemble_trains_its_first_member(tmp_path: Path) -> None:
     first, second = _tiny(stereo=True), _tiny()
     model, _ = trainable(ChimeraEnsemble([first, second]), {}, tmp_path / "e.pt")
