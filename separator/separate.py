@@ -293,7 +293,7 @@ class Separator:
 
         def separated() -> Iterator[np.ndarray]:
             for i, seg in enumerate(self._segments(reader, block, overlap)):
-                yield self._separate_segment(seg, sample_rate, names, routing, offset_db, first.take(i))
+                yield self._separate_segment(seg, sample_rate, routing, offset_db, first.take(i))
                 done[0] += min(block, seg.shape[-1])
                 if progress:
                     progress(min(1.0, ((passes - 1) + done[0] / max(n_samples, 1)) / passes))
@@ -368,8 +368,7 @@ class Separator:
         with torch.no_grad():
             for i, seg in enumerate(self._segments(reader, block, overlap)):
                 _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db, first.take(i))
-                plan = routing or self._head_only(names)
-                band_masks = _collect(self._unit_masks(embeddings, class_masks, plan), plan.collect)
+                band_masks = _collect(self._unit_masks(embeddings, class_masks, routing), routing.collect)
                 last = i * block + block + overlap >= n_samples
                 keep = feats.shape[0] if last else min(owned, feats.shape[0])
                 yield i * block, band_masks[:, :keep].float().cpu().numpy(), feats[:keep].float().cpu().numpy()
@@ -390,13 +389,15 @@ class Separator:
         progress: ProgressFn | None,
         offset_db: float,
         first: _FirstPass | None = None,
-    ) -> _Routing | None:
-        """The first pass (:meth:`_fit`) over ``reader()``'s audio when the mode needs one, else ``None``;
-        its network outputs go to ``first`` for the second pass."""
+    ) -> _Routing:
+        """How the split's masks are made, decided once per split: the first pass (:meth:`_fit`) over
+        ``reader()``'s audio when the mode needs one (its network outputs go to ``first`` for the
+        second pass), else — or when it finds one stem only — the mask head's masks."""
         if not self._two_pass(clusters):
-            return None
+            return self._head_only(names)
         block, overlap = self._block_sizes(sample_rate)
-        return self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db, first)
+        fitted = self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db, first)
+        return fitted or self._head_only(names)
 
     def _block_sizes(self, sample_rate: int) -> tuple[int, int]:
         overlap = int(self.overlap_seconds * sample_rate)
@@ -475,14 +476,12 @@ class Separator:
         self,
         seg: np.ndarray,
         sample_rate: int,
-        names: list[str],
-        routing: _Routing | None,
+        routing: _Routing,
         offset_db: float,
         known: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> np.ndarray:
         """``(channels, n)`` → ``(n_stems, channels, n)``; ``known`` as in :meth:`_network`."""
         spec, _, embeddings, class_masks = self._network(seg, sample_rate, offset_db, known)
-        routing = routing or self._head_only(names)
         bin_masks = bands_to_bins(self._unit_masks(embeddings, class_masks, routing), spec.shape[-2])  # (n_units, bins, t)
         if self.percussive and routing.drums is not None:
             bin_masks = favour_percussive(bin_masks, percussive_share(spec), routing.drums, self.percussive)

@@ -171,14 +171,14 @@ def _feature_stats(bank: StemBank, samples: int, rng: np.random.Generator) -> tu
     return feats.mean(dim=(0, 1)), feats.std(dim=(0, 1)).clamp(min=1.0)
 
 
-def trainable(model: Network, extra: dict[str, Any], path: Path) -> tuple[ChimeraNet, dict[str, Any]]:
+def trainable(model: Network, path: Path) -> ChimeraNet:
     """The network to train from a loaded checkpoint: an ensemble's first member (the others are kept as they are)."""
     if isinstance(model, ChimeraEnsemble):
         log.info("%s is an ensemble of %d networks: training its first; `separator export` rebuilds the ensemble", path, len(model.members))
         first = model.members[0]
         assert isinstance(first, ChimeraNet)
-        return first, extra
-    return model, extra
+        return first
+    return model
 
 
 def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[ChimeraNet, torch.optim.Optimizer, int]:
@@ -188,10 +188,11 @@ def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[Chim
     step = 0
     optimizer_state = None
     if last.exists():
-        model, extra = trainable(*load_checkpoint(last), last)
+        loaded, extra = load_checkpoint(last)
+        model = trainable(loaded, last)
         step, optimizer_state = extra["step"], extra.get("optimizer")
     elif cfg.init:
-        model, _ = trainable(*load_checkpoint(cfg.init), Path(cfg.init))
+        model = trainable(load_checkpoint(cfg.init)[0], Path(cfg.init))
         model = with_stereo_inputs(model) if cfg.stereo else model
         log.info("starting from %s (%s)", cfg.init, "stereo" if model.stereo else "mono")
     else:

@@ -43,3 +43,14 @@ def missing(reason: str) -> None:
     if os.environ.get("SEPARATOR_TESTS_REQUIRE_ALL"):
         pytest.fail(f"{reason} — .ci/run installs it, so this is a CI set-up error")
     pytest.skip(reason)
+
+
+def split_with_and_without(
+    setting: str, off: float, on: float, **kwargs
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:  # type: ignore[no-untyped-def]
+    """``(mixture, stems with setting=off, stems with setting=on)`` of generated song 4 (drums, bass, guitar)."""
+    stems, present = generated_song(4)
+    assert present.tolist() == [True, True, True, False, False]
+    mix = stems.sum(0)
+    split = lambda value: Separator.from_pretrained(device="cpu", **{setting: value}).separate(mix, 44100, **kwargs)  # noqa: E731
+    return mix, split(off), split(on)

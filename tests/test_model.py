@@ -108,5 +108,5 @@ def test_export_of_networks_with_different_classes_is_a_one_line_error_naming_th
 
 def test_training_from_an_ensemble_trains_its_first_member(tmp_path: Path) -> None:
     first, second = _tiny(stereo=True), _tiny()
-    model, _ = trainable(ChimeraEnsemble([first, second]), {}, tmp_path / "e.pt")
+    model = trainable(ChimeraEnsemble([first, second]), tmp_path / "e.pt")
     assert model is first

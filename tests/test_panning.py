@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import generated_song
+from conftest import split_with_and_without
 
-from separator import Separator
 from separator.features import stft
 from separator.panning import favour_pan, pan_angle
 
@@ -56,10 +55,7 @@ def test_mono_input_and_stems_in_the_same_place_are_left_alone() -> None:
 
 @pytest.mark.parametrize("kwargs", [{}, {"clusters": 3}, {"stems": "vocals"}])
 def test_splits_with_pan_evidence_still_add_back_and_a_subset_still_equals_the_full_split(kwargs) -> None:  # type: ignore[no-untyped-def]
-    stems, _ = generated_song(4)
-    mix = stems.sum(0)
-    plain = Separator.from_pretrained(device="cpu", pan=0.0).separate(mix, RATE, **kwargs)
-    panned = Separator.from_pretrained(device="cpu", pan=2.0).separate(mix, RATE, **kwargs)
+    mix, plain, panned = split_with_and_without("pan", 0.0, 2.0, **kwargs)
     np.testing.assert_allclose(sum(panned.values()), mix, atol=1e-5)
     first = next(iter(panned))
     assert not np.allclose(panned[first], plain[first], atol=1e-4), f"{kwargs}: {first} did not change"

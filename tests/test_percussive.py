@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import generated_song
+from conftest import split_with_and_without
 
-from separator import Separator
 from separator.features import stft
 from separator.percussive import favour_percussive, percussive_share
 
@@ -46,11 +45,7 @@ def test_favouring_percussion_moves_click_bins_to_the_drums_and_keeps_the_sum() 
 def test_splits_with_percussive_evidence_still_add_back_to_the_mixture(kwargs) -> None:  # type: ignore[no-untyped-def]
     """Named mode refines the drums class before stems are summed (a karaoke split's vocals change
     too, as in a full split); blind mode refines the source matched to drums (source1)."""
-    stems, present = generated_song(4)  # drums, bass, guitar
-    assert present.tolist() == [True, True, True, False, False]
-    mix = stems.sum(0)
-    plain = Separator.from_pretrained(device="cpu", percussive=0.0).separate(mix, RATE, **kwargs)
-    sharp = Separator.from_pretrained(device="cpu", percussive=1.0).separate(mix, RATE, **kwargs)
+    mix, plain, sharp = split_with_and_without("percussive", 0.0, 1.0, **kwargs)  # drums, bass, guitar
     np.testing.assert_allclose(sum(sharp.values()), mix, atol=1e-5)
     first = next(iter(sharp))
     assert not np.allclose(sharp[first], plain[first], atol=1e-4), f"{kwargs}: {first} did not change"
