@@ -5,11 +5,11 @@
 >>> report = execute(tasks, settled, factory, make_engine("ray", address="auto"))
 
 It serves both command lines and belongs to neither package: the faces (``separator split``
-through :mod:`separator.batch`, ``plugin-host run`` through :mod:`plugin_host.batch`) hand it
+through :mod:`stemsplit.split_batch`, ``plugin-host run`` through :mod:`plugin_host.batch`) hand it
 a *worker factory*, and it runs the separator or a chain only through that. Its checks
-(:mod:`batch_runner.policy`) are the OSC server's too. It imports the separator's generic
-helpers (audio, files, errors; the report page also its pictures), never a chain or a face,
-and never torch at import time.
+(:mod:`batch_runner.policy`) are the OSC server's too. It imports only the base (:mod:`stembase`:
+audio, output rules, errors), never the separator, a chain, a report or a face, and never torch at
+import time.
 Ray is optional (``pip install 'stemsplit[cluster]'``) and imported only when the Ray engine runs.
 """
 

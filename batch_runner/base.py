@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from batch_runner.results import DONE, FAILED, FileResult, ProgressFn, Task
-from separator import audio as audio_io
-from separator.errors import SeparatorError
+from stembase import audio as audio_io
+from stembase.errors import StemsplitError
 
 
-class EngineError(SeparatorError, ValueError):
+class EngineError(StemsplitError, ValueError):
     """A batch cannot run on the engine asked for: Ray missing, bad engine options, a worker that cannot start."""
 
 
@@ -96,10 +96,10 @@ def audio_seconds(path: Path) -> float:
     """A file's duration from its header; 0 when it cannot be read (the worker then reports why)."""
     try:
         return audio_io.info(path).seconds
-    except SeparatorError:
+    except StemsplitError:
         return 0.0
 
 
 def describe(exc: BaseException) -> str:
     """One line for an error: a domain error's message (it names its file), else the type and the message."""
-    return str(exc) if isinstance(exc, SeparatorError) else f"{type(exc).__name__}: {exc}"
+    return str(exc) if isinstance(exc, StemsplitError) else f"{type(exc).__name__}: {exc}"

@@ -2,7 +2,7 @@
 
 ``separator split``, ``plugin-host run`` and ``plugin-host serve`` (its ``--jobs``) call these, so one rule
 gives one message whichever command met it. Whether a single output may be written (never over an input,
-over an existing file only when allowed) is :func:`separator.files.output_conflict`, which the separator
+over an existing file only when allowed) is :func:`stembase.outputs.output_conflict`, which the separator
 and the chains use too; :func:`conflict` adds the batch's own rules on top of it.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from batch_runner.base import EngineError
 from batch_runner.results import SKIPPED
-from separator.files import output_conflict
+from stembase.outputs import output_conflict
 
 
 def check_count(label: str, value: object, minimum: int = 1, optional: bool = False) -> None:

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from batch_runner.results import DONE, FAILED, SKIPPED, STATUSES, BatchReport, FileResult
-from separator.errors import SeparatorError
-from separator.files import FileWriteError, write_atomic
+from stembase.errors import StemsplitError
+from stembase.outputs import FileWriteError, write_atomic
 
 REPORT_NAME = "batch-report.json"
 REPORT_FORMAT = 1
 
 
-class ReportError(SeparatorError):
+class ReportError(StemsplitError):
     """The JSON report of a batch could not be written."""
 
 

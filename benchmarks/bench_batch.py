@@ -24,7 +24,7 @@ import numpy as np
 import pedalboard
 
 from plugin_host import Chain, run_batch
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 SAMPLE_RATE = 44100
 

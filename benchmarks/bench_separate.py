@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 
 def make_mixture(path: Path, minutes: float, seed: int = 99) -> None:
     """Write a ``minutes``-long stereo mixture: generated 30 s songs, repeated, 16-bit WAV, block by block."""
-    from separator.data.make import Recipe, make_song
+    from separator.training.data.make import Recipe, make_song
 
     recipe = Recipe(seed=seed, seconds=30.0, use_espeak=False)
     songs = [make_song(recipe, i)[0].sum(0) for i in range(6)]

@@ -23,12 +23,15 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 ROOT = Path(__file__).resolve().parent.parent
 
 COMMANDS = {
-    "plugin-host --help": ("plugin_host.cli", ["--help"]),
-    "plugin-host presets list": ("plugin_host.cli", ["presets", "list"]),
-    "plugin-host presets show karaoke": ("plugin_host.cli", ["presets", "show", "karaoke"]),
-    "plugin-host presets validate drum-bus.yaml": ("plugin_host.cli", ["presets", "validate", str(ROOT / "presets" / "drum-bus.yaml")]),
-    "separator --help": ("separator.cli", ["--help"]),
-    "separator split --help": ("separator.cli", ["split", "--help"]),
+    "plugin-host --help": ("stemsplit.plugin_host_cli", ["--help"]),
+    "plugin-host presets list": ("stemsplit.plugin_host_cli", ["presets", "list"]),
+    "plugin-host presets show karaoke": ("stemsplit.plugin_host_cli", ["presets", "show", "karaoke"]),
+    "plugin-host presets validate drum-bus.yaml": (
+        "stemsplit.plugin_host_cli",
+        ["presets", "validate", str(ROOT / "presets" / "drum-bus.yaml")],
+    ),
+    "separator --help": ("stemsplit.separator_cli", ["--help"]),
+    "separator split --help": ("stemsplit.separator_cli", ["split", "--help"]),
 }
 
 
@@ -50,7 +53,7 @@ def first_pong_seconds(timeout: float = 60.0) -> float:
         ping = OscMessageBuilder("/ping").build().dgram
         started = time.perf_counter()
         server = subprocess.Popen(
-            [sys.executable, "-c", "from plugin_host.cli import run; run()", "serve", "--port", str(port)],
+            [sys.executable, "-c", "from stemsplit.plugin_host_cli import run; run()", "serve", "--port", str(port)],
             stderr=subprocess.DEVNULL,
             cwd=ROOT,
         )

@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
-from separator.data.mix import StemBank
 from separator.model import ChimeraNet
-from separator.train import batch_targets, compute_loss
+from separator.training.data.mix import StemBank
+from separator.training.train import batch_targets, compute_loss
 
 
 def main() -> None:

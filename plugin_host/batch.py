@@ -3,7 +3,7 @@
 Layout: ``OUT/<track>.<ext>`` for the mixed output, ``OUT/<track>/<stem>.<ext>``
 for written stems; a folder given as input keeps its sub-folders under ``OUT``.
 Every output is written under a temporary name and renamed when complete (see
-:func:`separator.audio.atomic_writer`), inputs are never overwritten, and a
+:func:`stembase.audio.atomic_writer`), inputs are never overwritten, and a
 failing file is reported with its reason while the others go on.
 
 The batch itself runs on :mod:`batch_runner`, the runner ``separator split``
@@ -48,8 +48,8 @@ from plugin_host.errors import BatchError, ChainError, PluginHostError
 from plugin_host.render import BLOCK
 from plugin_host.split import SeparatorLike
 from separator import AudioWriteError, SeparatorError
-from separator import audio as audio_io
-from separator.files import output_conflict
+from stembase import audio as audio_io
+from stembase.outputs import output_conflict
 
 DEFAULT_BIT_DEPTH = {"wav": "32f", "flac": "24"}
 SeparatorLoader = Callable[[], SeparatorLike]
@@ -230,7 +230,7 @@ def run_batch(
     factory = ChainWorkerFactory.of(chain, options.bit_depth, separator, load_separator)
     page = None
     if html_report is not None:
-        from batch_runner.html import HtmlReport
+        from stemreports.html import HtmlReport
 
         about = {"preset": chain.name, "format": f"{options.ext} {options.bit_depth}"}
         page = HtmlReport(html_report, "plugin-host run", [f for f, _ in files], about, forward=progress)

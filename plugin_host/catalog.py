@@ -19,7 +19,7 @@ from pathlib import Path
 import pedalboard
 
 from plugin_host.params import ParamSpec, ParamValue, not_found
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 Q_DEFAULT = 0.7071067690849304  # pedalboard's default filter Q (1/sqrt 2, as float32)
 
@@ -107,7 +107,7 @@ def resolve(path: str, base_dir: Path | None) -> Path:
 
 
 def _convolution(values: Mapping[str, ParamValue], base_dir: Path | None) -> pedalboard.Plugin:
-    """Convolution with the impulse response read through :mod:`separator.audio` (the one module that reads audio).
+    """Convolution with the impulse response read through :mod:`stembase.audio` (the one module that reads audio).
 
     Passing the file's rate lets pedalboard resample the response to whatever rate the audio has.
     """

@@ -22,7 +22,7 @@ A preset (format 1)::
           output: mix                   # mix | stems | both
           routes:
             drums: {gain_db: -1, mute: false, solo: false, chain: [ ...stages... ]}
-    midi: {cc: [...]}           # MIDI maps (see plugin_host.midi), kept as written
+    midi: {cc: [...]}           # MIDI maps (see plugin_host.control.midi), kept as written
 
 Every stage may also say ``bypass: true``. The canonical form keeps what the
 file says (no defaults added), with numbers as floats and stem lists as lists,
@@ -144,7 +144,7 @@ def _format(c: _Checker, value: object) -> int:
 
 
 def _midi(c: _Checker, top: Mapping[str, Any]) -> Any:
-    from plugin_host.midi import MidiMapError, mappings_from_preset  # the MIDI maps' own checks
+    from plugin_host.midi_map import MidiMapError, mappings_from_preset  # the MIDI maps' own checks
 
     try:
         mappings_from_preset(dict(top))

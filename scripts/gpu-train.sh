@@ -100,8 +100,8 @@ run() {
 }
 
 # 1. Data. make-data keeps shards that exist, so this resumes too.
-# Validation on the held-out sources only (separator.data.sources.HELD_OUT), training never on them.
-HELD_OUT=$("$PYTHON" -c 'from separator.data.sources import HELD_OUT; print(",".join(HELD_OUT))')
+# Validation on the held-out sources only (separator.training.data.sources.HELD_OUT), training never on them.
+HELD_OUT=$("$PYTHON" -c 'from separator.training.data.sources import HELD_OUT; print(",".join(HELD_OUT))')
 run "$SEPARATOR" make-data "$OUTDIR/val" --songs "$VAL_SONGS" --seed "$VAL_SEED" --shard-size "$VAL_SONGS" --jobs "$JOBS" --only "$HELD_OUT"
 # shellcheck disable=SC2086  # MAKE_DATA_ARGS is a list of flags
 run "$SEPARATOR" make-data "$OUTDIR/data" --songs "$SONGS" --seed "$TRAIN_SEED" --shard-size 250 --jobs "$JOBS" --exclude "$HELD_OUT" $MAKE_DATA_ARGS

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from separator.evaluate import evaluate_model
 from separator.separate import Separator
+from separator.training.evaluate import evaluate_model
 
 CANDIDATES: list[dict[str, object]] = [
     {"naming": "masks"},

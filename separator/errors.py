@@ -1,21 +1,19 @@
-"""Exceptions the separator raises; faces (CLI, servers) turn them into messages."""
+"""Exceptions the separator raises; faces (CLI, servers) turn them into messages.
 
+The shared types live in :mod:`stembase.errors`; the separator's names for them stay importable from here.
+"""
 
-class SeparatorError(Exception):
-    """Base class of every error the separator raises on purpose."""
+from stembase.errors import ArgumentError, AudioLoadError, AudioWriteError, StemsplitError
 
+SeparatorError = StemsplitError
+"""Base class of every error the toolkit raises on purpose (the separator's name for :class:`StemsplitError`)."""
 
-class AudioLoadError(SeparatorError):
-    """An input file is missing, unreadable, not audio or unusable."""
-
-
-class AudioWriteError(SeparatorError):
-    """An output file could not be written."""
+SeparationError = ArgumentError
+"""Bad separation arguments: unknown stem, bad cluster count, bad device, a range outside the file."""
 
 
 class ModelLoadError(SeparatorError):
     """A checkpoint is missing, corrupt or not a separator model."""
 
 
-class SeparationError(SeparatorError, ValueError):
-    """Bad separation arguments: unknown stem, bad cluster count, bad device."""
+__all__ = ["AudioLoadError", "AudioWriteError", "ModelLoadError", "SeparationError", "SeparatorError"]

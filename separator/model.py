@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.torch_version import TorchVersion
 from torch import nn
 
 from separator.classes import CLASSES
@@ -164,7 +165,7 @@ def save_checkpoint(model: Network, path: str | Path, extra: dict[str, Any] | No
         "kwargs": model.kwargs,
         "state": state,
         "extra": extra or {},
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a plain string: the file loads with weights_only=True
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -191,7 +192,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     data, digest = blob[:-32], blob[-32:]
     if len(blob) < 33 or hashlib.sha256(data).digest() != digest:
         raise ModelLoadError(f"{path}: the model checkpoint is corrupt or truncated (checksum mismatch); restore it from git or retrain")
-    payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    # Plain dicts, tensors and strings only; files written before 2026-12-04 hold torch's version object.
+    with torch.serialization.safe_globals([TorchVersion]):
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     kind = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
     if kind not in (ChimeraNet.__name__, ChimeraEnsemble.__name__):
         raise ModelLoadError(f"{path}: not a separator checkpoint (class {kind})")

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from separator import audio as audio_io
 from separator.chunking import crossfade, segments
 from separator.devices import resolve_device
 from separator.errors import SeparationError
@@ -35,7 +34,8 @@ from separator.model import Network, load_checkpoint
 from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
-from separator.stem_files import check_stem_files, stem_paths, stem_writers
+from stembase import audio as audio_io
+from stembase.stem_outputs import check_stem_files, stem_paths, stem_writers
 
 DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default.pt"
 MAX_CLUSTERS = 16
@@ -246,7 +246,7 @@ class Separator:
         Only the range is read and separated (a region of a long file costs the region's time), and the
         loudness the network hears (``reference_db``) is measured on the range. Every stem holds exactly
         ``round(length * sample_rate)`` samples (to the end of the file when ``length`` is ``None``), and is
-        written under a temporary name and renamed only when all are done (:mod:`separator.stem_files`).
+        written under a temporary name and renamed only when all are done (:mod:`stembase.stem_outputs`).
 
         Args:
             start: seconds from the beginning of the file.
@@ -282,7 +282,7 @@ class Separator:
         """Separated pieces ``(n_stems, channels, n)`` of the audio ``reader()`` yields, in order.
 
         ``reader`` returns an iterator over either the whole signal (one array) or
-        blocks already cut by :func:`separator.audio.blocks`; it is called twice in
+        blocks already cut by :func:`stembase.audio.blocks`; it is called twice in
         blind mode (fit, then assign). ``offset_db`` is added to the network's input features.
         """
         block, overlap = self._block_sizes(sample_rate)

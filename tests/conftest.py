@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from separator import Separator
-from separator.data.make import Recipe, make_song
-from separator.data.render import bundled_soundfont
+from separator.training.data.make import Recipe, make_song
+from separator.training.data.render import bundled_soundfont
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
-from plugin_host.osc.messages import Message
-from separator import audio as audio_io
+from plugin_host.control.osc.messages import Message
+from stembase import audio as audio_io
 
 GAIN_PRESET = """\
 format: 1

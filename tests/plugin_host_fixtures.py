@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from separator import CLASSES, SeparationError
-from separator import audio as audio_io
-from separator.data.make import Recipe, make_song
-from separator.data.render import bundled_soundfont
+from separator.training.data.make import Recipe, make_song
+from separator.training.data.render import bundled_soundfont
+from stembase import audio as audio_io
 
 SR = 44100
 SECONDS = 3.0

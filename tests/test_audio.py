@@ -9,8 +9,8 @@ import pytest
 from conftest import sine
 
 from separator import AudioLoadError, AudioWriteError
-from separator import audio as audio_io
-from separator.stem_files import stem_paths, stem_writers
+from stembase import audio as audio_io
+from stembase.stem_outputs import stem_paths, stem_writers
 
 
 def test_save_then_load_is_lossless_in_float(tmp_path: Path) -> None:

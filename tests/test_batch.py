@@ -16,7 +16,7 @@ from batch_runner import EngineError
 from plugin_host import BatchError, Chain, expand_inputs, render_file, run_batch
 from plugin_host.batch import Progress
 from separator import Separator
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 
 def gain(db: float = -6.0) -> Chain:

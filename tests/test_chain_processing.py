@@ -13,7 +13,7 @@ from plugin_host_fixtures import SR, energy_db, noise, write
 
 from plugin_host import Chain, ChainError, render_file
 from plugin_host.render import BLOCK, TAIL_THRESHOLD_DB
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 EFFECTS: list[dict[str, Any]] = [
     {"plugin": "HighpassFilter", "params": {"cutoff_frequency_hz": 60}},

@@ -17,7 +17,7 @@ import yaml
 from plugin_host_fixtures import SR, OracleSeparator, energy_db, noise, song, vst3, write
 
 from plugin_host import Chain, ChainError, PresetError, render_file
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 ZAM_COMP, ZAM_COMP_X2, DRAGONFLY = vst3("ZamComp"), vst3("ZamCompX2"), vst3("DragonflyRoomReverb")
 needs = pytest.mark.skipif

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 from conftest import generated_song, sine
 
-from separator import audio as audio_io
-from separator.cli import main
+from stembase import audio as audio_io
+from stemsplit.separator_cli import main
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +194,7 @@ def test_every_inference_option_reaches_the_separator_from_split_evaluate_and_ex
     import inspect
 
     from separator import Separator
-    from separator.cli import INFERENCE_OPTIONS, _inference_overrides, get_parser
+    from stemsplit.separator_cli import INFERENCE_OPTIONS, _inference_overrides, get_parser
 
     parameters = inspect.signature(Separator.__init__).parameters
     assert set(INFERENCE_OPTIONS) <= set(parameters)

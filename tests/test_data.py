@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from separator.classes import CLASSES
-from separator.data.compose import compose, to_midi_file
-from separator.data.make import Recipe, make_dataset, make_song
-from separator.data.mix import MAX_SOURCES, UNKNOWN, StemBank
-from separator.data.render import bundled_soundfont, discover_soundfonts
+from separator.training.data.compose import compose, to_midi_file
+from separator.training.data.make import Recipe, make_dataset, make_song
+from separator.training.data.mix import MAX_SOURCES, UNKNOWN, StemBank
+from separator.training.data.render import bundled_soundfont, discover_soundfonts
 
 
 @pytest.fixture(scope="module")

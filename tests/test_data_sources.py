@@ -11,12 +11,12 @@ import soundfile
 from conftest import missing
 
 from separator.classes import CLASSES
-from separator.data import make
-from separator.data.compose import compose
-from separator.data.make import Recipe, make_dataset
-from separator.data.oneshots import classify
-from separator.data.render import bundled_soundfont
-from separator.data.sources import Source, SourcePaths, class_weights, detect_sources, missing_sources, plan_sources
+from separator.training.data import make
+from separator.training.data.compose import compose
+from separator.training.data.make import Recipe, make_dataset
+from separator.training.data.oneshots import classify
+from separator.training.data.render import bundled_soundfont
+from separator.training.data.sources import Source, SourcePaths, class_weights, detect_sources, missing_sources, plan_sources
 
 SR = 22050
 TIMGM = bundled_soundfont() or ""
@@ -41,7 +41,7 @@ def _nothing_installed(tmp_path: Path) -> SourcePaths:
 def test_detection_without_any_package_finds_only_the_formant_singer_and_names_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("separator.data.render.bundled_soundfont", lambda: None)
+    monkeypatch.setattr("separator.training.data.render.bundled_soundfont", lambda: None)
     found = detect_sources(_nothing_installed(tmp_path))
     assert [s.id for s in found] == ["sing:formant"]
     missing = missing_sources(found)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import missing
 
-from plugin_host import daw
+from plugin_host.control import daw
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

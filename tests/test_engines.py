@@ -35,10 +35,10 @@ from batch_runner import (
     write_report,
 )
 from batch_runner.progress import ProgressBar
-from plugin_host.cli import main as plugin_host_main
 from separator import AudioLoadError, Separator
-from separator.batch import split_files
-from separator.cli import main as separator_main
+from stemsplit.plugin_host_cli import main as plugin_host_main
+from stemsplit.separator_cli import main as separator_main
+from stemsplit.split_batch import split_files
 
 
 class Copier:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import generated_song
 
-from separator.evaluate import format_table, oracle_binary_mask
-from separator.metrics import best_permutation, si_sdr, si_sdr_improvement
+from separator.training.evaluate import format_table, oracle_binary_mask
+from separator.training.metrics import best_permutation, si_sdr, si_sdr_improvement
 
 
 def test_si_sdr_is_scale_invariant_and_rewards_less_noise() -> None:
@@ -52,7 +52,7 @@ def test_table_lists_every_mode_and_stem() -> None:
 def test_evaluation_and_the_solo_stem_confusion_read_tracker_style_shards_with_unknown_sources(separator, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Sources without a class are scored in blind mode as "unknown"; heard alone, each source's output
     shares sum to 1 and a drum part mostly comes out as drums."""
-    from separator.evaluate import confusion, evaluate_model, format_confusion
+    from separator.training.evaluate import confusion, evaluate_model, format_confusion
 
     stems, present = generated_song(1, seconds=2.0)
     assert present[0] and present[1], "song 1 has drums and bass"
@@ -81,7 +81,7 @@ def test_evaluation_and_the_solo_stem_confusion_read_tracker_style_shards_with_u
 def test_karaoke_row_scores_what_the_karaoke_preset_keeps(separator, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The karaoke row is the SI-SDRi of ``split stems: [vocals]``'s "other" stem (the vocals muted)
     against the sum of every source but the vocals; the shipped model removes some of the voice."""
-    from separator.evaluate import evaluate_model, karaoke_improvement
+    from separator.training.evaluate import evaluate_model, karaoke_improvement
 
     stems, present = generated_song(3, seconds=3.0)
     assert present[3], "song 3 has vocals"
@@ -98,7 +98,7 @@ def test_karaoke_row_scores_what_the_karaoke_preset_keeps(separator, tmp_path) -
 def test_a_silent_estimate_of_an_audible_source_scores_far_below_the_mixture() -> None:
     """Silence holds none of the source: it must not score 0 dB SI-SDR, which would rank a stem
     left silent above the unprocessed mixture whenever the source is quieter than the rest."""
-    from separator.metrics import SILENT_DB
+    from separator.training.metrics import SILENT_DB
 
     rng = np.random.default_rng(3)
     quiet, loud = 0.1 * rng.standard_normal(4000), rng.standard_normal(4000)
@@ -110,7 +110,7 @@ def test_a_silent_estimate_of_an_audible_source_scores_far_below_the_mixture() -
 
 def test_skipping_songs_leaves_out_the_first_ones_across_shards(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``--skip-songs N`` leaves out the songs settings were tuned on; the count runs across shards."""
-    from separator.evaluate import load_songs
+    from separator.training.evaluate import load_songs
 
     for shard in range(2):  # song i is a constant i + 1 in both sources
         stems = np.stack([np.full((2, 2, 100), 2 * shard + i + 1, np.float16) for i in range(2)])  # (songs, sources, ch, n)

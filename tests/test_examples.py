@@ -12,7 +12,7 @@ from plugin_host_fixtures import REPO, SR, mixture, write
 
 from plugin_host import Chain, load_preset
 from separator import Separator
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 
 def example(name: str) -> ModuleType:

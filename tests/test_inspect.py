@@ -11,16 +11,16 @@ import pytest
 import torch
 from scipy.signal import butter, sosfilt
 
-from separator import audio
-from separator.cli import main
 from separator.features import band_edges_hz, features, stft_size
 from separator.separate import Separator
+from stembase import audio
+from stemsplit.separator_cli import main
 
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]' (included in .[dev])")
 import matplotlib.image
 
-from separator.inspect import HEIGHT, PANELS, WIDTH, inspect_file
-from separator.plots import STEM_COLOURS, plot_scores, rgb
+from stemreports.analysis import HEIGHT, PANELS, WIDTH, inspect_file
+from stemreports.plots import STEM_COLOURS, plot_scores, rgb
 
 SR = 22050
 LOW_HZ, HIGH_BAND = 70.0, (4000.0, 9000.0)
@@ -160,7 +160,7 @@ def test_evaluate_chart_has_a_bar_group_per_stem_with_mixture_and_oracle(tmp_pat
 
 def test_evaluate_plot_writes_the_chart_of_the_scores_it_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     scores = {"songs": 2, "named": {"mean": 4.0, "bass": 6.0, "vocals": 2.0}, "oracle": {"mean": 12.0, "bass": 13.0, "vocals": 11.0}}
-    monkeypatch.setattr("separator.evaluate.evaluate_model", lambda *args, **kwargs: scores)
+    monkeypatch.setattr("separator.training.evaluate.evaluate_model", lambda *args, **kwargs: scores)
     png = tmp_path / "scores.png"
     assert main(["evaluate", "--data", str(tmp_path), "--device", "cpu", "--plot", str(png)]) == 0
     image = matplotlib.image.imread(png)[..., :3]

@@ -7,8 +7,8 @@ import doctest
 import pytest
 import torch
 
-import separator.loss
-from separator.loss import deep_clustering_loss, mask_inference_loss
+import separator.training.loss
+from separator.training.loss import deep_clustering_loss, mask_inference_loss
 
 
 def naive_loss(v: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -60,4 +60,4 @@ def test_mask_loss_is_zero_for_ideal_ratio_masks() -> None:
 
 
 def test_loss_docstring_example_holds() -> None:
-    assert doctest.testmod(separator.loss).failed == 0
+    assert doctest.testmod(separator.training.loss).failed == 0

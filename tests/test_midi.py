@@ -7,22 +7,24 @@ import re
 import mido
 import pytest
 
-from plugin_host.midi import (
-    CcMapping,
-    ControlChange,
+from plugin_host.control.midi import (
     Ignored,
     Learned,
-    MidiMapError,
     MidiMapper,
     MidiPortError,
     ProgramChange,
     SelectPreset,
     SetParam,
     TargetState,
-    mappings_from_preset,
-    mappings_to_preset,
     normalize,
     open_input,
+)
+from plugin_host.midi_map import (
+    CcMapping,
+    ControlChange,
+    MidiMapError,
+    mappings_from_preset,
+    mappings_to_preset,
     position_to_value,
     value_to_position,
 )
@@ -270,7 +272,7 @@ def test_opening_a_port_without_a_midi_system_fails_in_one_line_that_says_how_to
 
 
 def test_a_port_name_that_matches_nothing_lists_the_inputs_there_are() -> None:
-    from plugin_host.midi import _find_port
+    from plugin_host.control.midi import _find_port
 
     with pytest.raises(MidiPortError, match=r"no MIDI input named 'Launch'; available inputs: 'Midi Through', 'nanoKONTROL2'"):
         _find_port(["Midi Through", "nanoKONTROL2"], "Launch")

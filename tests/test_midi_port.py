@@ -28,9 +28,10 @@ import pytest
 from conftest import missing
 from osc_support import GAIN_PRESET, OscClient, write_presets
 
-from plugin_host.midi import ControlChange, MidiPortError, ProgramChange, normalize, open_input
+from plugin_host.control.midi import MidiPortError, ProgramChange, normalize, open_input
+from plugin_host.midi_map import ControlChange
 
-SERVE = [sys.executable, "-c", "from plugin_host.cli import run; run()", "serve"]
+SERVE = [sys.executable, "-c", "from stemsplit.plugin_host_cli import run; run()", "serve"]
 JACK_START_TIMEOUT = 10.0  # seconds for jackd to accept clients
 SERVE_TIMEOUT = 60.0  # seconds for the server to answer /ping with its MIDI input open (torch loads meanwhile)
 MESSAGE_TIMEOUT = 5.0  # seconds for one MIDI message to travel and its feedback to come back

@@ -10,9 +10,9 @@ import torch
 
 from separator import DEFAULT_MODEL, ModelLoadError
 from separator.classes import CLASSES
-from separator.cli import main
 from separator.model import ChimeraEnsemble, ChimeraNet, load_checkpoint, save_checkpoint
-from separator.train import trainable
+from separator.training.train import trainable
+from stemsplit.separator_cli import main
 
 
 def test_embeddings_are_unit_norm_and_masks_sum_to_one() -> None:
@@ -93,7 +93,7 @@ def test_export_of_several_checkpoints_writes_a_float16_ensemble_with_its_infere
     assert isinstance(loaded, ChimeraEnsemble) and [m.stereo for m in loaded.members] == [True, False]
     assert extra["inference"] == {"blind_blend": 0.25}
     assert [m["step"] for m in extra["members"]] == [9, 4]
-    payload = torch.load(io.BytesIO((tmp_path / "e.pt").read_bytes()[:-32]), weights_only=False)
+    payload = torch.load(io.BytesIO((tmp_path / "e.pt").read_bytes()[:-32]), weights_only=True)
     assert payload["state"]["members.0.lstm.weight_ih_l0"].dtype == torch.float16
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from separator import audio
 from separator.classes import CLASSES
-from separator.data.multitrack import (
+from separator.training.data.multitrack import (
     DataLayoutError,
     StemMapError,
     detect_layout,
@@ -20,6 +19,7 @@ from separator.data.multitrack import (
     parse_stem_map,
     prepare_training_data,
 )
+from stembase import audio
 
 SR = 44100
 SECONDS = 2.5  # two 1-second windows per song, the rest dropped

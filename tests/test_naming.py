@@ -9,8 +9,8 @@ from conftest import generated_song
 
 from separator import Separator
 from separator.classes import CLASSES
-from separator.metrics import best_permutation
 from separator.naming import blind_groups, cluster_profiles, name_clusters, present_names, stable_order
+from separator.training.metrics import best_permutation
 
 
 def test_profiles_are_energy_weighted_mean_posteriors() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from osc_support import OscClient, write_mixture
 
-from plugin_host.osc.cli import add_serve_parser, options_from
+from plugin_host.control.osc.cli import add_serve_parser, options_from
 
-SERVE = [sys.executable, "-c", "from plugin_host.cli import run; run()", "serve"]
+SERVE = [sys.executable, "-c", "from stemsplit.plugin_host_cli import run; run()", "serve"]
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "osc_client.py"
 
 

@@ -13,11 +13,11 @@ import pytest
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from plugin_host.osc.jobs import CANCELLED, DONE, ERROR, JobCancelled, JobError, JobManager
-from plugin_host.osc.messages import MalformedPacket, Message, decode, encode
-from plugin_host.osc.patterns import PatternError, compile_pattern, is_pattern, matching
-from plugin_host.osc.security import PathPolicy, PathRefused, RateLimiter, SenderPolicy, parse_network
-from plugin_host.osc.signature import ArgumentError, Signature
+from plugin_host.control.osc.jobs import CANCELLED, DONE, ERROR, JobCancelled, JobError, JobManager
+from plugin_host.control.osc.messages import MalformedPacket, Message, decode, encode
+from plugin_host.control.osc.patterns import PatternError, compile_pattern, is_pattern, matching
+from plugin_host.control.osc.security import PathPolicy, PathRefused, RateLimiter, SenderPolicy, parse_network
+from plugin_host.control.osc.signature import ArgumentError, Signature
 
 # -- address patterns -------------------------------------------------------------------------
 

@@ -10,14 +10,14 @@ import mido
 import pytest
 from osc_support import write_presets
 
-from plugin_host.osc.control import Control
-from plugin_host.osc.dispatcher import Dispatcher, Request
-from plugin_host.osc.jobs import JobManager
-from plugin_host.osc.messages import Feedback, Message
-from plugin_host.osc.midi_bridge import apply_midi
-from plugin_host.osc.model import ModelProvider
-from plugin_host.osc.routes import Routes, address_space
-from plugin_host.osc.security import PathPolicy
+from plugin_host.control.osc.control import Control
+from plugin_host.control.osc.dispatcher import Dispatcher, Request
+from plugin_host.control.osc.jobs import JobManager
+from plugin_host.control.osc.messages import Feedback, Message
+from plugin_host.control.osc.midi_bridge import apply_midi
+from plugin_host.control.osc.model import ModelProvider
+from plugin_host.control.osc.routes import Routes, address_space
+from plugin_host.control.osc.security import PathPolicy
 from separator import Separator
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from osc_support import OscClient, assert_stems_sum_to, mixture, raw_socket, write_mixture, write_presets
 
-from plugin_host.osc.messages import Message
-from plugin_host.osc.service import ServeOptions, Service
+from plugin_host.control.osc.messages import Message
+from plugin_host.control.osc.service import ServeOptions, Service
 from separator import Separator
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 STEMS = ["drums", "bass", "guitar", "vocals", "other"]
 

@@ -14,9 +14,9 @@ from plugin_host_fixtures import noise, write
 from batch_runner import DONE, FAILED, SKIPPED, BatchReport, FileResult, Progress, table
 from batch_runner.progress import ProgressBar
 from batch_runner.report import duration
-from plugin_host.cli import main as plugin_host_main
-from separator import files
-from separator.cli import main as separator_main
+from stembase import outputs as files
+from stemsplit.plugin_host_cli import main as plugin_host_main
+from stemsplit.separator_cli import main as separator_main
 
 
 @pytest.mark.parametrize(

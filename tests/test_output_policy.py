@@ -1,6 +1,6 @@
 """One output policy and one input expansion for ``separator split`` and ``plugin-host run``: existing outputs
 are refused unless ``--overwrite`` or ``--skip-existing``; hidden and temporary files and the output folder
-are never inputs; ``separator split --jobs N``. Each shared check (:func:`separator.files.output_conflict`,
+are never inputs; ``separator split --jobs N``. Each shared check (:func:`stembase.outputs.output_conflict`,
 :func:`batch_runner.policy.check_count`) gives one message on every face, the OSC server's included."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from osc_support import OscClient
 from plugin_host_fixtures import noise, write
 
 from batch_runner.inputs import expand, expand_inputs
-from plugin_host.cli import main as plugin_host_main
-from plugin_host.osc.service import ServeOptions, Service
+from plugin_host.control.osc.service import ServeOptions, Service
 from separator import Separator
-from separator.cli import main as separator_main
-from separator.files import output_conflict
+from stembase.outputs import output_conflict
+from stemsplit.plugin_host_cli import main as plugin_host_main
+from stemsplit.separator_cli import main as separator_main
 
 REFUSAL = "output exists; use --skip-existing to keep it or --overwrite to replace it"
 
@@ -123,7 +123,7 @@ def test_a_bad_job_count_is_the_same_one_line_and_exit_code_2_on_every_face(
     face: str, songs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if face == "plugin-host serve":  # a process of its own: serving installs signal handlers
-        serve = "from plugin_host.cli import run; run()"
+        serve = "from stemsplit.plugin_host_cli import run; run()"
         argv = [sys.executable, "-c", serve, "serve", "--port", "0", "--root", str(tmp_path), "--jobs", "0"]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         code, err = done.returncode, done.stderr

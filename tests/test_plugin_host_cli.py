@@ -8,8 +8,8 @@ import pytest
 import yaml
 from plugin_host_fixtures import noise, write
 
-from plugin_host.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, get_parser, main
-from separator import audio as audio_io
+from stembase import audio as audio_io
+from stemsplit.plugin_host_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, get_parser, main
 
 
 @pytest.fixture

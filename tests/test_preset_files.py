@@ -13,7 +13,7 @@ import yaml
 from plugin_host import Chain, PresetError, find_preset, list_presets, load_preset, save_preset
 from plugin_host.catalog import BUILTINS
 from plugin_host.preset import PRESETS_ENV, SHIPPED_PRESETS
-from separator import audio as audio_io
+from stembase import audio as audio_io
 
 SHIPPED = ("acapella", "drum-bus", "karaoke", "master-bus", "stems", "vocal-polish")
 

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from separator.data.production import (
+from separator.training.data.production import (
     Odds,
     apply_linear,
     band_limit,

@@ -1,6 +1,6 @@
 """The shipped model really separates fresh music made of sounds it never heard.
 
-The songs are generated from the held-out sources alone (``separator.data.sources.HELD_OUT``:
+The songs are generated from the held-out sources alone (``separator.training.data.sources.HELD_OUT``:
 a SoundFont, a pack of real drum one-shots and real recorded speech that no shipped model
 was trained on). Thresholds are set a little under what the shipped model measured on
 these exact songs (``separator/pretrained/README.md`` has the full validation tables); a
@@ -18,9 +18,9 @@ from conftest import missing as skip_or_fail
 
 from separator import Separator
 from separator.classes import CLASSES
-from separator.data.make import Recipe, make_song
-from separator.data.sources import HELD_OUT, HELD_OUT_PACKAGES, detect_sources
-from separator.metrics import best_permutation, si_sdr_improvement
+from separator.training.data.make import Recipe, make_song
+from separator.training.data.sources import HELD_OUT, HELD_OUT_PACKAGES, detect_sources
+from separator.training.metrics import best_permutation, si_sdr_improvement
 
 SONGS = range(8)
 # Measured with the shipped model on these held-out songs (see the model card), minus a margin.
@@ -89,7 +89,7 @@ def test_shipped_model_separates_fresh_mixtures(separator: Separator, classes: t
 def test_karaoke_preset_keeps_a_cleaner_accompaniment_than_the_mixture(separator: Separator) -> None:
     """What the karaoke preset plays (``stems: [vocals]``, the vocals muted) is closer to the song
     without its held-out voice than the mixture is, on every test song that has vocals."""
-    from separator.evaluate import karaoke_improvement
+    from separator.training.evaluate import karaoke_improvement
 
     vocals = CLASSES.index("vocals")
     gains = []

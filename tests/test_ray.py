@@ -26,10 +26,10 @@ from plugin_host_fixtures import mixture, noise, write
 from batch_runner import DONE, FAILED, SKIPPED, EngineError, Outcome, Progress, RayEngine, Task, Worker, WorkerFactory, execute, plan
 from plugin_host import Chain, run_batch
 from plugin_host.batch import ChainWorkerFactory, expand_inputs, output_paths
-from plugin_host.cli import main as plugin_host_main
 from separator import Separator
-from separator import audio as audio_io
-from separator.cli import main as separator_main
+from stembase import audio as audio_io
+from stemsplit.plugin_host_cli import main as plugin_host_main
+from stemsplit.separator_cli import main as separator_main
 
 ray = pytest.importorskip("ray")
 TESTS = Path(__file__).resolve().parent

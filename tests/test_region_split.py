@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from osc_support import assert_stems_sum_to, mixture, write_mixture
 
-from plugin_host.cli import main
-from plugin_host.osc.service import ServeOptions, Service
+from plugin_host.control.osc.service import ServeOptions, Service
 from separator import Separator
-from separator import audio as audio_io
+from stembase import audio as audio_io
+from stemsplit.plugin_host_cli import main
 
 STEMS = ["drums", "bass", "guitar", "vocals", "other"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def test_without_a_server_it_splits_here_and_prints_the_same_lines(music: Path) 
     folder = music / "here"
     argv = ["daw", "split", str(music / "mix.wav"), str(folder), "--stems", "vocals", "--start", "1", "--length", "0.75"]
     argv += ["--server", f"127.0.0.1:{free_port()}"]  # nobody answers /ping there
-    run = "from plugin_host.cli import run; run()"
+    run = "from stemsplit.plugin_host_cli import run; run()"
     done = subprocess.run([sys.executable, "-c", run, *argv], capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""  # DAW scripts may read stderr and stdout as one stream

@@ -14,10 +14,10 @@ import pytest
 
 from batch_runner import FAILED, Progress
 from plugin_host.batch import run_batch
-from plugin_host.cli import main as plugin_host_main
-from separator import audio
-from separator.batch import split_files
 from separator.separate import Separator
+from stembase import audio
+from stemsplit.plugin_host_cli import main as plugin_host_main
+from stemsplit.split_batch import split_files
 
 pyln = pytest.importorskip("pyloudnorm", reason="the plots extra: pip install -e '.[plots]' (included in .[dev])")
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]' (included in .[dev])")

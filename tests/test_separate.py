@@ -8,7 +8,7 @@ from conftest import generated_song
 
 from separator import SeparationError, Separator
 from separator.classes import CLASSES
-from separator.metrics import best_permutation
+from separator.training.metrics import best_permutation
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_with_a_reference_level_loud_and_quiet_copies_split_alike(mixture: np.nd
 
 
 def test_file_and_array_separation_agree(separator: Separator, mixture: np.ndarray, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from separator import audio as audio_io
+    from stembase import audio as audio_io
 
     audio_io.save(tmp_path / "mix.wav", mixture, 44100)
     sep = Separator.from_pretrained(device="cpu", reference_db=-28.0, segment_seconds=1.5, overlap_seconds=0.25)
@@ -169,7 +169,7 @@ def test_file_and_array_separation_agree(separator: Separator, mixture: np.ndarr
 @pytest.fixture(scope="module")
 def quiet_then_loud(mixture: np.ndarray, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """An 8 s file: the song at -34 dB, then the song as it is; ``(path, audio)``."""
-    from separator import audio as audio_io
+    from stembase import audio as audio_io
 
     audio = np.concatenate([mixture * 0.02, mixture], axis=1)
     return audio_io.save(tmp_path_factory.mktemp("range") / "song.wav", audio, 44100), audio
@@ -177,7 +177,7 @@ def quiet_then_loud(mixture: np.ndarray, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.mark.parametrize(("start", "length"), [(4.5, 2.25), (0.0, 1.0), (6.0, None)])
 def test_a_range_of_a_file_is_split_alone_exactly_as_long_with_its_own_level(quiet_then_loud, tmp_path, start, length) -> None:  # type: ignore[no-untyped-def]
-    from separator import audio as audio_io
+    from stembase import audio as audio_io
 
     path, audio = quiet_then_loud
     sep = Separator.from_pretrained(device="cpu", reference_db=-28.0, segment_seconds=1.5, overlap_seconds=0.25)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from osc_support import OscClient
 
-from plugin_host.osc import model as osc_model
-from plugin_host.osc.model import ModelProvider
-from plugin_host.osc.service import ServeOptions, Service
-from separator import audio as audio_io
+from plugin_host.control.osc import model as osc_model
+from plugin_host.control.osc.model import ModelProvider
+from plugin_host.control.osc.service import ServeOptions, Service
+from stembase import audio as audio_io
 
 ROOT = Path(__file__).resolve().parent.parent
 MIXTURE = ROOT / "examples" / "mixture.flac"
@@ -38,15 +38,15 @@ print(code, "torch" in sys.modules)
 @pytest.mark.parametrize(
     ("module", "argv"),
     [
-        ("plugin_host.cli", ["--help"]),
-        ("plugin_host.cli", ["presets", "list"]),
-        ("plugin_host.cli", ["presets", "show", "karaoke"]),
-        ("plugin_host.cli", ["presets", "validate", str(ROOT / "presets" / "drum-bus.yaml")]),
-        ("plugin_host.cli", ["run", "--help"]),
-        ("plugin_host.cli", ["serve", "--help"]),
-        ("plugin_host.cli", ["daw", "split", "--help"]),
-        ("separator.cli", ["--help"]),
-        ("separator.cli", ["split", "--help"]),
+        ("stemsplit.plugin_host_cli", ["--help"]),
+        ("stemsplit.plugin_host_cli", ["presets", "list"]),
+        ("stemsplit.plugin_host_cli", ["presets", "show", "karaoke"]),
+        ("stemsplit.plugin_host_cli", ["presets", "validate", str(ROOT / "presets" / "drum-bus.yaml")]),
+        ("stemsplit.plugin_host_cli", ["run", "--help"]),
+        ("stemsplit.plugin_host_cli", ["serve", "--help"]),
+        ("stemsplit.plugin_host_cli", ["daw", "split", "--help"]),
+        ("stemsplit.separator_cli", ["--help"]),
+        ("stemsplit.separator_cli", ["split", "--help"]),
     ],
 )
 def test_commands_that_do_not_separate_never_import_torch(module: str, argv: list[str]) -> None:
@@ -57,7 +57,7 @@ def test_commands_that_do_not_separate_never_import_torch(module: str, argv: lis
 
 
 def test_train_options_still_come_from_the_training_config() -> None:
-    from separator.cli import get_parser
+    from stemsplit.separator_cli import get_parser
 
     args = get_parser().parse_args(["train", "--steps", "5", "--no-stereo"])
     assert args.steps == 5 and args.stereo is False
@@ -65,14 +65,14 @@ def test_train_options_still_come_from_the_training_config() -> None:
 
 def test_the_engine_names_on_the_command_line_are_the_engines() -> None:
     from batch_runner import ENGINES as engines
-    from plugin_host.cli import ENGINES
+    from stemsplit.plugin_host_cli import ENGINES
 
     assert engines == ENGINES
 
 
 COMMANDS = {
-    "separator split": ("separator.cli", ["split", "{input}", "-q"]),
-    "plugin-host run": ("plugin_host.cli", ["run", "karaoke", "{input}", "-q"]),
+    "separator split": ("stemsplit.separator_cli", ["split", "{input}", "-q"]),
+    "plugin-host run": ("stemsplit.plugin_host_cli", ["run", "karaoke", "{input}", "-q"]),
 }
 
 

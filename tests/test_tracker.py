@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from separator.classes import CLASSES
-from separator.cli import main
-from separator.data import tracker
-from separator.data.tracker import (
+from separator.training.data import tracker
+from separator.training.data.tracker import (
     LIBOPENMPT_MISSING,
     ReservedPackageError,
     TrackerError,
@@ -25,6 +24,7 @@ from separator.data.tracker import (
     pack_window,
     parse_dat_archive,
 )
+from stemsplit.separator_cli import main
 
 needs_libopenmpt = pytest.mark.skipif(
     ctypes.util.find_library("openmpt") is None, reason="libopenmpt not installed: apt-get install -y libopenmpt0"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from separator.data.make import Recipe, make_dataset
-from separator.data.render import bundled_soundfont
 from separator.model import load_checkpoint
-from separator.train import TrainConfig, train
+from separator.training.data.make import Recipe, make_dataset
+from separator.training.data.render import bundled_soundfont
+from separator.training.train import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_targets_group_sources_of_one_class_and_keep_unnamed_sources_apart() -> 
     import numpy as np
     import torch
 
-    from separator.train import targets
+    from separator.training.train import targets
 
     rng = np.random.default_rng(0)
     tone = lambda f: np.sin(2 * np.pi * f * np.arange(22050) / 44100)  # noqa: E731
@@ -88,9 +88,9 @@ def test_cached_source_powers_give_the_targets_of_the_sources_stfts(tiny_data: P
     import numpy as np
     import torch
 
-    from separator.data.mix import StemBank
     from separator.features import stft_size
-    from separator.train import batch_targets
+    from separator.training.data.mix import StemBank
+    from separator.training.train import batch_targets
 
     bank = StemBank(tiny_data)
     rate = bank.sample_rate
@@ -114,8 +114,8 @@ def test_every_train_option_says_what_it_does_in_help(capsys) -> None:  # type: 
     """`separator train --help` explains each setting of a run, with its default."""
     import pytest
 
-    from separator.cli import get_parser
-    from separator.train import OPTION_HELP, TrainConfig
+    from separator.training.train import OPTION_HELP, TrainConfig
+    from stemsplit.separator_cli import get_parser
 
     with pytest.raises(SystemExit):
         get_parser().parse_args(["train", "--help"])

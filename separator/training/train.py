@@ -1,0 +1,284 @@
+"""Train the chimera deep-clustering network on stems made by ``separator make-data``.
+
+Resumable: ``OUT/last.pt`` holds the model, the optimiser and the step; a run
+with the same ``OUT`` continues from it. ``OUT/log.jsonl`` gets one line per
+log interval (loss) and per validation (SI-SDR improvement per mode).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from separator.classes import CLASSES
+from separator.devices import resolve_device
+from separator.features import band_power, log_power, pool_bands, spatial, stft
+from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
+from separator.training.data.mix import Batch, StemBank
+from separator.training.loss import deep_clustering_loss, mask_inference_loss
+
+log = logging.getLogger(__name__)
+# Validation splits with the inference settings the shipped models use, so the best checkpoint is
+# chosen by what users get (soft k-means masks, every track heard at the same level).
+VALIDATION_INFERENCE: dict[str, Any] = {"reference_db": -28.0, "hardness": 3.0}
+SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out of the loss
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; saved in each checkpoint."""
+
+    data: str = "data/train"
+    data_weights: str = ""
+    max_songs: str = ""
+    stem_map: str = ""
+    out: str = "runs/default"
+    init: str = ""
+    stereo: bool = False
+    val_data: str | None = None
+    steps: int = 20000
+    minutes: float = 0.0
+    bf16: bool = False
+    batch: int = 8
+    seconds: float = 3.0
+    lr: float = 1e-3
+    alpha: float = 0.5
+    hidden: int = 256
+    layers: int = 2
+    embed_dim: int = 20
+    dropout: float = 0.2
+    device: str = "auto"
+    seed: int = 0
+    log_every: int = 50
+    save_every: int = 250
+    val_every: int = 1000
+    val_songs: int = 16
+    threads: int = 0
+
+
+# --help of each `separator train` option
+OPTION_HELP: dict[str, str] = {
+    "data": "folders (comma-separated): make-data shards, MUSDB18-HQ or <song>/<stem>.wav layouts",
+    "data_weights": 'how often each --data folder is drawn from, e.g. "3,1" (default: equally)',
+    "max_songs": 'per --data folder, load at most this many songs or windows, e.g. "0,1200" (0: all; bounds memory)',
+    "stem_map": 'for <song>/<stem>.wav folders: file name patterns to stems, e.g. "gtr*=guitar,vox*=vocals"',
+    "out": "run folder: last.pt (resumable), best.pt, log.jsonl",
+    "init": "start from this model's weights with a fresh optimiser (ignored when OUT/last.pt exists)",
+    "stereo": "read the stereo cues (a mono --init model is widened to them)",
+    "val_data": "a make-data folder scored every --val-every steps; the best score is kept as best.pt",
+    "steps": "stop at this step",
+    "minutes": "stop (after saving) when this much wall time has passed; 0: no limit",
+    "bf16": "bfloat16 autocast for the network (CPUs with AVX-512 BF16, GPUs)",
+    "batch": "mixtures per step",
+    "seconds": "length of each training mixture",
+    "lr": "Adam learning rate",
+    "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
+    "hidden": "BLSTM units per direction (new models only)",
+    "layers": "BLSTM layers (new models only)",
+    "embed_dim": "embedding size D (new models only)",
+    "dropout": "dropout between the BLSTM layers",
+    "device": "auto, cpu or cuda",
+    "seed": "seed of the mixtures drawn (each step draws from seed and step, so a resumed run draws new ones)",
+    "log_every": "log the mean losses every this many steps",
+    "save_every": "write OUT/last.pt every this many steps",
+    "val_every": "validate every this many steps",
+    "val_songs": "songs of --val-data scored at each validation",
+    "threads": "torch CPU threads; 0 leaves torch's default",
+}
+
+
+def targets(
+    sources: torch.Tensor, labels: torch.Tensor, sample_rate: int, stereo: bool = False, powers: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """Features and training targets for a batch of source sets.
+
+    Args:
+        sources: ``(batch, n_sources, channels, samples)`` waveforms; the mixture is their sum.
+        labels: ``(batch, n_sources)`` class index of each source, or < 0 when unknown.
+        stereo: also compute the mixture's stereo cues.
+        powers: ``(batch, n_sources, frames, N_BANDS)`` each source's band power, when known
+            (:meth:`StemBank.draw` with ``powers=True``): then only the mixture is transformed.
+    Returns:
+        ``feats (b, t, f)`` dB, ``cues (b, t, f, 3)`` (stereo only), ``mix (b, t, f)`` band
+        magnitude, ``src (b, t, f, c)`` band magnitude per class, ``onehot (b, t, f, c + s)``
+        dominant group (sources of one class form one group; each unnamed source its own),
+        ``weights (b, t, f)`` 0/1 activity and ``labelled (b, t, f)`` 1 in the bins whose loudest
+        group is a class: only those train the mask head. That is every bin of an example whose
+        sources all have a class, and the labelled sources' bins of a partly labelled one (a
+        tracker window with named drums among unnamed instruments).
+    """
+    present = sources.flatten(2).abs().amax(-1) > 0  # (b, s)
+    if powers is None:
+        spec = stft(sources[present], sample_rate)  # (n_present, ch, bins, t): silent slots cost nothing
+        power = torch.zeros(*present.shape, *spec.shape[-2:], device=sources.device)
+        power[present] = (spec.real**2 + spec.imag**2).mean(1)
+        index = present.nonzero()[:, 0]
+        mix_spec = torch.zeros(len(sources), *spec.shape[1:], dtype=spec.dtype, device=spec.device).index_add_(0, index, spec)
+        src_power = pool_bands(power).permute(0, 2, 3, 1)  # (b, t, f, s)
+    else:
+        mix_spec = stft(sources.sum(1), sample_rate)  # (b, ch, bins, t)
+        src_power = powers.permute(0, 2, 3, 1)
+    mix_power = band_power(mix_spec).mean(1)  # (b, t, f)
+    feats = log_power(mix_power)
+    peak = feats.flatten(1).max(dim=1).values[:, None, None]
+    weights = (feats > peak - SILENCE_DB).float()
+    # sources of one class are one source to the clustering (a kick and a snare are both "drums");
+    # a source without a class is a group of its own
+    n_classes, n_sources = len(CLASSES), sources.shape[1]
+    group = torch.where(labels >= 0, labels, n_classes + torch.arange(n_sources, device=labels.device))
+    to_group = torch.nn.functional.one_hot(group, n_classes + n_sources).float()  # (b, s, g)
+    onehot = torch.nn.functional.one_hot((src_power @ to_group[:, None]).argmax(-1), n_classes + n_sources).float()
+    to_class = to_group[..., :n_classes]
+    labelled = onehot[..., :n_classes].sum(-1)
+    out = {"feats": feats, "mix": mix_power.sqrt(), "src": (src_power @ to_class[:, None]).sqrt(), "onehot": onehot, "weights": weights}
+    out["labelled"] = labelled
+    if stereo:
+        out["cues"] = spatial(mix_spec)
+    return out
+
+
+def batch_targets(batch: Batch, sample_rate: int, device: torch.device, stereo: bool) -> dict[str, torch.Tensor]:
+    """:func:`targets` of a drawn :class:`~separator.training.data.mix.Batch`, on ``device``."""
+    sources = torch.from_numpy(batch.sources).to(device)
+    powers = None if batch.powers is None else torch.from_numpy(batch.powers).to(device)
+    return targets(sources, torch.from_numpy(batch.labels).to(device), sample_rate, stereo, powers)
+
+
+def compute_loss(model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """``alpha · DC + (1 − alpha) · MI`` for one batch; also returns both parts."""
+    embeddings, masks = model(batch["feats"], batch.get("cues"))
+    embeddings, masks = embeddings.float(), masks.float()
+    b = embeddings.shape[0]
+    onehot = batch["onehot"]
+    dc = deep_clustering_loss(
+        embeddings.reshape(b, -1, model.embed_dim), onehot.reshape(b, -1, onehot.shape[-1]), batch["weights"].reshape(b, -1)
+    )
+    mi_weights = batch["weights"] * batch["labelled"] if "labelled" in batch else batch["weights"]
+    mi = mask_inference_loss(masks, batch["mix"], batch["src"], mi_weights)
+    return alpha * dc + (1 - alpha) * mi, {"dc": float(dc.detach()), "mi": float(mi.detach())}
+
+
+def _feature_stats(bank: StemBank, samples: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-band mean and std of the dB features over a few hundred mixtures."""
+    feats = batch_targets(bank.draw(rng, 256, samples), bank.sample_rate, torch.device("cpu"), False)["feats"]
+    return feats.mean(dim=(0, 1)), feats.std(dim=(0, 1)).clamp(min=1.0)
+
+
+def trainable(model: Network, path: Path) -> ChimeraNet:
+    """The network to train from a loaded checkpoint: an ensemble's first member (the others are kept as they are)."""
+    if isinstance(model, ChimeraEnsemble):
+        log.info("%s is an ensemble of %d networks: training its first; `separator export` rebuilds the ensemble", path, len(model.members))
+        first = model.members[0]
+        assert isinstance(first, ChimeraNet)
+        return first
+    return model
+
+
+def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[ChimeraNet, torch.optim.Optimizer, int]:
+    """The model in ``OUT/last.pt`` with its optimiser and step, or ``--init``'s weights, or a fresh model."""
+    last = Path(cfg.out) / "last.pt"
+    model = ChimeraNet(hidden=cfg.hidden, layers=cfg.layers, embed_dim=cfg.embed_dim, dropout=cfg.dropout, stereo=cfg.stereo)
+    step = 0
+    optimizer_state = None
+    if last.exists():
+        loaded, extra = load_checkpoint(last)
+        model = trainable(loaded, last)
+        step, optimizer_state = extra["step"], extra.get("optimizer")
+    elif cfg.init:
+        model = trainable(load_checkpoint(cfg.init)[0], Path(cfg.init))
+        model = with_stereo_inputs(model) if cfg.stereo else model
+        log.info("starting from %s (%s)", cfg.init, "stereo" if model.stereo else "mono")
+    else:
+        mean, std = _feature_stats(bank, int(cfg.seconds * bank.sample_rate), np.random.default_rng(cfg.seed))
+        model.feat_mean.copy_(mean)
+        model.feat_std.copy_(std)
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if optimizer_state:
+        optimizer.load_state_dict(optimizer_state)
+        for group in optimizer.param_groups:  # a resumed run may lower the learning rate
+            group["lr"] = cfg.lr
+    return model, optimizer, step
+
+
+def _log(out: Path, record: dict[str, Any]) -> None:
+    with open(out / "log.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    log.info(json.dumps(record))
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run (or resume) training; returns the path of the last checkpoint."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    bank = _bank(cfg, out)
+    model, optimizer, step = _start(cfg, bank, device)
+    samples = int(cfg.seconds * bank.sample_rate)
+    running: dict[str, float] = {}
+    tic = start = time.time()
+    while step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, step])
+        batch = batch_targets(bank.draw(rng, cfg.batch, samples, powers=True), bank.sample_rate, device, model.stereo)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss, parts = compute_loss(model, batch, cfg.alpha)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        step += 1
+        for k, v in {"loss": float(loss.detach()), **parts}.items():
+            running[k] = running.get(k, 0.0) + v / cfg.log_every
+        if step % cfg.log_every == 0:
+            _log(out, {"step": step, **running, "songs": len(bank), "sec_per_step": (time.time() - tic) / cfg.log_every})
+            running, tic = {}, time.time()
+        out_of_time = bool(cfg.minutes) and time.time() - start > 60 * cfg.minutes
+        if step % cfg.save_every == 0 or step == cfg.steps or out_of_time:
+            extra = {"step": step, "optimizer": optimizer.state_dict(), "config": asdict(cfg)}
+            save_checkpoint(model, out / "last.pt", extra)
+            bank.refresh()
+        if cfg.val_data and (step % cfg.val_every == 0 or step == cfg.steps):
+            _validate(model, cfg, out, step)
+        if out_of_time:
+            log.info("stopping at step %d: --minutes %g reached", step, cfg.minutes)
+            break
+    return out / "last.pt"
+
+
+def _bank(cfg: TrainConfig, out: Path) -> StemBank:
+    """The training sources: each ``--data`` folder as shards (multitrack layouts are cut into shards once)."""
+    from separator.training.data.multitrack import prepare_training_data
+
+    folders = [str(prepare_training_data(d, cfg.stem_map or None, out / "data-cache")) for d in cfg.data.split(",") if d]
+    weights = [float(w) for w in cfg.data_weights.split(",")] if cfg.data_weights else None
+    caps = [int(n) or None for n in cfg.max_songs.split(",")] if cfg.max_songs else None
+    return StemBank(folders, weights, max_songs=caps)
+
+
+def _validate(model: ChimeraNet, cfg: TrainConfig, out: Path, step: int) -> None:
+    """Log validation SI-SDR improvements and keep the best model as ``best.pt``."""
+    from separator.separate import Separator
+    from separator.training.evaluate import evaluate_model
+
+    model.eval()
+    try:
+        separator = Separator(model, next(model.parameters()).device, **VALIDATION_INFERENCE)
+        scores = evaluate_model(separator, cfg.val_data or "", max_songs=cfg.val_songs, oracle=False)
+    finally:
+        model.train()
+    _log(out, {"step": step, "val": scores})
+    score = (scores["named"]["mean"] + scores["blind"]["mean"]) / 2
+    best_file = out / "best.json"
+    best = json.loads(best_file.read_text())["score"] if best_file.exists() else -1e9
+    if score > best:
+        save_checkpoint(model, out / "best.pt", {"step": step, "val": scores, "config": asdict(cfg)})
+        best_file.write_text(json.dumps({"score": score, "step": step, "val": scores}))
