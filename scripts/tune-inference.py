@@ -3,8 +3,9 @@
     python scripts/tune-inference.py MODEL data/tune-out --songs 32
 
 Prints the mean named and blind SI-SDR improvement and the karaoke preset's accompaniment
-SI-SDRi for each candidate setting, so the best can be stored in the shipped checkpoint with
-``separator export ... --presence P`` (or made the default). Candidates are kept in the order
+SI-SDRi for each candidate setting; ``--store OUT.pt`` writes the model with the candidate of the best
+named + blind mean stored in it (:class:`separator.settings.SplitSettings`, the file's own settings for
+the rest), as ``separator export --settings FILE`` does. Candidates are kept in the order
 they were tried, with the date; ``--only`` runs some of them. Settings that depend on real
 recordings (``percussive``) are also run on the first 48 windows of ``data/tracker-val``.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from separator.model import load_checkpoint, save_checkpoint
 from separator.separate import Separator
+from separator.settings import SplitSettings
 from separator.training.evaluate import evaluate_model
 
 CANDIDATES: list[dict[str, object]] = [
@@ -78,7 +81,9 @@ def main() -> None:
     parser.add_argument("--reference-db", type=float, help="default: the model file's setting")
     parser.add_argument("--hardness", type=float, help="default: the model file's setting (5 when the candidates up to 45 were run)")
     parser.add_argument("--only", type=int, nargs="*", help="indices of the candidates to run (default: all)")
+    parser.add_argument("--store", metavar="OUT", help="write the model with the best candidate's settings stored in it")
     args = parser.parse_args()
+    best: tuple[float, dict[str, object]] | None = None
     for index, candidate in enumerate(CANDIDATES):
         if args.only is not None and index not in args.only:
             continue
@@ -88,6 +93,18 @@ def main() -> None:
         scores = evaluate_model(sep, args.data, max_songs=args.songs, oracle=False, karaoke=True)
         means = {mode: round(scores[mode]["mean"], 2) for mode in ("named", "blind", "karaoke", "silent")}
         print(json.dumps({"settings": candidate, **means}), flush=True)
+        if best is None or means["named"] + means["blind"] > best[0]:
+            best = (means["named"] + means["blind"], settings)
+    if args.store and best is not None:
+        store(args.model, args.store, best[1])
+
+
+def store(model_path: str, out: str, chosen: dict[str, object]) -> None:
+    """Write ``model_path``'s network to ``out`` (float16) with ``chosen`` over its stored split settings."""
+    model, extra = load_checkpoint(model_path)
+    settings = (model.split_settings or SplitSettings()).replace(**chosen)
+    save_checkpoint(model, out, {**extra, "inference": settings.to_dict()}, half=True)
+    print(f"{out}: {json.dumps(settings.to_dict())}", flush=True)
 
 
 if __name__ == "__main__":

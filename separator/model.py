@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.torch_version import TorchVersion
 from torch import nn
+from torch.torch_version import TorchVersion
 
 from separator.classes import CLASSES
-from separator.errors import ModelLoadError
+from separator.errors import ModelLoadError, SeparationError
 from separator.features import N_BANDS, SPATIAL
+from separator.settings import SplitSettings
 
 CHECKPOINT_VERSION = 2  # 2: kwargs may hold ``stereo``; version-1 files load as mono models
 
@@ -46,6 +47,8 @@ class ChimeraNet(nn.Module):
         dropout: between LSTM layers.
         stereo: also read ``SPATIAL`` stereo cues per band.
     """
+
+    split_settings: SplitSettings | None = None  # set by load_checkpoint from the file's stored settings
 
     def __init__(
         self,
@@ -112,6 +115,8 @@ class ChimeraEnsemble(nn.Module):
     Args:
         members: the networks; their ``classes`` must be equal.
     """
+
+    split_settings: SplitSettings | None = None  # set by load_checkpoint from the file's stored settings
 
     def __init__(self, members: list[ChimeraNet]) -> None:
         super().__init__()
@@ -180,7 +185,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     """Rebuild the model a checkpoint describes.
 
     Returns:
-        ``(model in eval mode on device, extra)``.
+        ``(model in eval mode on device, extra)``; ``model.split_settings`` holds the split settings stored
+        with it (:class:`~separator.settings.SplitSettings`, the shipped defaults for those it does not store).
     Raises:
         ModelLoadError: the file is missing, truncated, corrupt or not a checkpoint.
     """
@@ -204,4 +210,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     else:
         model = ChimeraNet(**payload["kwargs"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()})
-    return model.to(device).eval(), payload.get("extra", {})
+    extra = payload.get("extra", {})
+    try:  # the settings the model was tuned with travel with it (separator.settings)
+        model.split_settings = SplitSettings.from_dict(extra.get("inference", {}))
+    except SeparationError as exc:
+        raise ModelLoadError(f"{path}: the stored split settings are not usable ({exc}); export the model again") from exc
+    return model.to(device).eval(), extra

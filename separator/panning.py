@@ -24,29 +24,32 @@ def pan_angle(spec: torch.Tensor) -> torch.Tensor:
     return torch.atan2(spec[1].abs() + 1e-12, spec[0].abs() + 1e-12)
 
 
-def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float) -> torch.Tensor:
+def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float, magnitude: torch.Tensor | None = None) -> torch.Tensor:
     """Move each bin's mask towards the stems that sit where the bin sits in the stereo field.
 
     Args:
         masks: ``(n_stems, bins, frames)``, summing to 1 over stems.
         spec: ``(channels, bins, frames)`` complex STFT; only stereo input is refined.
         power: weight of the evidence; 0 leaves the masks as they are.
+        magnitude: ``spec.abs()``, when the caller has it already.
+
     Returns:
         ``(n_stems, bins, frames)``, summing to 1 over stems.
     """
     if power == 0 or spec.shape[0] != 2:
         return masks
     n_stems, bins, frames = masks.shape
-    magnitude = spec.abs()
+    magnitude = spec.abs() if magnitude is None else magnitude
     theta = torch.atan2(magnitude[1] + 1e-12, magnitude[0] + 1e-12).reshape(-1) - torch.pi / 4  # 0: centred
-    bin_power = (magnitude**2).sum(0).reshape(-1)
+    bin_power = magnitude.square().sum(0).reshape(-1)
     flat = masks.reshape(n_stems, -1)
-    moments = flat @ torch.stack([bin_power, bin_power * theta, bin_power * theta**2], 1)  # (n_stems, 3)
+    moments = flat @ torch.stack([bin_power, bin_power * theta, bin_power * theta.square()], 1)  # (n_stems, 3)
     total = moments[:, 0].clamp(min=1e-20)
     mean = moments[:, 1] / total
     variance = (moments[:, 2] / total - mean**2).clamp(min=0) + MIN_VARIANCE
-    # log N(θ; mean, variance) up to a constant, as a quadratic in θ: one matrix product for every bin
-    quadratic = torch.stack([-0.5 / variance, mean / variance, -0.5 * mean**2 / variance - 0.5 * variance.log()], 1)
-    log_likelihood = quadratic @ torch.stack([theta**2, theta, torch.ones_like(theta)])  # (n_stems, bins·frames)
-    logits = flat.clamp(min=1e-12).log() + power * log_likelihood
-    return torch.softmax(logits, dim=0).reshape(n_stems, bins, frames)
+    # power · log N(θ; mean, variance) up to a constant, as a quadratic in θ: one matrix product for every bin
+    quadratic = power * torch.stack([-0.5 / variance, mean / variance, -0.5 * mean**2 / variance - 0.5 * variance.log()], 1)
+    weight = quadratic @ torch.stack([theta.square(), theta, torch.ones_like(theta)])  # (n_stems, bins·frames)
+    # softmax(log mask + weight) over stems, as mask · exp(weight − max) / sum: no logarithm of the masks
+    weight = weight.sub_(weight.amax(0, keepdim=True)).exp_().mul_(flat.clamp(min=1e-12))
+    return weight.div_(weight.sum(0, keepdim=True)).reshape(n_stems, bins, frames)

@@ -27,17 +27,19 @@ def _smooth(log_power: torch.Tensor, kernel: int) -> torch.Tensor:
     return functional.avg_pool1d(padded, kernel, stride=1).squeeze(0)
 
 
-def percussive_share(spec: torch.Tensor, kernel: int = KERNEL) -> torch.Tensor:
+def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, magnitude: torch.Tensor | None = None) -> torch.Tensor:
     """How percussive each bin is, 0..1.
 
     Args:
         spec: ``(channels, bins, frames)`` complex STFT (:func:`separator.features.stft`).
         kernel: smoothing length in bins and in frames.
+        magnitude: ``spec.abs()``, when the caller has it already.
     Returns:
         ``(bins, frames)`` float: ``p / (p + h)`` for the geometric-mean power ``p`` along
         frequency and ``h`` along time.
     """
-    log_power = (spec.abs() ** 2).mean(0).clamp(min=1e-12).log()
+    magnitude = spec.abs() if magnitude is None else magnitude
+    log_power = magnitude.square().mean(0).clamp(min=1e-12).log()
     harmonic = _smooth(log_power, kernel)
     percussive = _smooth(log_power.T, kernel).T
     return torch.sigmoid(percussive - harmonic)

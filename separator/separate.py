@@ -1,23 +1,28 @@
 """The Separator: load a model once, then split audio into named stems or K sources.
 
-Data flow per segment: STFT per channel → band features of the channels'
-mean power → BLSTM → (embeddings, class masks) → band masks → bin masks →
-masked STFT per channel → iSTFT. Segments overlap and are crossfaded
-(:mod:`separator.chunking`), so memory is bounded whatever the length.
+One plan per track (:class:`_Plan`): the stems asked for, the segments, the level the network hears
+and how masks are made (:class:`separator.masks.Routing`), decided once. Then one streaming loop
+(:meth:`Separator._pieces`) serves the stems, the masks of pictures and evaluation:
 
-Blind mode clusters the embeddings of the whole track (a first pass collects
-a sample of the loud bins' embeddings, k-means fits the centroids once), so
-"source 2" means the same thing in every segment; the sources are ordered by the
-class they resemble most (:mod:`separator.naming`), so ``source1`` is the same
-kind of sound from file to file. Named mode (``naming="clusters"``, the default)
-does the same with K = the number of stems present (from the mask head's energy
-shares) and names each cluster by its class posteriors; absent stems are silent.
-``naming="masks"`` takes the mask head's soft masks as they are.
+* **pass 1** (only when the plan needs the whole track first): each segment is read, its STFT features
+  kept and the track's mean power summed; then the network runs on every segment at the level the plan
+  sets, and k-means is fitted on a sample of the loud bins' embeddings. The network's outputs are kept
+  for pass 2 (up to :data:`FIRST_PASS_BYTES`; later segments are computed again).
+* **pass 2**: each segment is read again, masked (:mod:`separator.masks`: band masks per unit, per-bin
+  percussive and pan evidence, one batched iSTFT) and crossfaded into its neighbours
+  (:mod:`separator.chunking`), so memory is bounded whatever the length.
+
+A file is decoded once per pass and its header read once. Blind mode clusters the embeddings of the whole
+track, so "source 2" means the same thing in every segment; the sources are ordered by the class they
+resemble most (:mod:`separator.naming`), so ``source1`` is the same kind of sound from file to file. Named
+mode (``naming="clusters"``, the default) does the same with K = the number of stems present (from the mask
+head's energy shares) and names each cluster by its class posteriors; absent stems are silent.
+How each step is weighted: :class:`separator.settings.SplitSettings`, stored in the model file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,51 +31,47 @@ import numpy as np
 import torch
 
 from separator.chunking import crossfade, segments
-from separator.devices import resolve_device
+from separator.devices import resolve_device, use_threads
 from separator.errors import SeparationError
-from separator.features import FLOOR_DB, bands_to_bins, features, istft, stft_size
-from separator.kmeans import kmeans, soft_assign
+from separator.features import FLOOR_DB, band_power, features, log_power, stft, stft_size
+from separator.kmeans import kmeans
+from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
 from separator.model import Network, load_checkpoint
 from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
-from separator.panning import favour_pan
-from separator.percussive import favour_percussive, percussive_share
+from separator.settings import NAMINGS, SplitSettings
 from stembase import audio as audio_io
 from stembase.stem_outputs import check_stem_files, stem_paths, stem_writers
 
 DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default.pt"
 MAX_CLUSTERS = 16
 ProgressFn = Callable[[float], None]  # called with the fraction done, 0..1; may raise to cancel
-NAMINGS = ("clusters", "masks")
+Reader = Callable[[], Iterator[np.ndarray]]  # a new iterator over the track's segments at each call
 FIRST_PASS_BYTES = 512 * 2**20  # network outputs kept between the two passes of a split
+FEATURE_BYTES = 512 * 2**20  # pass 1's features kept until the track's level is known; past it, a third read
+__all__ = ["DEFAULT_MODEL", "NAMINGS", "Separator", "SplitSettings"]
 
 
 @dataclass
-class _Routing:
-    """How a track's masks are made: per *unit* (a class in named mode, a source in blind mode),
-    then summed into the output stems.
+class _Plan:
+    """Everything decided once per track: ``names`` of the output stems, ``clusters`` (blind mode's K or
+    ``None``), segment ``block`` and ``overlap`` in samples, ``offset_db`` added to the network's input
+    features, and the ``routing`` of its masks."""
 
-    ``centroids (k, D')``: fitted clusters (``None``: the mask head's masks alone); ``route
-    (k, n_units)`` 0/1, cluster → unit; ``groups (n_classes, n_units)`` 0/1, class → unit for the
-    mask head's masks, mixed in with weight ``1 - blend``; ``drums``: the unit that is the drums,
-    if any; ``collect (n_units, n_stems)`` 0/1, unit → output stem. Named mode works on classes so
-    that a stem of a subset split (``stems="vocals"``) equals that stem of a full split.
-    """
-
-    centroids: torch.Tensor | None
-    route: torch.Tensor | None
-    groups: torch.Tensor
-    blend: float
-    drums: int | None
-    collect: torch.Tensor
+    names: list[str]
+    clusters: int | None
+    sample_rate: int
+    n_samples: int
+    block: int
+    overlap: int
+    offset_db: float = 0.0
+    routing: Routing | None = None
 
 
 class _FirstPass:
     """The first pass's network outputs per segment, kept for the second pass up to ``limit`` bytes.
 
-    A two-pass split (clusters fitted on the whole track, then applied) would otherwise run
-    the network twice over every segment. Embeddings are kept in float16 (they only feed
-    distances to the centroids); segments past the limit are computed again, so memory stays
-    bounded for any length.
+    Embeddings are kept in float16 (they only feed distances to the centroids); segments past the limit
+    are computed again, so memory stays bounded for any length.
     """
 
     def __init__(self, limit: int) -> None:
@@ -96,84 +97,58 @@ class Separator:
     Args:
         model: the network; moved to ``device`` and put in eval mode.
         device: ``"auto" | "cpu" | "cuda"`` or a ``torch.device``.
-        segment_seconds: length of the segments the network sees at once.
-        overlap_seconds: crossfade between neighbouring segments.
-        hardness: soft k-means hardness β for blind masks (``inf``: binary masks).
-        fit_points: at most this many loud bins' embeddings are clustered.
-        seed: k-means seed.
-        reference_db: when set, the network hears every track at this RMS level (dBFS),
-            the typical level of its training mixtures, so loud and quiet songs split alike.
-            Masks are applied to the untouched input, so output levels are the input's.
-        class_weight: blind mode clusters each bin's embedding concatenated with this
-            weight times the mask head's class posteriors (0: embeddings alone, as in the paper).
-        mask_power: named-mode masks are raised to this power and renormalised (1: as the
-            network gives them; larger values sharpen them towards binary masks).
-        naming: named mode from ``"clusters"`` (k-means on the embeddings, clusters named by
-            the mask head) or ``"masks"`` (the mask head's masks as they are).
-        presence: named mode with ``naming="clusters"``: a stem is present when the mask head
-            gives it at least this share (0..1) of the track's energy; absent stems are silent.
-        blend: named mode with ``naming="clusters"``: weight of the cluster masks against the
-            mask head's (1: cluster masks only).
-        extra_clusters: named mode with ``naming="clusters"``: fit this many clusters more than
-            there are stems present; each extra one feeds its most likely stem, so one stem's
-            cluster need not also hold the parts that no other cluster took.
-        blind_blend: blind mode: weight of the cluster masks against the mask head's, each
-            class's mask joining the source whose cluster holds that class
-            (:func:`~separator.naming.blind_groups`; 1: cluster masks only, as in the paper).
-        percussive: weight of the per-bin percussive evidence on the stem that holds the drums
-            (:mod:`separator.percussive`; 0: band masks only).
-        pan: weight of the per-bin pan evidence: each bin leans to the stems that sit where it
-            sits in the stereo field (:mod:`separator.panning`; 0: off; mono input is never changed).
+        settings: how masks are made (:class:`SplitSettings`); default: those stored with the model
+            (``model.split_settings``, set by :func:`~separator.model.load_checkpoint`), else the shipped
+            defaults — so ``Separator(model)`` and :meth:`from_pretrained` split alike.
+        threads: CPU threads for the tensor work (default: ``SEPARATOR_THREADS``, else every core);
+            see :func:`separator.devices.use_threads`.
+        **overrides: single settings, e.g. ``pan=0`` (names of :class:`SplitSettings`).
     """
 
     def __init__(
         self,
         model: Network,
         device: str | torch.device = "auto",
-        segment_seconds: float = 20.0,
-        overlap_seconds: float = 1.0,
-        hardness: float = float("inf"),
-        fit_points: int = 20000,
-        seed: int = 0,
-        reference_db: float | None = None,
-        class_weight: float = 0.0,
-        mask_power: float = 1.0,
-        naming: str = "clusters",
-        presence: float = 0.01,
-        blend: float = 0.5,
-        extra_clusters: int = 1,
-        blind_blend: float = 0.5,
-        percussive: float = 0.5,
-        pan: float = 2.0,
+        settings: SplitSettings | None = None,
+        threads: int | None = None,
+        **overrides: Any,
     ) -> None:
-        if naming not in NAMINGS:
-            raise SeparationError(f"naming must be one of {', '.join(NAMINGS)}, got {naming!r}")
+        base = settings or getattr(model, "split_settings", None) or SplitSettings()
+        self.settings: SplitSettings = base.replace(**overrides) if overrides else base
         self.device = resolve_device(device)
+        use_threads(threads)
         self.model = model.to(self.device).eval()
-        self.segment_seconds, self.overlap_seconds = segment_seconds, overlap_seconds
-        self.hardness, self.fit_points, self.seed = hardness, fit_points, seed
-        self.reference_db, self.class_weight, self.mask_power = reference_db, class_weight, mask_power
-        self.naming, self.presence, self.blend, self.blind_blend = naming, presence, blend, blind_blend
-        self.percussive, self.pan = percussive, pan
-        if isinstance(extra_clusters, bool) or not isinstance(extra_clusters, int) or extra_clusters < 0:
-            raise SeparationError(f"extra_clusters must be a whole number ≥ 0, got {extra_clusters!r}")
-        self.extra_clusters = extra_clusters
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "auto", **kwargs: Any) -> Separator:
-        """Load a checkpoint (default: the model shipped in ``separator/pretrained``).
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        device: str | torch.device = "auto",
+        settings: SplitSettings | None = None,
+        threads: int | None = None,
+        **overrides: Any,
+    ) -> Separator:
+        """Load a checkpoint (default: the model shipped in ``separator/pretrained``) with its stored settings.
 
         Raises:
             ModelLoadError: the checkpoint is missing or corrupt.
+            SeparationError: an unknown setting or a value out of range.
         """
         dev = resolve_device(device)
-        model, extra = load_checkpoint(path or DEFAULT_MODEL, dev)
-        return cls(model, dev, **{**extra.get("inference", {}), **kwargs})
+        model, _ = load_checkpoint(path or DEFAULT_MODEL, dev)
+        return cls(model, dev, settings, threads, **overrides)
 
     @property
     def classes(self) -> tuple[str, ...]:
         """The stem names the model knows, e.g. ``("drums", "bass", "guitar", "vocals", "other")``."""
         return self.model.classes
+
+    def __getattr__(self, name: str) -> Any:
+        """The settings read as attributes, as before they had an object of their own (``sep.pan``)."""
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in SplitSettings.__dataclass_fields__:
+            return getattr(settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- arguments -------------------------------------------------------------------------
 
@@ -219,14 +194,13 @@ class Separator:
             SeparationError: bad arguments or audio (NaN, empty, bad shape).
         """
         x = _as_audio(audio, sample_rate)
-        names = self.stem_names(stems, clusters)
-        out = np.zeros((len(names), *x.shape), np.float32)
+        plan = self._plan(self.stem_names(stems, clusters), clusters, sample_rate, x.shape[-1])
+        out = np.empty((len(plan.names), *x.shape), np.float32)
         position = 0
-        offset = self._level_offset(float(np.mean(x.astype(np.float64) ** 2)))
-        for piece in self.stream(lambda: iter([x]), x.shape[-1], sample_rate, names, clusters, progress, offset):
+        for piece in self.stream(lambda: iter([x]), plan, progress):
             out[..., position : position + piece.shape[-1]] = piece
             position += piece.shape[-1]
-        return dict(zip(names, out, strict=True))
+        return dict(zip(plan.names, out, strict=True))
 
     def separate_file(
         self,
@@ -239,6 +213,9 @@ class Separator:
         progress: ProgressFn | None = None,
         start: float = 0.0,
         length: float | None = None,
+        *,
+        targets: Sequence[str | Path] | None = None,
+        info: audio_io.AudioInfo | None = None,
     ) -> list[Path]:
         """Split a file, or the range ``start`` … ``start + length`` of it, into ``out_dir/<stem>.<ext>``,
         streaming: memory does not grow with length.
@@ -247,58 +224,53 @@ class Separator:
         loudness the network hears (``reference_db``) is measured on the range. Every stem holds exactly
         ``round(length * sample_rate)`` samples (to the end of the file when ``length`` is ``None``), and is
         written under a temporary name and renamed only when all are done (:mod:`stembase.stem_outputs`).
+        The file is decoded once per pass (:meth:`stream`) and its header read once.
 
         Args:
             start: seconds from the beginning of the file.
             length: seconds; ``None`` splits to the end.
+            targets: the files to write, one per stem in :meth:`stem_names` order (default:
+                ``out_dir/<stem>.<ext>``), e.g. as a batch planned them.
+            info: the file's :func:`stembase.audio.info`, when the caller has read the header already.
         Raises:
             AudioLoadError: the input is missing or not usable audio.
             AudioWriteError: an output cannot be written.
             SeparationError: bad arguments, or a range outside the file (the message gives its duration).
         """
-        meta = audio_io.info(path)
+        meta = info or audio_io.info(path)
         first, n = audio_io.frame_range(meta, start, length)
         names = self.stem_names(stems, clusters)
-        targets = stem_paths(out_dir, names, ext)
-        check_stem_files(path, targets, bit_depth)  # a bad format, the input as an output: before any work
-        block, overlap = self._block_sizes(meta.sample_rate)
-        reader = lambda: audio_io.blocks(path, block, overlap, start=first, frames=n)  # noqa: E731
-        offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
-        with stem_writers(targets, meta.sample_rate, meta.channels, bit_depth) as files:
-            for piece in self.stream(reader, n, meta.sample_rate, names, clusters, progress, offset):
-                files.write(piece)
-        return targets
+        files = stem_paths(out_dir, names, ext) if targets is None else [Path(t) for t in targets]
+        if len(files) != len(names):
+            raise SeparationError(f"{path}: {len(files)} target files for {len(names)} stems ({', '.join(names)})")
+        check_stem_files(path, files, bit_depth)  # a bad format, the input as an output: before any work
+        plan = self._plan(names, clusters, meta.sample_rate, n)
+        reader = lambda: audio_io.blocks(path, plan.block, plan.overlap, start=first, frames=n, meta=meta)  # noqa: E731
+        with stem_writers(files, meta.sample_rate, meta.channels, bit_depth) as writers:
+            for piece in self.stream(reader, plan, progress):
+                writers.write(piece)
+        return files
 
-    def stream(
-        self,
-        reader: Callable[[], Iterator[np.ndarray]],
-        n_samples: int,
-        sample_rate: int,
-        names: list[str],
-        clusters: int | None,
-        progress: ProgressFn | None = None,
-        offset_db: float = 0.0,
-    ) -> Iterator[np.ndarray]:
-        """Separated pieces ``(n_stems, channels, n)`` of the audio ``reader()`` yields, in order.
+    def stream(self, reader: Reader, plan: _Plan, progress: ProgressFn | None = None) -> Iterator[np.ndarray]:
+        """Separated pieces ``(n_stems, channels, n)`` of the audio ``reader()`` yields, in order, crossfaded.
 
-        ``reader`` returns an iterator over either the whole signal (one array) or
-        blocks already cut by :func:`stembase.audio.blocks`; it is called twice in
-        blind mode (fit, then assign). ``offset_db`` is added to the network's input features.
+        ``reader`` returns an iterator over either the whole signal (one array) or blocks already cut by
+        :func:`stembase.audio.blocks` with the plan's block and overlap; it is called once per pass.
         """
-        block, overlap = self._block_sizes(sample_rate)
-        passes = 2 if self._two_pass(clusters) else 1
-        first = _FirstPass(FIRST_PASS_BYTES)
-        routing = self._routing(reader, names, clusters, sample_rate, n_samples, progress, offset_db, first)
+        passes = 2 if self._needs_first_pass(plan) else 1
+        first = self._prepare(reader, plan, progress)
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
-            for i, seg in enumerate(self._segments(reader, block, overlap)):
-                yield self._separate_segment(seg, sample_rate, routing, offset_db, first.take(i))
-                done[0] += min(block, seg.shape[-1])
+            assert plan.routing is not None
+            for _, x, spec, band_masks in self._pieces(reader, plan, first):
+                masks = bin_masks(band_masks, spec, plan.routing, self.settings)
+                yield apply_masks(masks, spec, x, plan.sample_rate).cpu().numpy()
+                done[0] += min(plan.block, x.shape[-1])
                 if progress:
-                    progress(min(1.0, ((passes - 1) + done[0] / max(n_samples, 1)) / passes))
+                    progress(min(1.0, ((passes - 1) + done[0] / max(plan.n_samples, 1)) / passes))
 
-        yield from crossfade(separated(), overlap)
+        yield from crossfade(separated(), plan.overlap)
 
     # -- masks, for pictures ---------------------------------------------------------------
 
@@ -309,7 +281,7 @@ class Separator:
         stems: list[str] | tuple[str, ...] | str | None = None,
         clusters: int | None = None,
     ) -> tuple[list[str], np.ndarray]:
-        """The band masks :meth:`separate` applies, for pictures of a split.
+        """The band masks :meth:`separate` starts from, for pictures of a split.
 
         Returns:
             ``(names, masks (n_stems, n_frames, N_BANDS) float32)``: frames every STFT hop
@@ -319,10 +291,9 @@ class Separator:
             SeparationError: as :meth:`separate`.
         """
         x = _as_audio(audio, sample_rate)
-        names = self.stem_names(stems, clusters)
-        offset = self._level_offset(float(np.mean(x.astype(np.float64) ** 2)))
-        pieces = [m for _, m, _ in self.stream_masks(lambda: iter([x]), x.shape[-1], sample_rate, names, clusters, offset)]
-        return names, np.concatenate(pieces, axis=1)
+        plan = self._plan(self.stem_names(stems, clusters), clusters, sample_rate, x.shape[-1])
+        pieces = [m for _, m, _ in self.stream_masks(lambda: iter([x]), plan)]
+        return plan.names, np.concatenate(pieces, axis=1)
 
     def file_masks(
         self,
@@ -339,20 +310,11 @@ class Separator:
         """
         meta = audio_io.info(path)
         n = max(0, meta.frames - start) if frames is None else min(frames, max(0, meta.frames - start))
-        block, overlap = self._block_sizes(meta.sample_rate)
-        reader = lambda: audio_io.blocks(path, block, overlap, start=start, frames=n)  # noqa: E731
-        offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
-        yield from self.stream_masks(reader, n, meta.sample_rate, names, clusters, offset)
+        plan = self._plan(names, clusters, meta.sample_rate, n)
+        reader = lambda: audio_io.blocks(path, plan.block, plan.overlap, start=start, frames=n, meta=meta)  # noqa: E731
+        yield from self.stream_masks(reader, plan)
 
-    def stream_masks(
-        self,
-        reader: Callable[[], Iterator[np.ndarray]],
-        n_samples: int,
-        sample_rate: int,
-        names: list[str],
-        clusters: int | None,
-        offset_db: float = 0.0,
-    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def stream_masks(self, reader: Reader, plan: _Plan) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """Band masks of the audio ``reader()`` yields (as :meth:`stream`), segment by segment, bounded memory.
 
         Yields:
@@ -360,77 +322,125 @@ class Separator:
             for the frames each segment owns (the overlap goes to the next segment); frame ``j``
             is centred on sample ``first + j * hop``.
         """
-        block, overlap = self._block_sizes(sample_rate)
-        first = _FirstPass(FIRST_PASS_BYTES)
-        routing = self._routing(reader, names, clusters, sample_rate, n_samples, None, offset_db, first)
-        hop = stft_size(sample_rate)[1]
-        owned = -(-block // hop)  # frames centred before the next segment starts
-        with torch.no_grad():
-            for i, seg in enumerate(self._segments(reader, block, overlap)):
-                _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db, first.take(i))
-                band_masks = _collect(self._unit_masks(embeddings, class_masks, routing), routing.collect)
-                last = i * block + block + overlap >= n_samples
-                keep = feats.shape[0] if last else min(owned, feats.shape[0])
-                yield i * block, band_masks[:, :keep].float().cpu().numpy(), feats[:keep].float().cpu().numpy()
+        first = self._prepare(reader, plan, None)
+        hop = stft_size(plan.sample_rate)[1]
+        owned = -(-plan.block // hop)  # frames centred before the next segment starts
+        assert plan.routing is not None
+        for i, _, spec, band_masks in self._pieces(reader, plan, first):
+            feats = log_power(band_power(spec).mean(0))  # the mixture's band power in dB (t, bands)
+            masks = collect(band_masks, plan.routing.collect)
+            last = i * plan.block + plan.block + plan.overlap >= plan.n_samples
+            keep = feats.shape[0] if last else min(owned, feats.shape[0])
+            yield i * plan.block, masks[:, :keep].float().cpu().numpy(), feats[:keep].float().cpu().numpy()
 
-    # -- internals -------------------------------------------------------------------------
+    # -- the plan and its passes -----------------------------------------------------------
+
+    def _plan(self, names: list[str], clusters: int | None, sample_rate: int, n_samples: int) -> _Plan:
+        overlap = int(self.settings.overlap_seconds * sample_rate)
+        block = max(1, int(self.settings.segment_seconds * sample_rate) - overlap)
+        return _Plan(names, clusters, sample_rate, n_samples, block, overlap)
 
     def _two_pass(self, clusters: int | None) -> bool:
         """Whether a split first fits k-means on the whole track (blind mode, and named mode from clusters)."""
-        return bool(clusters) or self.naming == "clusters"
+        return bool(clusters) or self.settings.naming == "clusters"
 
-    def _routing(
+    def _needs_first_pass(self, plan: _Plan) -> bool:
+        """Whether the track is read before its stems: to fit clusters, or to measure its level."""
+        return self._two_pass(plan.clusters) or self.settings.reference_db is not None
+
+    def _prepare(self, reader: Reader, plan: _Plan, progress: ProgressFn | None) -> _FirstPass:
+        """Decide the plan's level and routing, reading the track once when they need it (pass 1).
+
+        Returns the network outputs kept for pass 2."""
+        first = _FirstPass(FIRST_PASS_BYTES)
+        if not self._needs_first_pass(plan):
+            plan.routing = self._head_only(plan.names)
+            return first
+        kept, mean_power = self._read_features(reader, plan)
+        plan.offset_db = self._level_offset(mean_power)
+        if not self._two_pass(plan.clusters):
+            plan.routing = self._head_only(plan.names)
+            return first
+        outputs = self._first_outputs(reader, plan, kept, first, progress)
+        plan.routing = self._fit(outputs, plan) or self._head_only(plan.names)
+        return first
+
+    def _read_features(self, reader: Reader, plan: _Plan) -> tuple[list[tuple[torch.Tensor, torch.Tensor | None]] | None, float]:
+        """Pass 1's read: every segment's ``(dB features, stereo cues)`` (``None`` past :data:`FEATURE_BYTES`)
+        and the track's mean power, from one decoding."""
+        kept: list[tuple[torch.Tensor, torch.Tensor | None]] | None = []
+        total, count, used = 0.0, 0, 0
+        for i, seg in enumerate(self._segments(reader, plan)):
+            own = seg[:, plan.overlap :] if i else seg  # each sample counted once
+            total += float(np.einsum("ij,ij->", own, own, dtype=np.float64))
+            count += own.size
+            if kept is not None and self._two_pass(plan.clusters):
+                x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
+                _, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
+                used += feats.numel() * 4 + (0 if cues is None else cues.numel() * 4)
+                if used <= FEATURE_BYTES:
+                    kept.append((feats, cues))
+                else:
+                    kept = None  # too long to keep: pass 1 reads the track a second time
+        return kept, total / max(count, 1)
+
+    def _first_outputs(
         self,
-        reader: Callable[[], Iterator[np.ndarray]],
-        names: list[str],
-        clusters: int | None,
-        sample_rate: int,
-        n_samples: int,
+        reader: Reader,
+        plan: _Plan,
+        kept: list[tuple[torch.Tensor, torch.Tensor | None]] | None,
+        first: _FirstPass,
         progress: ProgressFn | None,
-        offset_db: float,
-        first: _FirstPass | None = None,
-    ) -> _Routing:
-        """How the split's masks are made, decided once per split: the first pass (:meth:`_fit`) over
-        ``reader()``'s audio when the mode needs one (its network outputs go to ``first`` for the
-        second pass), else — or when it finds one stem only — the mask head's masks."""
-        if not self._two_pass(clusters):
-            return self._head_only(names)
-        block, overlap = self._block_sizes(sample_rate)
-        fitted = self._fit(self._segments(reader, block, overlap), names, clusters, sample_rate, n_samples, progress, offset_db, first)
-        return fitted or self._head_only(names)
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``(dB features, embeddings, class masks)`` of every segment, at the plan's level; the outputs go to
+        ``first`` for pass 2. From the kept features, else (a very long track) from a second reading."""
+        sources = iter(kept) if kept is not None else (self._features(seg, plan) for seg in self._segments(reader, plan))
+        for i, (feats, cues) in enumerate(sources):
+            embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
+            first.put(i, embeddings, class_masks)
+            yield feats, embeddings, class_masks
+            if progress:
+                progress(min(0.5, 0.5 * (i + 1) * plan.block / max(plan.n_samples, 1)))
 
-    def _block_sizes(self, sample_rate: int) -> tuple[int, int]:
-        overlap = int(self.overlap_seconds * sample_rate)
-        return max(1, int(self.segment_seconds * sample_rate) - overlap), overlap
+    def _features(self, seg: np.ndarray, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
+        _, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
+        return feats, cues
+
+    @torch.no_grad()
+    def _run_network(self, feats: torch.Tensor, cues: torch.Tensor | None, offset_db: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(embeddings (t, bands, D), class masks (t, bands, C))`` of one segment's features."""
+        embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
+        return embeddings[0], masks[0]
+
+    @torch.no_grad()
+    def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Pass 2: ``(index, segment (channels, n), spec (channels, bins, t), unit band masks (n_units, t, bands))``."""
+        assert plan.routing is not None
+        for i, seg in enumerate(self._segments(reader, plan)):
+            x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
+            known = first.take(i)
+            if known is None:
+                spec, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
+                embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
+            else:
+                spec = stft(x, plan.sample_rate)
+                embeddings, class_masks = known
+            yield i, x, spec, unit_masks(embeddings, class_masks, plan.routing, self.settings)
 
     @staticmethod
-    def _segments(reader: Callable[[], Iterator[np.ndarray]], block: int, overlap: int) -> Iterator[np.ndarray]:
+    def _segments(reader: Reader, plan: _Plan) -> Iterator[np.ndarray]:
         for part in reader():
-            if part.shape[-1] > block + overlap:  # a whole signal: cut it here
-                yield from segments(part, block, overlap)
+            if part.shape[-1] > plan.block + plan.overlap:  # a whole signal: cut it here
+                yield from segments(part, plan.block, plan.overlap)
             else:
                 yield part
 
     def _level_offset(self, mean_power: float) -> float:
         """dB to add to the features so the track sits at ``reference_db`` (0 for silence or when unset)."""
-        if self.reference_db is None or mean_power <= 1e-12:
+        if self.settings.reference_db is None or mean_power <= 1e-12:
             return 0.0
-        return self.reference_db - 10 * float(np.log10(mean_power))
-
-    @torch.no_grad()
-    def _network(
-        self, seg: np.ndarray, sample_rate: int, offset_db: float = 0.0, known: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(spec (ch, bins, t), dB features (t, bands), embeddings (t, bands, D), class masks (t, bands, C))`` of one segment.
-
-        ``known``: the segment's ``(embeddings, class masks)`` from the first pass; the network is not run again.
-        """
-        x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
-        spec, feats, cues = features(x, sample_rate, stereo=self.model.stereo and known is None)
-        if known is not None:
-            return spec, feats, *known
-        embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
-        return spec, feats, embeddings[0], masks[0]
+        return self.settings.reference_db - 10 * float(np.log10(mean_power))
 
     def _class_groups(self, names: list[str]) -> torch.Tensor:
         """``(n_classes, n_stems)`` 0/1: which output stem each class goes to (unrequested classes → ``other``)."""
@@ -442,91 +452,41 @@ class Separator:
                 groups[i, names.index("other")] = 1
         return groups
 
-    def _unit_masks(self, embeddings: torch.Tensor, class_masks: torch.Tensor, routing: _Routing) -> torch.Tensor:
-        """``(n_units, t, bands)`` masks that sum to 1 over units (see :class:`_Routing`)."""
-        head = self._head_masks(class_masks, routing.groups)
-        if routing.centroids is None or routing.route is None:
-            return head
-        t, f, _ = embeddings.shape
-        resp = soft_assign(self._cluster_features(embeddings, class_masks), routing.centroids, self.hardness)
-        masks = (resp @ routing.route).T.reshape(-1, t, f)
-        return masks if routing.blend >= 1 else routing.blend * masks + (1 - routing.blend) * head
-
-    def _head_only(self, names: list[str]) -> _Routing:
+    def _head_only(self, names: list[str]) -> Routing:
         """The routing of a one-pass split: the mask head's class masks, summed into ``names``."""
         eye = torch.eye(len(self.classes), device=self.device)
         drums = self.classes.index("drums") if "drums" in self.classes else None
-        return _Routing(None, None, eye, 0.0, drums, self._class_groups(names))
-
-    def _head_masks(self, class_masks: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-        """The mask head's ``(t, bands, C)`` class masks grouped by ``groups (C, n_units)`` → ``(n_units, t, bands)``."""
-        if self.mask_power != 1.0:
-            class_masks = class_masks**self.mask_power
-            class_masks = class_masks / class_masks.sum(-1, keepdim=True).clamp(min=1e-12)
-        return (class_masks @ groups).permute(2, 0, 1)
-
-    def _cluster_features(self, embeddings: torch.Tensor, class_masks: torch.Tensor) -> torch.Tensor:
-        """What blind mode clusters: ``(..., D)`` embeddings [+ weighted class posteriors] → ``(n, D [+ C])``."""
-        if self.class_weight:
-            embeddings = torch.cat([embeddings, self.class_weight * class_masks], dim=-1)
-        return embeddings.reshape(-1, embeddings.shape[-1])
+        return Routing(None, None, eye, 0.0, drums, self._class_groups(names))
 
     @torch.no_grad()
-    def _separate_segment(
-        self,
-        seg: np.ndarray,
-        sample_rate: int,
-        routing: _Routing,
-        offset_db: float,
-        known: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> np.ndarray:
-        """``(channels, n)`` → ``(n_stems, channels, n)``; ``known`` as in :meth:`_network`."""
-        spec, _, embeddings, class_masks = self._network(seg, sample_rate, offset_db, known)
-        bin_masks = bands_to_bins(self._unit_masks(embeddings, class_masks, routing), spec.shape[-2])  # (n_units, bins, t)
-        if self.percussive and routing.drums is not None:
-            bin_masks = favour_percussive(bin_masks, percussive_share(spec), routing.drums, self.percussive)
-        bin_masks = _collect(favour_pan(bin_masks, spec, self.pan), routing.collect)
-        stems = istft(bin_masks.unsqueeze(1) * spec.unsqueeze(0), sample_rate, seg.shape[-1])
-        return stems.cpu().numpy().astype(np.float32)
-
-    @torch.no_grad()
-    def _fit(
-        self,
-        segs: Iterator[np.ndarray],
-        names: list[str],
-        clusters: int | None,
-        sample_rate: int,
-        n_samples: int,
-        progress: ProgressFn | None,
-        offset_db: float,
-        first: _FirstPass | None = None,
-    ) -> _Routing | None:
-        """First pass: k-means on the loud bins of the whole track, and which stem each cluster feeds.
+    def _fit(self, outputs: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], plan: _Plan) -> Routing | None:
+        """k-means on the loud bins of the whole track, and which stem each cluster feeds.
 
         Blind mode fits ``clusters`` clusters and orders them by class; named mode fits one
         cluster per stem present and names them (``None`` when only one stem is present:
         the mask head's masks are used as they are).
         """
-        points, posteriors, db = self._sample(segs, sample_rate, n_samples, progress, offset_db, first)
+        s, names, clusters = self.settings, plan.names, plan.clusters
+        points, posteriors, db = self._sample(outputs, plan.offset_db)
         power = 10 ** ((db - db.max()) / 10)
         if clusters:
             k = clusters
         else:  # one cluster per class present, so a subset of stems is the same as in a full split
             shares = (power @ posteriors) / power.sum().clamp(min=1e-30)
-            present = present_names(shares.double().cpu().numpy(), self.presence)
+            present = present_names(shares.double().cpu().numpy(), s.presence)
             if len(names) < len(self.classes):  # stems asked for by name are taken to be there
                 asked = [i for i, c in enumerate(self.classes) if c in names and c != "other"]
                 present = sorted(set(present) | set(asked))
             if len(present) < 2:
                 return None
-            k = len(present) + self.extra_clusters
+            k = len(present) + s.extra_clusters
         loud = db > db.max() - 40.0  # the silent-bin rule of training: 40 dB under the peak
         if int(loud.sum()) >= k:
             points, posteriors, power = points[loud], posteriors[loud], power[loud]
-        if len(points) > self.fit_points:
-            keep = torch.from_numpy(np.random.default_rng(self.seed).permutation(len(points))[: self.fit_points]).to(self.device)
+        if len(points) > s.fit_points:
+            keep = torch.from_numpy(np.random.default_rng(s.seed).permutation(len(points))[: s.fit_points]).to(self.device)
             points, posteriors, power = points[keep], posteriors[keep], power[keep]
-        fit = kmeans(points, k, seed=self.seed)
+        fit = kmeans(points, k, seed=s.seed)
         onehot = torch.nn.functional.one_hot(fit.labels, k).to(points.dtype)
         profiles = cluster_profiles(onehot, posteriors, power)
         if clusters:
@@ -538,43 +498,29 @@ class Separator:
             d = self.classes.index("drums") if "drums" in self.classes else -1
             drums = ranked.index(matched[d]) if d in matched else None  # the drums-matched source
             eye = torch.eye(k, device=self.device)
-            return _Routing(fit.centroids, torch.from_numpy(order).to(self.device), groups, self.blind_blend, drums, eye)
+            return Routing(fit.centroids, torch.from_numpy(order).to(self.device), groups, s.blind_blend, drums, eye)
         route = torch.from_numpy(name_clusters(profiles, present)).to(self.device)
-        return replace(self._head_only(names), centroids=fit.centroids, route=route, blend=self.blend)
+        return replace(self._head_only(names), centroids=fit.centroids, route=route, blend=s.blend)
 
     def _sample(
-        self,
-        segs: Iterator[np.ndarray],
-        sample_rate: int,
-        n_samples: int,
-        progress: ProgressFn | None,
-        offset_db: float,
-        first: _FirstPass | None = None,
+        self, outputs: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], offset_db: float
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A bounded random sample of the track's bins: ``(points (n, D'), class posteriors (n, C), dB (n,))``.
 
         Every segment contributes ``fit_points`` bins; the sample is thinned as it grows,
         so memory stays bounded for any length.
         """
-        rng = np.random.default_rng(self.seed)
+        s = self.settings
+        rng = np.random.default_rng(s.seed)
         kept: list[torch.Tensor] = []
-        done = 0
-        for i, seg in enumerate(segs):
-            _, feats, embeddings, class_masks = self._network(seg, sample_rate, offset_db)
-            if first is not None:
-                first.put(i, embeddings, class_masks)
-            pick = torch.from_numpy(rng.permutation(feats.numel())[: self.fit_points]).to(self.device)
+        for feats, embeddings, class_masks in outputs:
+            pick = torch.from_numpy(rng.permutation(feats.numel())[: s.fit_points]).to(self.device)
             flat_masks = class_masks.reshape(-1, class_masks.shape[-1])[pick]
-            sample = torch.cat(
-                [self._cluster_features(embeddings, class_masks)[pick], flat_masks, _shift(feats, offset_db).reshape(-1, 1)[pick]], 1
-            )
-            kept.append(sample)
-            if sum(len(k) for k in kept) > 4 * self.fit_points:
+            points = cluster_features(embeddings, class_masks, s.class_weight)[pick]
+            kept.append(torch.cat([points, flat_masks, _shift(feats, offset_db).reshape(-1, 1)[pick]], 1))
+            if sum(len(k) for k in kept) > 4 * s.fit_points:
                 every = torch.cat(kept)
-                kept = [every[torch.from_numpy(rng.permutation(len(every))[: 2 * self.fit_points]).to(self.device)]]
-            done += seg.shape[-1]
-            if progress:
-                progress(min(0.5, 0.5 * done / max(n_samples, 1)))
+                kept = [every[torch.from_numpy(rng.permutation(len(every))[: 2 * s.fit_points]).to(self.device)]]
         if not kept:
             raise SeparationError("no audio to cluster")
         every = torch.cat(kept)
@@ -582,28 +528,11 @@ class Separator:
         return every[:, : -n_classes - 1], every[:, -n_classes - 1 : -1], every[:, -1]
 
 
-def _collect(masks: torch.Tensor, collect: torch.Tensor) -> torch.Tensor:
-    """``(n_units, ...)`` masks summed into stems by ``collect (n_units, n_stems)`` → ``(n_stems, ...)``."""
-    if collect.shape[0] == collect.shape[1] and torch.equal(collect, torch.eye(len(collect), device=collect.device)):
-        return masks
-    return torch.einsum("u...,us->s...", masks, collect)
-
-
 def _shift(feats: torch.Tensor, offset_db: float) -> torch.Tensor:
     """``(n_frames, bands)`` dB features moved by ``offset_db`` (silent bands stay at the floor) → ``(1, n_frames, bands)``."""
     if offset_db:
         feats = torch.where(feats > FLOOR_DB, (feats + offset_db).clamp(min=FLOOR_DB), feats)
     return feats.unsqueeze(0)
-
-
-def _mean_power(blocks: Iterator[np.ndarray], overlap: int) -> float:
-    """Mean square of a file's samples (all channels), from overlapping blocks, in one streaming pass."""
-    total, count = 0.0, 0
-    for i, block in enumerate(blocks):
-        part = block[:, overlap:] if i else block
-        total += float(np.sum(part.astype(np.float64) ** 2))
-        count += part.size
-    return total / max(count, 1)
 
 
 def _parse_stems(stems: list[str] | tuple[str, ...] | str | None, classes: tuple[str, ...]) -> list[str]:

@@ -151,18 +151,21 @@ def load(path: str | Path) -> tuple[np.ndarray, int]:
     return _check(path, np.ascontiguousarray(data.T)), int(rate)
 
 
-def blocks(path: str | Path, block: int, overlap: int = 0, start: int = 0, frames: int | None = None) -> Iterator[np.ndarray]:
+def blocks(
+    path: str | Path, block: int, overlap: int = 0, start: int = 0, frames: int | None = None, meta: AudioInfo | None = None
+) -> Iterator[np.ndarray]:
     """Read a file in blocks of ``block`` samples, each also holding the next ``overlap`` samples.
 
     Args:
         start, frames: read only ``frames`` samples (default: to the end) from sample ``start``.
+        meta: the file's :func:`info`, when the caller has read it already (the header is read once).
     Yields:
         ``(channels, <= block + overlap)`` float32; consecutive blocks start ``block`` apart.
     Raises:
         AudioLoadError: as :func:`load`, detected when the bad part is reached.
     """
     path = Path(path)
-    expected = info(path)
+    expected = info(path) if meta is None else meta
     wanted = max(0, expected.frames - start) if frames is None else min(frames, max(0, expected.frames - start))
     read = 0
     try:

@@ -57,7 +57,8 @@ def _split_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     existing.add_argument("--overwrite", action="store_true", help="replace existing stems (by default they are refused)")
     p.add_argument("--report", action="store_true", help=f"also write OUTDIR/report.html: loudness, peaks, thumbnails ({PLOTS_EXTRA})")
     _engine_options(p)
-    _inference_options(p)
+    _threads_option(p)
+    _settings_option(p)
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
@@ -170,32 +171,27 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--confusion", action="store_true", help="also split each stem alone: where does each stem go?")
     p.add_argument("--karaoke", action="store_true", help="also score the karaoke preset's accompaniment (songs with vocals)")
     p.add_argument("--plot", metavar="PNG", help=f"also draw the table as a bar chart ({PLOTS_EXTRA})")
-    _inference_options(p)
+    _settings_option(p)
 
 
-INFERENCE_OPTIONS: dict[str, dict[str, Any]] = {  # Separator keyword → argparse settings of its --option
-    "hardness": {"type": float, "help": "blind mode soft k-means hardness (inf: binary masks)"},
-    "class_weight": {"type": float, "help": "blind mode: weight of the class posteriors in clustering"},
-    "reference_db": {"type": float, "help": "RMS level (dBFS) the network hears every track at"},
-    "mask_power": {"type": float, "help": "named mode: sharpen the masks (1: as the network gives them)"},
-    "naming": {"choices": ["clusters", "masks"], "help": "named mode: name k-means clusters, or use the mask head's masks"},
-    "presence": {"type": float, "help": "named mode: energy share (0..1) from which a stem counts as present"},
-    "blend": {"type": float, "help": "named mode: weight of the cluster masks against the mask head's (0..1)"},
-    "extra_clusters": {"type": int, "help": "named mode: clusters beyond the stems present (each feeds its likeliest stem)"},
-    "blind_blend": {"type": float, "help": "blind mode: weight of the cluster masks against the mask head's (0..1)"},
-    "percussive": {"type": float, "help": "weight of per-bin percussive evidence on the drums stem (0: off)"},
-    "pan": {"type": float, "help": "weight of per-bin stereo-position evidence (0: off)"},
-}
+def _settings_option(p: argparse.ArgumentParser) -> None:
+    """``--settings FILE``: split settings over the model file's own (docs/settings.md)."""
+    p.add_argument(
+        "--settings", metavar="FILE", help="TOML or JSON file of split settings over the model's own (experts; docs/settings.md)"
+    )
 
 
-def _inference_options(p: argparse.ArgumentParser) -> None:
-    """Overrides of the inference settings stored in the checkpoint (or of :class:`Separator`'s defaults)."""
-    for name, settings in INFERENCE_OPTIONS.items():
-        p.add_argument("--" + name.replace("_", "-"), **settings)
+def _threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for the network and masks (default: $SEPARATOR_THREADS or all cores)"
+    )
 
 
-def _inference_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {n: getattr(args, n) for n in INFERENCE_OPTIONS if getattr(args, n, None) is not None}
+def _settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--settings`` file's settings (checked), or none."""
+    from separator.settings import read_overrides
+
+    return read_overrides(args.settings) if getattr(args, "settings", None) else {}
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -204,7 +200,7 @@ def _export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "checkpoint", metavar="CHECKPOINT", nargs="+", help="e.g. runs/default/best.pt; several make an ensemble that splits as one model"
     )
     p.add_argument("-o", "--out", default=None, metavar="PATH", help="default: the package's pretrained/default.pt")
-    _inference_options(p)
+    _settings_option(p)
 
 
 def _inspect_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -224,7 +220,7 @@ def _inspect_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--height", type=int, default=1000, help="picture height in pixels")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--model", metavar="PATH", help="checkpoint (default: the shipped model)")
-    _inference_options(p)
+    _settings_option(p)
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -234,7 +230,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
     require("separator inspect", "matplotlib")  # one line, before the model loads
     out = Path(args.out) if args.out else Path(Path(args.input).stem + ".png")
-    separator = Separator.from_pretrained(args.model, device=args.device, **_inference_overrides(args))
+    separator = Separator.from_pretrained(args.model, device=args.device, **_settings_overrides(args))
     picture = inspect_file(args.input, out, separator, args.stems, args.clusters, args.start, args.length, args.width, args.height)
     print(f"{picture.path}: {', '.join(picture.overview.names)}", file=sys.stderr)
     return EXIT_OK
@@ -268,12 +264,12 @@ def _split(args: argparse.Namespace) -> int:
     engine = make_engine(
         args.engine, workers=args.workers, address=args.address, gpus_per_worker=args.gpus_per_worker, workers_label="jobs"
     )
-    overrides = _inference_overrides(args)
+    overrides = _settings_overrides(args)
     on_ray = args.engine == "ray"
     # on Ray the driver only names and checks the stems; every actor loads its own model on its own device
-    separator = Separator.from_pretrained(args.model, device="cpu" if on_ray else args.device, **overrides)
+    separator = Separator.from_pretrained(args.model, device="cpu" if on_ray else args.device, threads=args.threads, **overrides)
     model = str(Path(args.model).absolute()) if args.model else None  # the actors may run in another folder
-    load = functools.partial(Separator.from_pretrained, model, args.device, **overrides) if on_ray else None
+    load = functools.partial(Separator.from_pretrained, model, args.device, threads=args.threads, **overrides) if on_ray else None
     seconds = {f: _range_seconds(total, args.start, args.length) for f, total in durations(files).items()}
     with ProgressBar(seconds, args.quiet, failed_prefix="error", show_done=True) as bar:
         report = split_files(
@@ -363,7 +359,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from separator.separate import Separator
     from separator.training.evaluate import evaluate_model, format_table
 
-    separator = Separator.from_pretrained(args.model, device=args.device, **_inference_overrides(args))
+    separator = Separator.from_pretrained(args.model, device=args.device, **_settings_overrides(args))
     if args.plot:
         from stemreports.plots import require
 
@@ -389,11 +385,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint
     from separator.separate import DEFAULT_MODEL
+    from separator.settings import SplitSettings
 
     loaded = [load_checkpoint(path) for path in args.checkpoint]
     described = [{"step": extra.get("step"), "val": extra.get("val"), "config": extra.get("config")} for _, extra in loaded]
-    kept = {**described[0], "inference": _inference_overrides(args)}
     model: Network = loaded[0][0]
+    settings = (model.split_settings or SplitSettings()).replace(**_settings_overrides(args))
+    kept = {**described[0], "inference": settings.to_dict()}  # every setting, so the file says how it splits
     if len(loaded) > 1:
         members = [m for net, _ in loaded for m in (net.members if isinstance(net, ChimeraEnsemble) else [net])]
         try:

@@ -188,19 +188,29 @@ def test_start_and_length_are_in_the_help(capsys: pytest.CaptureFixture[str]) ->
     assert "--start S split only from S seconds on" in help_text and "--length L split only L seconds" in help_text
 
 
-def test_every_inference_option_reaches_the_separator_from_split_evaluate_and_export() -> None:
-    """Each ``--option`` of the inference settings names a ``Separator`` argument and is passed on;
-    none is silently dropped (``--pan`` once was)."""
-    import inspect
+def test_split_help_lists_at_most_twenty_options_and_no_tuning_weight(capsys) -> None:  # type: ignore[no-untyped-def]
+    """The options a user decides stay; the split settings live in the model file (``--settings FILE`` for experts)."""
+    from separator.settings import names
+    from stemsplit.separator_cli import get_parser
 
-    from separator import Separator
-    from stemsplit.separator_cli import INFERENCE_OPTIONS, _inference_overrides, get_parser
+    with pytest.raises(SystemExit):
+        get_parser().parse_args(["split", "--help"])
+    text = capsys.readouterr().out
+    options = {word.rstrip(",") for line in text.splitlines() for word in line.split() if word.startswith("-")}
+    flags = {o.split("=")[0] for o in options if not o.startswith("---")}
+    listed = [line for line in text.splitlines() if line.lstrip().startswith("-")]
+    assert len(listed) <= 20, listed
+    assert not {"--" + n.replace("_", "-") for n in names()} & flags
+    assert {"--settings", "--threads", "--stems", "--clusters", "--model", "--device"} <= flags
 
-    parameters = inspect.signature(Separator.__init__).parameters
-    assert set(INFERENCE_OPTIONS) <= set(parameters)
-    values = {"naming": "masks", "extra_clusters": "2"}
-    argv = [token for name in INFERENCE_OPTIONS for token in ("--" + name.replace("_", "-"), values.get(name, "0.25"))]
-    for command in (["split", "x.wav", "-o", "out"], ["evaluate", "--data", "d"], ["export", "c.pt"]):
-        overrides = _inference_overrides(get_parser().parse_args([*command, *argv]))
-        assert set(overrides) == set(INFERENCE_OPTIONS), command
-        assert overrides["pan"] == 0.25 and overrides["extra_clusters"] == 2 and overrides["naming"] == "masks"
+
+@pytest.mark.parametrize(
+    "command", [["split", "x.wav", "-o", "out"], ["evaluate", "--data", "d"], ["export", "c.pt"], ["inspect", "x.wav"]]
+)
+def test_a_settings_file_reaches_the_separator_from_every_command_that_splits(tmp_path, command) -> None:  # type: ignore[no-untyped-def]
+    from stemsplit.separator_cli import _settings_overrides, get_parser
+
+    path = tmp_path / "s.toml"
+    path.write_text('pan = 0.25\nnaming = "masks"\nextra_clusters = 2\n')
+    overrides = _settings_overrides(get_parser().parse_args([*command, "--settings", str(path)]))
+    assert overrides == {"pan": 0.25, "naming": "masks", "extra_clusters": 2}

@@ -11,6 +11,7 @@ import torch
 from separator import DEFAULT_MODEL, ModelLoadError
 from separator.classes import CLASSES
 from separator.model import ChimeraEnsemble, ChimeraNet, load_checkpoint, save_checkpoint
+from separator.settings import SplitSettings
 from separator.training.train import trainable
 from stemsplit.separator_cli import main
 
@@ -88,10 +89,17 @@ def test_an_ensemble_needs_two_members_with_the_same_classes() -> None:
 def test_export_of_several_checkpoints_writes_a_float16_ensemble_with_its_inference_settings(tmp_path: Path) -> None:
     save_checkpoint(_tiny(stereo=True), tmp_path / "a.pt", {"step": 9})
     save_checkpoint(_tiny(), tmp_path / "b.pt", {"step": 4})
-    assert main(["export", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "-o", str(tmp_path / "e.pt"), "--blind-blend", "0.25"]) == 0
+    (tmp_path / "s.json").write_text('{"blind_blend": 0.25}')
+    assert (
+        main(
+            ["export", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "-o", str(tmp_path / "e.pt"), "--settings", str(tmp_path / "s.json")]
+        )
+        == 0
+    )
     loaded, extra = load_checkpoint(tmp_path / "e.pt")
     assert isinstance(loaded, ChimeraEnsemble) and [m.stereo for m in loaded.members] == [True, False]
-    assert extra["inference"] == {"blind_blend": 0.25}
+    assert extra["inference"] == SplitSettings(blind_blend=0.25).to_dict()  # every setting, the file's over the defaults
+    assert loaded.split_settings == SplitSettings(blind_blend=0.25)
     assert [m["step"] for m in extra["members"]] == [9, 4]
     payload = torch.load(io.BytesIO((tmp_path / "e.pt").read_bytes()[:-32]), weights_only=True)
     assert payload["state"]["members.0.lstm.weight_ih_l0"].dtype == torch.float16

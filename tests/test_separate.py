@@ -231,7 +231,8 @@ def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray,
         return forward(*args, **kwargs)
 
     monkeypatch.setattr(sep.model, "forward", counted)
-    n_segments = len(list(sep._segments(lambda: iter([mixture]), *sep._block_sizes(44100))))
+    plan = sep._plan(sep.stem_names(), None, 44100, mixture.shape[-1])
+    n_segments = len(list(sep._segments(lambda: iter([mixture]), plan)))
     limit = separate_module.FIRST_PASS_BYTES
     for kwargs in ({}, {"clusters": 3}):
         calls[0] = 0

@@ -1,0 +1,106 @@
+"""From the network's outputs to stems, for one segment: band masks per unit, per-bin refinement, iSTFT.
+
+A *unit* is what masks are made for: a class in named mode (summed into the requested stems last, so a
+stem of ``stems="vocals"`` equals that stem of a full split), a source in blind mode. :class:`Routing`
+says how units get their masks; it is decided once per track (:mod:`separator.separate`).
+
+Every step keeps the masks summing to 1 over units, so the stems add up to the mixture; the last
+step makes that exact: the loudest stem is the mixture minus the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from separator.features import bands_to_bins, istft
+from separator.kmeans import soft_assign
+from separator.panning import favour_pan
+from separator.percussive import favour_percussive, percussive_share
+from separator.settings import SplitSettings
+
+
+@dataclass
+class Routing:
+    """How a track's masks are made: per unit, then summed into the output stems.
+
+    ``centroids (k, D')``: fitted clusters (``None``: the mask head's masks alone); ``route (k, n_units)``
+    0/1, cluster → unit; ``groups (n_classes, n_units)`` 0/1, class → unit for the mask head's masks, mixed
+    in with weight ``1 - blend``; ``drums``: the unit that is the drums, if any; ``collect (n_units,
+    n_stems)`` 0/1, unit → output stem.
+    """
+
+    centroids: torch.Tensor | None
+    route: torch.Tensor | None
+    groups: torch.Tensor
+    blend: float
+    drums: int | None
+    collect: torch.Tensor
+
+
+def cluster_features(embeddings: torch.Tensor, class_masks: torch.Tensor, class_weight: float) -> torch.Tensor:
+    """What k-means clusters: ``(..., D)`` embeddings [+ ``class_weight`` × class posteriors] → ``(n, D [+ C])``."""
+    if class_weight:
+        embeddings = torch.cat([embeddings, class_weight * class_masks], dim=-1)
+    return embeddings.reshape(-1, embeddings.shape[-1])
+
+
+def head_masks(class_masks: torch.Tensor, groups: torch.Tensor, mask_power: float) -> torch.Tensor:
+    """The mask head's ``(t, bands, C)`` class masks grouped by ``groups (C, n_units)`` → ``(n_units, t, bands)``."""
+    if mask_power != 1.0:
+        class_masks = class_masks**mask_power
+        class_masks = class_masks / class_masks.sum(-1, keepdim=True).clamp(min=1e-12)
+    return (class_masks @ groups).permute(2, 0, 1)
+
+
+def unit_masks(embeddings: torch.Tensor, class_masks: torch.Tensor, routing: Routing, settings: SplitSettings) -> torch.Tensor:
+    """``(n_units, t, bands)`` band masks that sum to 1 over units, from ``embeddings (t, bands, D)`` and
+    ``class_masks (t, bands, C)``."""
+    head = head_masks(class_masks, routing.groups, settings.mask_power)
+    if routing.centroids is None or routing.route is None:
+        return head
+    t, f, _ = embeddings.shape
+    resp = soft_assign(cluster_features(embeddings, class_masks, settings.class_weight), routing.centroids, settings.hardness)
+    masks = (resp @ routing.route).T.reshape(-1, t, f)
+    return masks if routing.blend >= 1 else routing.blend * masks + (1 - routing.blend) * head
+
+
+def collect(masks: torch.Tensor, into: torch.Tensor) -> torch.Tensor:
+    """``(n_units, ...)`` masks summed into stems by ``into (n_units, n_stems)`` → ``(n_stems, ...)``."""
+    if into.shape[0] == into.shape[1] and torch.equal(into, torch.eye(len(into), device=into.device)):
+        return masks
+    return torch.einsum("u...,us->s...", masks, into)
+
+
+def bin_masks(band_masks: torch.Tensor, spec: torch.Tensor, routing: Routing, settings: SplitSettings) -> torch.Tensor:
+    """Per-bin stem masks ``(n_stems, bins, t)`` from per-unit band masks ``(n_units, t, bands)`` and the
+    segment's ``spec (channels, bins, t)``: copied to the bins, refined by the percussive and pan evidence,
+    summed into the stems."""
+    masks = bands_to_bins(band_masks, spec.shape[-2])
+    if (settings.percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2):
+        magnitude = spec.abs()
+        if settings.percussive and routing.drums is not None:
+            masks = favour_percussive(masks, percussive_share(spec, magnitude=magnitude), routing.drums, settings.percussive)
+        masks = favour_pan(masks, spec, settings.pan, magnitude=magnitude)
+    return collect(masks, routing.collect)
+
+
+def apply_masks(masks: torch.Tensor, spec: torch.Tensor, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Stems ``(n_stems, channels, n)`` of ``audio (channels, n)`` from ``masks (n_stems, bins, t)`` that sum
+    to 1 over stems and the audio's ``spec (channels, bins, t)``.
+
+    One batched iSTFT for every stem but the loudest, which is the audio minus the others: the stems add
+    up to the input exactly, and the inverse transform runs once less.
+    """
+    n_stems = masks.shape[0]
+    if n_stems == 1:
+        return audio.unsqueeze(0).clone()
+    power = spec.real.square() + spec.imag.square()  # (channels, bins, t)
+    loudest = int(torch.einsum("sbt,cbt->s", masks, power).argmax())
+    others = [s for s in range(n_stems) if s != loudest]
+    real = torch.view_as_real(spec)  # (channels, bins, t, 2): a real product, no complex copy of the masks
+    masked = masks[others].unsqueeze(1).unsqueeze(-1) * real.unsqueeze(0)
+    stems = istft(torch.view_as_complex(masked), sample_rate, audio.shape[-1])  # (n_stems - 1, channels, n)
+    rest = audio - stems.sum(0)
+    return torch.cat([stems[:loudest], rest.unsqueeze(0), stems[loudest:]])
