@@ -344,6 +344,27 @@ class Separator:
         offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
         yield from self.stream_masks(reader, n, meta.sample_rate, names, clusters, offset)
 
+    def file_stems(
+        self,
+        path: str | Path,
+        names: list[str],
+        clusters: int | None = None,
+        start: int = 0,
+        frames: int | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The stems :meth:`separate_file` writes, as pieces ``(n_stems, channels, n)`` in order, not written
+        (for pictures, so they show what the files hold); ``frames`` samples from sample ``start``.
+
+        Raises:
+            AudioLoadError: the file cannot be read.
+        """
+        meta = audio_io.info(path)
+        n = max(0, meta.frames - start) if frames is None else min(frames, max(0, meta.frames - start))
+        block, overlap = self._block_sizes(meta.sample_rate)
+        reader = lambda: audio_io.blocks(path, block, overlap, start=start, frames=n)  # noqa: E731
+        offset = self._level_offset(_mean_power(reader(), overlap)) if self.reference_db is not None else 0.0
+        yield from self.stream(reader, n, meta.sample_rate, names, clusters, None, offset)
+
     def stream_masks(
         self,
         reader: Callable[[], Iterator[np.ndarray]],
