@@ -277,7 +277,7 @@ def _split(args: argparse.Namespace) -> int:
     seconds = {f: _range_seconds(total, args.start, args.length) for f, total in durations(files).items()}
     with ProgressBar(seconds, args.quiet, failed_prefix="error", show_done=True) as bar:
         report = split_files(
-            files,
+            args.inputs,
             args.out,
             separator,
             load_separator=load,

@@ -64,7 +64,7 @@ def test_folders_are_searched_and_one_bad_file_does_not_stop_the_rest(
     (inputs / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
     code = split(inputs, "-o", tmp_path / "out", "--stems", "drums")
     assert code == 1
-    assert sorted(p.name for p in (tmp_path / "out" / "a").iterdir()) == ["drums.wav", "other.wav"]
+    assert sorted(p.name for p in (tmp_path / "out" / "sub" / "a").iterdir()) == ["drums.wav", "other.wav"]
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {inputs / 'broken.wav'}: not a readable audio file" + err[0].split("not a readable audio file")[1]]
 

@@ -131,3 +131,21 @@ def test_a_full_disk_is_one_line_naming_the_output_and_leaves_no_partial_file(
     line = one_line(capsys.readouterr().err)
     assert f"{out}" in line and "No space left on device" in line and "free some space" in line
     assert [p for p in out.rglob("*") if p.is_file() and p.name != "batch-report.json"] == []
+
+
+# -- one output rule: sub-folders mirrored, no two inputs on one track ------------------------------
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_both_commands_mirror_sub_folders_and_keep_files_of_the_same_name_apart(cli: str, tmp_path: Path) -> None:
+    coll = tmp_path / "coll"
+    for name in ("cd1/01.wav", "cd2/01.wav", "x.wav", "x.flac"):
+        write(coll / name, noise(0.5, seed=len(name)))
+    out = tmp_path / "out"
+    args = ["split", "-q", "--stems", "drums", str(coll), "-o", str(out)] if cli == "separator split" else run_cli(cli, coll, out)
+    assert CLIS[cli](args) == 0
+    tracks = ["cd1/01", "cd2/01", "x.flac", "x.wav"]
+    if cli == "separator split":
+        assert sorted(str(p.parent.relative_to(out)) for p in out.rglob("drums.wav")) == tracks
+    else:
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*.wav")) == [f"{t}.wav" for t in tracks]
