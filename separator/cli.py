@@ -159,8 +159,17 @@ def _train_options(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("evaluate", help="SI-SDR improvement table on generated songs")
-    p.add_argument("--data", required=True, metavar="DIR", help="a folder made by make-data")
+    p = sub.add_parser("evaluate", help="SI-SDR improvement table on generated songs or your own multitracks")
+    p.add_argument(
+        "--data", required=True, metavar="DIR",
+        help="a folder made by make-data, MUSDB18-HQ (its test/ is read) or one folder per song: <song>/mixture.wav + <stem>.wav",
+    )  # fmt: skip
+    p.add_argument(
+        "--stem-map",
+        default="",
+        metavar="MAP",
+        help='for <song>/<stem>.wav folders: file name patterns to stems, e.g. "gtr*=guitar,vox*=vocals"',
+    )
     p.add_argument("--model", metavar="PATH")
     p.add_argument("--max-songs", type=int, default=50)
     p.add_argument("--skip-songs", type=int, default=0, metavar="N", help="leave out the first N songs (e.g. those settings were tuned on)")
@@ -369,13 +378,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         require("--plot", "matplotlib")  # before the evaluation's minutes of work
     result = evaluate_model(
-        separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke, skip_songs=args.skip_songs
-    )
+        separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke, skip_songs=args.skip_songs,
+        stem_map=args.stem_map or None,
+    )  # fmt: skip
     print(format_table(result))
     if args.confusion:
         from separator.evaluate import confusion, format_confusion
 
-        result["confusion"] = confusion(separator, args.data, args.max_songs)
+        result["confusion"] = confusion(separator, args.data, args.max_songs, args.stem_map or None)
         print(format_confusion(result["confusion"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
