@@ -90,6 +90,7 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--mono", action="store_true", help="store mono downmixes (n_songs, n_slots, samples), the old layout")
     p.add_argument("--soundfont", action="append", metavar="SF2", help="use only these SoundFonts (repeatable)")
     p.add_argument("--no-espeak", action="store_true", help="no espeak-ng speech in the vocals")
+    p.add_argument("--allow-missing", action="store_true", help="make songs even when no source found plays some classes")
     p.add_argument(
         "--only", action="append", default=[], metavar="PAT", help="draw only from sources whose id contains PAT (repeatable or a,b)"
     )
@@ -328,7 +329,9 @@ def _make_data(args: argparse.Namespace) -> int:
     if args.no_espeak:
         recipe.use_espeak = False
     print(format_sources(recipe), file=sys.stderr)
-    shards = make_dataset(args.out, args.songs, recipe, shard_size=args.shard_size, jobs=args.jobs, stereo=not args.mono)
+    shards = make_dataset(
+        args.out, args.songs, recipe, shard_size=args.shard_size, jobs=args.jobs, stereo=not args.mono, allow_missing=args.allow_missing
+    )
     print(format_counts(drawn_counts(shards)), file=sys.stderr)
     print(f"{args.songs} songs in {len(shards)} shards under {args.out}", file=sys.stderr)
     return EXIT_OK
