@@ -254,6 +254,7 @@ class PartFile:
     temporary: Path
     file: sf.SoundFile
     committed: bool = False
+    folders: tuple[Path, ...] = ()  # the folders opening it made, deepest first: removed with it when left empty
 
     def commit(self) -> None:
         """Rename the finished (closed) file into place.
@@ -269,10 +270,10 @@ class PartFile:
         self.committed = True
 
     def discard(self) -> None:
-        """Remove the temporary file, unless it was committed."""
+        """Remove the temporary file, unless it was committed, and the folders made for it that it leaves empty."""
         if not self.committed:
-            with contextlib.suppress(OSError):
-                os.unlink(self.temporary)
+            _unlink(self.temporary)
+            remove_empty(self.folders)
 
 
 @contextlib.contextmanager
@@ -288,24 +289,49 @@ def part_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: st
     """
     path = Path(path)
     fmt, subtype = subtype_for(path, bit_depth)
+    folders = _missing_folders(path.parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
     except (FileExistsError, NotADirectoryError) as exc:
         raise AudioWriteError(f"{path}: cannot write: a file stands where its folder should be ({exc.strerror})") from exc
     except OSError as exc:
+        remove_empty(folders)
         raise AudioWriteError(write_error(path, exc)) from exc
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=subtype) as f:
-            yield PartFile(path, Path(tmp), f)
+            yield PartFile(path, Path(tmp), f, folders=folders)
     except OSError as exc:
-        _unlink(tmp)
+        _abandon(tmp, folders)
         raise AudioWriteError(write_error(path, exc)) from exc
-    except BaseException:
-        _unlink(tmp)
+    except BaseException:  # an error or an interrupt: no temporary file, and no folder made only for it
+        _abandon(tmp, folders)
         raise
+
+
+def _missing_folders(folder: Path) -> tuple[Path, ...]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return tuple(missing)
+
+
+def remove_empty(folders: Sequence[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty; stop at the first that is not (or is gone)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _abandon(tmp: str | Path, folders: Sequence[Path]) -> None:
+    _unlink(tmp)
+    remove_empty(folders)
 
 
 @contextlib.contextmanager

@@ -262,6 +262,7 @@ def find_inputs(inputs: Sequence[str], exclude: str | Path | None = None) -> tup
 def _split(args: argparse.Namespace) -> int:
     from batch_runner import REPORT_NAME, make_engine, table, write_report
     from batch_runner.progress import ProgressBar, durations
+    from batch_runner.report import wants_summary
     from separator.batch import split_files
     from separator.files import check_output_dir
     from separator.separate import Separator
@@ -305,7 +306,7 @@ def _split(args: argparse.Namespace) -> int:
         )
     if on_ray and report.results:
         write_report(report, Path(args.out) / REPORT_NAME, {"command": "separator split", "model": str(args.model or "default")})
-    if not args.quiet and report.results:
+    if not args.quiet and wants_summary(report):
         print(table(report, "separator split"))
     return EXIT_FAILED if problems or not report.ok else EXIT_OK
 

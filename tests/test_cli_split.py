@@ -12,6 +12,7 @@ from conftest import generated_song, sine
 
 from separator import audio as audio_io
 from separator.cli import main
+from separator.separate import Separator
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +205,17 @@ def test_every_inference_option_reaches_the_separator_from_split_evaluate_and_ex
         overrides = _inference_overrides(get_parser().parse_args([*command, *argv]))
         assert set(overrides) == set(INFERENCE_OPTIONS), command
         assert overrides["pan"] == 0.25 and overrides["extra_clusters"] == 2 and overrides["naming"] == "masks"
+
+
+def test_an_interrupted_split_leaves_no_empty_track_folder(
+    song_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(self: Separator, reader: object, n_samples: int, sample_rate: int, names: list[str], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        yield np.zeros((len(names), 2, 1000), np.float32)  # the stems' files are open and written to
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Separator, "stream", interrupted)
+    out = tmp_path / "out"
+    assert split(song_file, "-o", out / "album") == 130
+    assert capsys.readouterr().err.strip() == "separator: interrupted; no partial stems were left behind"
+    assert not out.exists(), f"left behind: {sorted(out.rglob('*'))}"
