@@ -9,7 +9,9 @@ is never overwritten.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -290,6 +292,7 @@ def part_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: st
     path = Path(path)
     fmt, subtype = subtype_for(path, bit_depth)
     folders = _missing_folders(path.parent)
+    sweep_parts(path)  # a killed worker's temporary file of this very output
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
@@ -309,6 +312,23 @@ def part_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: st
     except BaseException:  # an error or an interrupt: no temporary file, and no folder made only for it
         _abandon(tmp, folders)
         raise
+
+
+def sweep_parts(path: str | Path) -> list[Path]:
+    """Remove the temporary files that earlier writers of ``path`` left behind (a worker killed mid-file, a
+    process that was killed): the hidden files beside it named as :func:`part_writer` names them,
+    ``.<name>.<8 random characters>.part<suffix>``. Nothing else is touched: no other output's temporary
+    file, no file of another name. Returns what was removed.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    exact = re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}\.part{re.escape(path.suffix)}")  # mkstemp's 8 characters
+    candidates = path.parent.glob(glob.escape(f".{path.stem}.") + "*" + glob.escape(f".part{path.suffix}"))
+    stale = [p for p in candidates if exact.fullmatch(p.name)]
+    for part in stale:
+        _unlink(part)
+    return stale
 
 
 def _missing_folders(folder: Path) -> tuple[Path, ...]:

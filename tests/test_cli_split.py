@@ -219,3 +219,18 @@ def test_an_interrupted_split_leaves_no_empty_track_folder(
     assert split(song_file, "-o", out / "album") == 130
     assert capsys.readouterr().err.strip() == "separator: interrupted; no partial stems were left behind"
     assert not out.exists(), f"left behind: {sorted(out.rglob('*'))}"
+
+
+def test_the_next_run_and_skip_existing_sweep_the_tracks_stale_temporary_files_and_nothing_else(song_file: Path, tmp_path: Path) -> None:
+    """A worker killed mid-track leaves ``.<stem>.<8 random characters>.part.wav`` files in the track's folder."""
+    track = tmp_path / "out" / "song"
+    stale = [".drums.k1ll3d_x.part.wav", ".other.k1ll3d_x.part.wav"]
+    decoys = [".drums.abcd1234.part.flac", ".vocals.abcd1234.part.wav", ".drums.notes.part.wav", "notes.txt"]
+    for name in stale + decoys:
+        (track / name).parent.mkdir(parents=True, exist_ok=True)
+        (track / name).write_bytes(b"half a stem")
+    assert split(song_file, "-o", tmp_path / "out", "--stems", "drums") == 0
+    assert sorted(p.name for p in track.iterdir()) == sorted(["drums.wav", "other.wav", *decoys])
+    (track / stale[0]).write_bytes(b"left by a run killed after this track was done")
+    assert split(song_file, "-o", tmp_path / "out", "--stems", "drums", "--skip-existing") == 0
+    assert sorted(p.name for p in track.iterdir()) == sorted(["drums.wav", "other.wav", *decoys])
