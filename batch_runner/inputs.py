@@ -4,12 +4,19 @@ Folders are searched recursively for audio files. Left out of folders and globs:
 (``.name``), unfinished or temporary files (``*.part*``, ``*.tmp*``: the writers' own temporary names, a
 download in progress) and everything under the output folder, so that a second run never takes the first
 run's outputs as inputs.
+
+Each file gets one *track*, the name of its outputs (``OUT/<track>/<stem>.wav``, ``OUT/<track>.wav``): its path
+under the folder it was found in, without extension, so sub-folders are mirrored (``cd1/01``); a file named
+directly or matched by a glob is its own name (``01``). Tracks never collide: files that would share one
+keep their extension when they lie side by side (``x.wav`` and ``x.flac`` → ``x.wav``, ``x.flac``), and are
+led by as many of their folders' names as tell them apart when they do not (``cd1/01.wav``, ``cd2/01.wav``
+→ ``cd1/01``, ``cd2/01``). Nobody has to rename a file.
 """
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".w64", ".caf")
@@ -27,7 +34,7 @@ def is_candidate(file: Path, base: Path | None = None) -> bool:
 
 def expand(inputs: Iterable[str | Path], exclude: str | Path | None = None) -> list[tuple[Path, Path]]:
     """``(file, track)`` pairs in input order without repeats; ``track`` is the output name without extension
-    (``album/song`` for a file found in a folder).
+    (``album/song`` for a file found in a folder), distinct for distinct files (see the module's rule).
 
     A path or pattern that matches nothing is kept as it is, so that it is reported as a failed input;
     a file named explicitly is always taken (only folders and globs are filtered).
@@ -37,7 +44,37 @@ def expand(inputs: Iterable[str | Path], exclude: str | Path | None = None) -> l
     for item in inputs:
         for file, track in _expand_one(Path(item).expanduser(), skip):
             found.setdefault(file.resolve(), (file, track))
-    return list(found.values())
+    return distinct_tracks(list(found.values()))
+
+
+def distinct_tracks(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """``(file, track)`` pairs with every collision of tracks resolved (compared without case, as some disks
+    do): side by side, the colliding files keep their extension; otherwise their folders' names lead."""
+    pairs = _resolve(pairs, lambda file, track: track.with_name(file.name), same_folder=True)
+    for _ in range(max((len(f.resolve().parts) for f, _ in pairs), default=0)):  # one folder more each time
+        pairs = _resolve(pairs, lambda file, track: Path(_base(file, track).name) / track, same_folder=False)
+    return pairs
+
+
+def _resolve(pairs: list[tuple[Path, Path]], rename: Callable[[Path, Path], Path], same_folder: bool) -> list[tuple[Path, Path]]:
+    """``rename`` the tracks that collide with another file's track: those in the same folder when
+    ``same_folder``, in different folders otherwise; the other tracks stay."""
+    groups: dict[str, list[int]] = {}
+    for i, (_, track) in enumerate(pairs):
+        groups.setdefault(str(track).casefold(), []).append(i)
+    out = list(pairs)
+    for members in groups.values():
+        folders = [_base(*pairs[i]) for i in members]
+        for i, folder in zip(members, folders, strict=True):
+            shared = folders.count(folder) > 1
+            if len(members) > 1 and shared == same_folder:
+                out[i] = (pairs[i][0], rename(*pairs[i]))
+    return out
+
+
+def _base(file: Path, track: Path) -> Path:
+    """The folder a track's path is relative to (the input folder, or the file's own folder)."""
+    return file.resolve().parents[len(track.parts) - 1]
 
 
 def expand_inputs(inputs: Iterable[str | Path], exclude: str | Path | None = None) -> list[Path]:

@@ -3,7 +3,9 @@
 Planning runs on the driver before any engine starts, so a resumed run skips the
 same tracks whichever engine ran the first part: a track counts as done when
 every one of its outputs exists (outputs are renamed into place only when
-complete, so an existing file is a finished file).
+complete, so an existing file is a finished file). A skipped track's stale temporary files (a worker
+killed while writing it in an earlier run) are swept here; a track that is written sweeps its own when
+its writer opens (:func:`stembase.audio.sweep_parts`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from batch_runner.base import audio_seconds
 from batch_runner.policy import check_existing_policy, conflict
 from batch_runner.results import FAILED, SKIPPED, FileResult, Task
+from stembase.audio import sweep_parts
 
 Check = Callable[[Path, Sequence[Path]], "str | None"]
 
@@ -41,6 +44,8 @@ def plan(
     for index, (file, targets) in enumerate(entries):
         problem = (check and check(file, targets)) or conflict(targets, claimed, inputs, skip_existing, overwrite)
         if problem == SKIPPED:
+            for target in targets:  # done, but a killed worker of an earlier run may have left its temporary files
+                sweep_parts(target)
             settled[index] = FileResult(file, SKIPPED, audio_seconds=audio_seconds(file), outputs=list(targets))
         elif problem:
             settled[index] = FileResult(file, FAILED, audio_seconds=audio_seconds(file), error=problem)

@@ -55,7 +55,7 @@ def conflict(targets: Sequence[Path], claimed: dict[Path, Path], inputs: set[Pat
         return problem
     for t in targets:
         if t.resolve() in claimed:
-            return f"{t}: {claimed[t.resolve()]} writes the same output; rename one of the two inputs"
+            return f"{t}: {claimed[t.resolve()]} writes the same output; give one of them its own run with another -o/--out folder"
     if skip_existing and targets and all(t.exists() for t in targets):
         return SKIPPED
     return output_conflict(targets, overwrite=overwrite or skip_existing)

@@ -22,6 +22,13 @@ def durations(files: Iterable[Path]) -> dict[Path, float]:
     return {f.resolve(): audio_seconds(f) for f in files}
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
 class ProgressBar:
     """A tqdm bar over seconds of audio; pass :meth:`update` as a batch's ``progress``.
 
@@ -29,7 +36,7 @@ class ProgressBar:
 
     Args:
         durations: the seconds of every input, from :func:`durations`.
-        quiet: no bar (failures are still printed).
+        quiet: no bar (failures are still printed); there is none either when stderr is not a terminal.
         failed_prefix: what starts a failure's line (``failed: <file>: <reason>``).
         show_done: also print ``<input> -> <outputs>`` for every finished file.
     """
@@ -55,7 +62,7 @@ class ProgressBar:
             total=sum(self.durations.values()),
             desc="audio",
             file=sys.stderr,
-            disable=self.quiet,
+            disable=self.quiet or not _is_terminal(sys.stderr),  # piped to a log, a bar's redraws only garble it
             dynamic_ncols=True,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]",
         )

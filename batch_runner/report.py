@@ -60,6 +60,12 @@ def table(report: BatchReport, title: str) -> str:
     return "\n".join(rows)
 
 
+def wants_summary(report: BatchReport) -> bool:
+    """Whether the end-of-batch table tells more than the lines printed as files finished: not for an
+    empty run, nor for a run of one file that failed (its error line says it all)."""
+    return bool(report.results) and not (len(report.results) == 1 and report.results[0].status == FAILED)
+
+
 def failures_line(result: FileResult) -> str:
     """The input, then why it failed (the input named once, when the reason already starts with it)."""
     reason = result.error or "unknown error"

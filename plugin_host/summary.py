@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
-from batch_runner.report import duration, failures_line, table
+from batch_runner.report import duration, failures_line, table, wants_summary
 from plugin_host.batch import BatchReport
 
-__all__ = ["clipping", "duration", "failures_line", "table"]
+__all__ = ["clipping", "duration", "failures_line", "table", "wants_summary"]
 
 
 def clipping(report: BatchReport, bit_depth: str) -> str | None:

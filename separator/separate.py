@@ -143,13 +143,6 @@ class Separator:
         """The stem names the model knows, e.g. ``("drums", "bass", "guitar", "vocals", "other")``."""
         return self.model.classes
 
-    def __getattr__(self, name: str) -> Any:
-        """The settings read as attributes, as before they had an object of their own (``sep.pan``)."""
-        settings = self.__dict__.get("settings")
-        if settings is not None and name in SplitSettings.__dataclass_fields__:
-            return getattr(settings, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     # -- arguments -------------------------------------------------------------------------
 
     def stem_names(self, stems: list[str] | tuple[str, ...] | str | None = None, clusters: int | None = None) -> list[str]:
@@ -313,6 +306,26 @@ class Separator:
         plan = self._plan(names, clusters, meta.sample_rate, n)
         reader = lambda: audio_io.blocks(path, plan.block, plan.overlap, start=start, frames=n, meta=meta)  # noqa: E731
         yield from self.stream_masks(reader, plan)
+
+    def file_stems(
+        self,
+        path: str | Path,
+        names: list[str],
+        clusters: int | None = None,
+        start: int = 0,
+        frames: int | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The stems :meth:`separate_file` writes, as pieces ``(n_stems, channels, n)`` in order, not written
+        (for pictures, so they show what the files hold); ``frames`` samples from sample ``start``.
+
+        Raises:
+            AudioLoadError: the file cannot be read.
+        """
+        meta = audio_io.info(path)
+        n = max(0, meta.frames - start) if frames is None else min(frames, max(0, meta.frames - start))
+        plan = self._plan(names, clusters, meta.sample_rate, n)
+        reader = lambda: audio_io.blocks(path, plan.block, plan.overlap, start=start, frames=n, meta=meta)  # noqa: E731
+        yield from self.stream(reader, plan)
 
     def stream_masks(self, reader: Reader, plan: _Plan) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """Band masks of the audio ``reader()`` yields (as :meth:`stream`), segment by segment, bounded memory.

@@ -9,7 +9,9 @@ is never overwritten.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -257,6 +259,7 @@ class PartFile:
     temporary: Path
     file: sf.SoundFile
     committed: bool = False
+    folders: tuple[Path, ...] = ()  # the folders opening it made, deepest first: removed with it when left empty
 
     def commit(self) -> None:
         """Rename the finished (closed) file into place.
@@ -272,10 +275,10 @@ class PartFile:
         self.committed = True
 
     def discard(self) -> None:
-        """Remove the temporary file, unless it was committed."""
+        """Remove the temporary file, unless it was committed, and the folders made for it that it leaves empty."""
         if not self.committed:
-            with contextlib.suppress(OSError):
-                os.unlink(self.temporary)
+            _unlink(self.temporary)
+            remove_empty(self.folders)
 
 
 @contextlib.contextmanager
@@ -291,24 +294,67 @@ def part_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: st
     """
     path = Path(path)
     fmt, subtype = subtype_for(path, bit_depth)
+    folders = _missing_folders(path.parent)
+    sweep_parts(path)  # a killed worker's temporary file of this very output
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
     except (FileExistsError, NotADirectoryError) as exc:
         raise AudioWriteError(f"{path}: cannot write: a file stands where its folder should be ({exc.strerror})") from exc
     except OSError as exc:
+        remove_empty(folders)
         raise AudioWriteError(write_error(path, exc)) from exc
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=subtype) as f:
-            yield PartFile(path, Path(tmp), f)
+            yield PartFile(path, Path(tmp), f, folders=folders)
     except OSError as exc:
-        _unlink(tmp)
+        _abandon(tmp, folders)
         raise AudioWriteError(write_error(path, exc)) from exc
-    except BaseException:
-        _unlink(tmp)
+    except BaseException:  # an error or an interrupt: no temporary file, and no folder made only for it
+        _abandon(tmp, folders)
         raise
+
+
+def sweep_parts(path: str | Path) -> list[Path]:
+    """Remove the temporary files that earlier writers of ``path`` left behind (a worker killed mid-file, a
+    process that was killed): the hidden files beside it named as :func:`part_writer` names them,
+    ``.<name>.<8 random characters>.part<suffix>``. Nothing else is touched: no other output's temporary
+    file, no file of another name. Returns what was removed.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    exact = re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}\.part{re.escape(path.suffix)}")  # mkstemp's 8 characters
+    candidates = path.parent.glob(glob.escape(f".{path.stem}.") + "*" + glob.escape(f".part{path.suffix}"))
+    stale = [p for p in candidates if exact.fullmatch(p.name)]
+    for part in stale:
+        _unlink(part)
+    return stale
+
+
+def _missing_folders(folder: Path) -> tuple[Path, ...]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return tuple(missing)
+
+
+def remove_empty(folders: Sequence[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty; stop at the first that is not (or is gone)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _abandon(tmp: str | Path, folders: Sequence[Path]) -> None:
+    _unlink(tmp)
+    remove_empty(folders)
 
 
 @contextlib.contextmanager

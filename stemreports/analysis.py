@@ -2,9 +2,10 @@
 
 Three panels over the same time axis (seconds): the mixture's spectrogram (log
 frequency, dBFS), the *stem map* — each time–frequency cell coloured by the stems
-the masks give it to (a blend of the stems' colours, weighted by the masks;
-brightness is the mixture's level, so silence stays black) — and each stem's level
-over time (RMS, dBFS). Long files are streamed: the picture is a range
+that hold it (a blend of the stems' colours, weighted by each stem's share of the
+cell's power; brightness is the mixture's level, so silence stays black) — and each
+stem's level over time (RMS, dBFS). All of it is measured on the stems ``split``
+writes, so the picture shows what the files hold. Long files are streamed: the picture is a range
 (``start``/``length``) or a decimated overview of the whole file, averaged into at
 most one column per pixel, so memory does not grow with the file's length.
 
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from separator.features import N_BANDS, band_edges_hz, bins_per_band, full_scale_db, stft_size
+from separator.features import N_BANDS, band_edges_hz, band_power, full_scale_db, stft, stft_size
 from separator.separate import Separator
 from stembase import audio as audio_io
 from stemreports.plots import DB_RANGE, MIN_HZ, PlotError, log_rows, require, rgb, stem_colours, write_png
@@ -41,7 +43,7 @@ class Overview:
         names: the stems, in order.
         times: ``(columns + 1,)`` slice edges in seconds from the start of the file.
         mixture_db: ``(columns, N_BANDS)`` mixture band power, dBFS per bin.
-        masks: ``(n_stems, columns, N_BANDS)`` the masks, power-weighted within a slice; they sum to 1 over stems.
+        masks: ``(n_stems, columns, N_BANDS)`` each stem's share of the stems' band power; they sum to 1 over stems.
         levels_db: ``(n_stems + 1, columns)`` RMS of each stem, then of the mixture, in dBFS.
         sample_rate: in Hz.
     """
@@ -93,7 +95,10 @@ def analyse(
     length: float | None = None,
     columns: int = 1280,
 ) -> Overview:
-    """Stream ``path`` (or the range ``start`` … ``start + length`` seconds) through the separator's masks.
+    """Stream ``path`` (or the range ``start`` … ``start + length`` seconds) through the separator.
+
+    Everything shown is measured on the stems :meth:`Separator.file_stems` gives, the ones ``split``
+    writes (masks refined per bin included), so the levels are the written files' levels.
 
     Raises:
         AudioLoadError: the file cannot be read.
@@ -104,19 +109,49 @@ def analyse(
     first, n = _range(meta, start, length)
     names = separator.stem_names(stems, clusters)
     hop = stft_size(meta.sample_rate)[1]
-    columns = max(1, min(columns, n // hop + 1))
-    power = np.zeros((columns, N_BANDS))
-    stem_power = np.zeros((len(names), columns, N_BANDS))
-    count = np.zeros(columns)
-    for seg_start, masks, db in separator.file_masks(path, names, clusters, first, n):
-        centres = seg_start + np.arange(db.shape[0]) * hop
-        col = np.minimum((centres * columns) // max(n, 1), columns - 1).astype(int)
-        p = 10 ** (db.astype(np.float64) / 10)
-        np.add.at(power, col, p)
-        for s in range(len(names)):
-            np.add.at(stem_power[s], col, masks[s] * p)
-        np.add.at(count, col, 1)
-    return _overview(names, power, stem_power, count, meta.sample_rate, first, n, str(path), _mode(stems, clusters, separator))
+    sums = _Sums(len(names), max(1, min(columns, n // hop + 1)), n, meta.sample_rate)
+    position = 0
+    for piece in separator.file_stems(path, names, clusters, first, n):
+        sums.add(piece, position)
+        position += piece.shape[-1]
+    return _overview(names, sums, first, n, str(path), _mode(stems, clusters, separator))
+
+
+class _Sums:
+    """Per-column sums over the stems of a split: band power per frame, and sample power.
+
+    Attributes:
+        power: ``(n_stems + 1, columns, N_BANDS)`` summed band power per bin (stems, then the mixture).
+        frames: ``(columns,)`` STFT frames summed into each column.
+        squares: ``(n_stems + 1, columns)`` summed squared samples (all channels).
+        samples: ``(columns,)`` samples × channels summed into each column.
+    """
+
+    def __init__(self, n_stems: int, columns: int, n: int, sample_rate: int) -> None:
+        self.columns, self.n, self.sample_rate = columns, max(n, 1), sample_rate
+        self.power = np.zeros((n_stems + 1, columns, N_BANDS))
+        self.frames = np.zeros(columns)
+        self.squares = np.zeros((n_stems + 1, columns))
+        self.samples = np.zeros(columns)
+
+    def column(self, offsets: np.ndarray) -> np.ndarray:
+        """The column of each sample offset from the start of the range."""
+        return np.minimum((offsets * self.columns) // self.n, self.columns - 1).astype(int)
+
+    def add(self, piece: np.ndarray, position: int) -> None:
+        """Add a piece ``(n_stems, channels, m)`` of the stems that starts ``position`` samples into the range."""
+        x = np.concatenate([piece, piece.sum(0, keepdims=True)])  # the stems, then the mixture they add up to
+        m, hop = x.shape[-1], stft_size(self.sample_rate)[1]
+        owned = -(-m // hop)  # frames centred inside the piece; the next piece owns the rest
+        power = band_power(stft(torch.from_numpy(np.ascontiguousarray(x, np.float32)), self.sample_rate)).mean(1)[:, :owned]
+        frame_col = self.column(position + np.arange(power.shape[1]) * hop)
+        np.add.at(self.power.transpose(1, 0, 2), frame_col, power.double().numpy().transpose(1, 0, 2))  # a view: sums in place
+        self.frames += np.bincount(frame_col, minlength=self.columns)
+        sample_col = self.column(position + np.arange(m))
+        squares = (x.astype(np.float64) ** 2).sum(1)  # (n_stems + 1, m)
+        for s, sq in enumerate(squares):
+            self.squares[s] += np.bincount(sample_col, weights=sq, minlength=self.columns)
+        self.samples += np.bincount(sample_col, minlength=self.columns) * x.shape[1]
 
 
 def _range(meta: audio_io.AudioInfo, start: float | None, length: float | None) -> tuple[int, int]:
@@ -133,31 +168,19 @@ def _range(meta: audio_io.AudioInfo, start: float | None, length: float | None) 
 def _mode(stems: list[str] | str | None, clusters: int | None, separator: Separator) -> str:
     if clusters:
         return f"blind, {clusters} clusters"
-    return f"named stems ({separator.naming})"
+    return f"named stems ({separator.settings.naming})"
 
 
-def _overview(
-    names: list[str],
-    power: np.ndarray,
-    stem_power: np.ndarray,
-    count: np.ndarray,
-    sample_rate: int,
-    first: int,
-    n: int,
-    source: str,
-    mode: str,
-) -> Overview:
-    """Slice sums → means, masks and levels (see :class:`Overview`)."""
-    mean = power / np.maximum(count, 1)[:, None]
-    calib = full_scale_db(sample_rate)
-    mixture_db = 10 * np.log10(mean + 1e-12) - calib
-    masks = stem_power / np.maximum(power, 1e-30)[None]
-    masks[:, power <= 1e-30] = 1.0 / len(names)
-    weights = bins_per_band(sample_rate)
-    totals = np.concatenate([stem_power, power[None]]) @ weights / np.maximum(count, 1)[None]  # (n_stems + 1, columns)
-    levels = 10 * np.log10(totals + 1e-12) - calib
-    times = (first + np.linspace(0, n, len(count) + 1)) / sample_rate
-    return Overview(names, times, mixture_db, masks.astype(np.float32), levels, sample_rate, source, mode)
+def _overview(names: list[str], sums: _Sums, first: int, n: int, source: str, mode: str) -> Overview:
+    """Column sums → mixture spectrogram, stem shares and levels (see :class:`Overview`)."""
+    mean = sums.power / np.maximum(sums.frames, 1)[None, :, None]
+    mixture_db = 10 * np.log10(mean[-1] + 1e-12) - full_scale_db(sums.sample_rate)
+    stem_total = mean[:-1].sum(0)
+    masks = mean[:-1] / np.maximum(stem_total, 1e-30)[None]
+    masks[:, stem_total <= 1e-30] = 1.0 / len(names)
+    levels = 10 * np.log10(sums.squares / np.maximum(sums.samples, 1)[None] + 1e-12)
+    times = (first + np.linspace(0, n, sums.columns + 1)) / sums.sample_rate
+    return Overview(names, times, mixture_db, masks.astype(np.float32), levels, sums.sample_rate, source, mode)
 
 
 # -- the picture ------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def true_peak_db(audio: np.ndarray, block: int = 1 << 16) -> float:
 
 def output_name(result_input: Path, output: Path) -> str:
     """A column name for an output: its stem name, or ``mix`` for a chain's mixed file (``OUT/<track>.<ext>``)."""
-    return output.stem if output.parent.name == result_input.stem else "mix"
+    return output.stem if output.parent.name in (result_input.stem, result_input.name) else "mix"  # track "x" or "x.wav"
 
 
 @dataclass

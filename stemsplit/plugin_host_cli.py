@@ -22,7 +22,8 @@ from stembase import interrupt
 # so `--help` and `presets list` start at once and a Ctrl-C at any moment is one line (see run()).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ENGINES = ("local", "ray")  # batch_runner.ENGINES (a test keeps them equal)
-INTERRUPTED = "plugin-host: interrupted; finished files are complete, run again with --skip-existing to resume"
+INTERRUPTED = "plugin-host: interrupted"  # start-up, serve, presets: nothing to resume
+RUN_INTERRUPTED = "plugin-host: interrupted; finished files are complete, run again with --skip-existing to resume"
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -149,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     if on_ray:
         write_report(report, Path(args.out) / REPORT_NAME, {"command": "plugin-host run", "preset": chain.name})
-    if not args.quiet:
+    if not args.quiet and summary.wants_summary(report):
         print(summary.table(report, f"plugin-host run {chain.name}"))
     warning = summary.clipping(report, bit_depth)
     if warning:
@@ -229,8 +230,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (``plugin-host`` exits with it)."""
+    command = None
     try:
         args = get_parser().parse_args(argv)
+        command = args.func
         if args.func is not _run:
             interrupt.raise_from_now_on()  # `run` says when its start-up is over
         return int(args.func(args))
@@ -238,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plugin-host: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(INTERRUPTED, file=sys.stderr)
+        print(RUN_INTERRUPTED if command is _run else INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

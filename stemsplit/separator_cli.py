@@ -91,6 +91,7 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--mono", action="store_true", help="store mono downmixes (n_songs, n_slots, samples), the old layout")
     p.add_argument("--soundfont", action="append", metavar="SF2", help="use only these SoundFonts (repeatable)")
     p.add_argument("--no-espeak", action="store_true", help="no espeak-ng speech in the vocals")
+    p.add_argument("--allow-missing", action="store_true", help="make songs even when no source found plays some classes")
     p.add_argument(
         "--only", action="append", default=[], metavar="PAT", help="draw only from sources whose id contains PAT (repeatable or a,b)"
     )
@@ -160,8 +161,17 @@ def _train_options(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("evaluate", help="SI-SDR improvement table on generated songs")
-    p.add_argument("--data", required=True, metavar="DIR", help="a folder made by make-data")
+    p = sub.add_parser("evaluate", help="SI-SDR improvement table on generated songs or your own multitracks")
+    p.add_argument(
+        "--data", required=True, metavar="DIR",
+        help="a folder made by make-data, MUSDB18-HQ (its test/ is read) or one folder per song: <song>/mixture.wav + <stem>.wav",
+    )  # fmt: skip
+    p.add_argument(
+        "--stem-map",
+        default="",
+        metavar="MAP",
+        help='for <song>/<stem>.wav folders: file name patterns to stems, e.g. "gtr*=guitar,vox*=vocals"',
+    )
     p.add_argument("--model", metavar="PATH")
     p.add_argument("--max-songs", type=int, default=50)
     p.add_argument("--skip-songs", type=int, default=0, metavar="N", help="leave out the first N songs (e.g. those settings were tuned on)")
@@ -248,6 +258,7 @@ def find_inputs(inputs: Sequence[str], exclude: str | Path | None = None) -> tup
 def _split(args: argparse.Namespace) -> int:
     from batch_runner import REPORT_NAME, make_engine, table, write_report
     from batch_runner.progress import ProgressBar, durations
+    from batch_runner.report import wants_summary
     from separator.separate import Separator
     from stembase.outputs import check_output_dir
     from stemsplit.split_batch import split_files
@@ -273,7 +284,7 @@ def _split(args: argparse.Namespace) -> int:
     seconds = {f: _range_seconds(total, args.start, args.length) for f, total in durations(files).items()}
     with ProgressBar(seconds, args.quiet, failed_prefix="error", show_done=True) as bar:
         report = split_files(
-            files,
+            args.inputs,
             args.out,
             separator,
             load_separator=load,
@@ -291,7 +302,7 @@ def _split(args: argparse.Namespace) -> int:
         )
     if on_ray and report.results:
         write_report(report, Path(args.out) / REPORT_NAME, {"command": "separator split", "model": str(args.model or "default")})
-    if not args.quiet and report.results:
+    if not args.quiet and wants_summary(report):
         print(table(report, "separator split"))
     return EXIT_FAILED if problems or not report.ok else EXIT_OK
 
@@ -315,7 +326,9 @@ def _make_data(args: argparse.Namespace) -> int:
     if args.no_espeak:
         recipe.use_espeak = False
     print(format_sources(recipe), file=sys.stderr)
-    shards = make_dataset(args.out, args.songs, recipe, shard_size=args.shard_size, jobs=args.jobs, stereo=not args.mono)
+    shards = make_dataset(
+        args.out, args.songs, recipe, shard_size=args.shard_size, jobs=args.jobs, stereo=not args.mono, allow_missing=args.allow_missing
+    )
     print(format_counts(drawn_counts(shards)), file=sys.stderr)
     print(f"{args.songs} songs in {len(shards)} shards under {args.out}", file=sys.stderr)
     return EXIT_OK
@@ -365,13 +378,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         require("--plot", "matplotlib")  # before the evaluation's minutes of work
     result = evaluate_model(
-        separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke, skip_songs=args.skip_songs
-    )
+        separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke, skip_songs=args.skip_songs,
+        stem_map=args.stem_map or None,
+    )  # fmt: skip
     print(format_table(result))
     if args.confusion:
         from separator.training.evaluate import confusion, format_confusion
 
-        result["confusion"] = confusion(separator, args.data, args.max_songs)
+        result["confusion"] = confusion(separator, args.data, args.max_songs, args.stem_map or None)
         print(format_confusion(result["confusion"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

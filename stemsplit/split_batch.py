@@ -1,8 +1,8 @@
 """Split many files into stems on an engine (local threads or a Ray cluster): ``separator split``'s library side.
 
-Layout: ``OUT/<input name>/<stem>.<ext>``. Every stem of a track is written under
-a temporary name and renamed when all are complete, so ``skip_existing`` resumes
-an interrupted run, whichever engine ran the first part.
+Layout: ``OUT/<track>/<stem>.<ext>``, the track named by :mod:`batch_runner.inputs` (sub-folders
+mirrored). Every stem of a track is written under a temporary name and renamed when all are complete,
+so ``skip_existing`` resumes an interrupted run, whichever engine ran the first part.
 
 This module is the separator's worker factory for :mod:`batch_runner`: it stands with the
 command line, above the runner; the separator's core (``separate.py`` and below) never imports either.
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from batch_runner import Engine, LocalEngine, Outcome, ProgressFn, execute, plan
+from batch_runner.inputs import expand
 from batch_runner.results import BatchReport, Task
 from separator.errors import SeparatorError
 from separator.separate import Separator
@@ -56,10 +57,12 @@ def split_files(
     start: float = 0.0,
     length: float | None = None,
 ) -> BatchReport:
-    """Split every file into ``out_dir/<name>/<stem>.<ext>``; a track with an existing stem fails unless
+    """Split every file into ``out_dir/<track>/<stem>.<ext>``; a track with an existing stem fails unless
     ``skip_existing`` or ``overwrite`` (the policy of ``plugin-host run`` and the OSC server too).
 
     Args:
+        files: files, folders (searched recursively, sub-folders mirrored) and globs, expanded and named
+            as ``plugin-host run`` does (:mod:`batch_runner.inputs`).
         separator: the model: it names the stems, and does the work unless ``load_separator`` is given
             (shared by local workers, copied to each Ray actor).
         load_separator: loads a model; called once per worker instead, so each Ray actor loads its own
@@ -81,10 +84,8 @@ def split_files(
     """
     started = time.perf_counter()
     names = separator.stem_names(stems, clusters)
-    unique: dict[Path, Path] = {}
-    for f in map(Path, files):
-        unique.setdefault(f.resolve(), f)  # a file given twice is split once
-    entries = [(f, split_targets(f.stem, out_dir, names, ext)) for f in unique.values()]
+    # a file given twice is split once; tracks follow the one output rule of both command lines
+    entries = [(f, split_targets(str(track), out_dir, names, ext)) for f, track in expand(files, exclude=out_dir)]
     tasks, settled = plan(entries, skip_existing=skip_existing, overwrite=overwrite)
     factory = SplitWorkerFactory(load_separator or separator, stems, clusters, ext, bit_depth, start, length)
     page = None

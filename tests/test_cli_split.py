@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 from conftest import generated_song, sine
 
+from separator.separate import Separator
 from stembase import audio as audio_io
 from stemsplit.separator_cli import main
 
@@ -64,7 +65,7 @@ def test_folders_are_searched_and_one_bad_file_does_not_stop_the_rest(
     (inputs / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
     code = split(inputs, "-o", tmp_path / "out", "--stems", "drums")
     assert code == 1
-    assert sorted(p.name for p in (tmp_path / "out" / "a").iterdir()) == ["drums.wav", "other.wav"]
+    assert sorted(p.name for p in (tmp_path / "out" / "sub" / "a").iterdir()) == ["drums.wav", "other.wav"]
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {inputs / 'broken.wav'}: not a readable audio file" + err[0].split("not a readable audio file")[1]]
 
@@ -204,9 +205,10 @@ def test_split_help_lists_at_most_twenty_options_and_no_tuning_weight(capsys) ->
     assert {"--settings", "--threads", "--stems", "--clusters", "--model", "--device"} <= flags
 
 
-@pytest.mark.parametrize(
-    "command", [["split", "x.wav", "-o", "out"], ["evaluate", "--data", "d"], ["export", "c.pt"], ["inspect", "x.wav"]]
-)
+COMMANDS_THAT_SPLIT = [["split", "x.wav", "-o", "out"], ["evaluate", "--data", "d"], ["export", "c.pt"], ["inspect", "x.wav"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS_THAT_SPLIT)
 def test_a_settings_file_reaches_the_separator_from_every_command_that_splits(tmp_path, command) -> None:  # type: ignore[no-untyped-def]
     from stemsplit.separator_cli import _settings_overrides, get_parser
 
@@ -214,3 +216,32 @@ def test_a_settings_file_reaches_the_separator_from_every_command_that_splits(tm
     path.write_text('pan = 0.25\nnaming = "masks"\nextra_clusters = 2\n')
     overrides = _settings_overrides(get_parser().parse_args([*command, "--settings", str(path)]))
     assert overrides == {"pan": 0.25, "naming": "masks", "extra_clusters": 2}
+
+
+def test_an_interrupted_split_leaves_no_empty_track_folder(
+    song_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(self: Separator, reader: object, plan, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        yield np.zeros((len(plan.names), 2, 1000), np.float32)  # the stems' files are open and written to
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Separator, "stream", interrupted)
+    out = tmp_path / "out"
+    assert split(song_file, "-o", out / "album") == 130
+    assert capsys.readouterr().err.strip() == "separator: interrupted; no partial stems were left behind"
+    assert not out.exists(), f"left behind: {sorted(out.rglob('*'))}"
+
+
+def test_the_next_run_and_skip_existing_sweep_the_tracks_stale_temporary_files_and_nothing_else(song_file: Path, tmp_path: Path) -> None:
+    """A worker killed mid-track leaves ``.<stem>.<8 random characters>.part.wav`` files in the track's folder."""
+    track = tmp_path / "out" / "song"
+    stale = [".drums.k1ll3d_x.part.wav", ".other.k1ll3d_x.part.wav"]
+    decoys = [".drums.abcd1234.part.flac", ".vocals.abcd1234.part.wav", ".drums.notes.part.wav", "notes.txt"]
+    for name in stale + decoys:
+        (track / name).parent.mkdir(parents=True, exist_ok=True)
+        (track / name).write_bytes(b"half a stem")
+    assert split(song_file, "-o", tmp_path / "out", "--stems", "drums") == 0
+    assert sorted(p.name for p in track.iterdir()) == sorted(["drums.wav", "other.wav", *decoys])
+    (track / stale[0]).write_bytes(b"left by a run killed after this track was done")
+    assert split(song_file, "-o", tmp_path / "out", "--stems", "drums", "--skip-existing") == 0
+    assert sorted(p.name for p in track.iterdir()) == sorted(["drums.wav", "other.wav", *decoys])

@@ -202,3 +202,25 @@ def test_shards_hold_stereo_float16_stems_presence_labels_and_source_ids(tmp_pat
     assert data["sources"].shape == (3, n_slots)
     np.testing.assert_array_equal(data["sources"] != "", data["present"])
     assert int(data["sample_rate"]) == SR
+
+
+def test_make_data_without_sources_for_some_classes_is_an_error_naming_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only voices found (no SoundFont, no kit): a vocals-only data set is refused, unless asked for."""
+    from stemsplit.separator_cli import main
+
+    voices = [Source("speech:espeak", "speech", ("vocals",), "espeak"), Source("sing:formant", "sing", ("vocals",))]
+    monkeypatch.setattr(make, "detect_sources", lambda paths=None: voices)
+    monkeypatch.setattr(make, "_PLANS", {})
+    out = tmp_path / "data"
+    args = ["make-data", str(out), "--songs", "2", "--seconds", "1", "--shard-size", "2", "--no-espeak"]
+    assert main(args) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("error: no sound source plays drums, bass, guitar, other, so no song would have them; install one: ")
+    assert "pip install pretty_midi" in errors[0] and "--allow-missing" in errors[0]
+    assert not out.exists(), "refused before any work"
+    assert main([*args, "--allow-missing"]) == 0
+    with np.load(out / "shard-00000.npz") as data:
+        assert not data["present"][:, : CLASSES.index("vocals")].any()

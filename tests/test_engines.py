@@ -86,7 +86,8 @@ def test_planning_skips_finished_tracks_and_refuses_clashes(files: Path, tmp_pat
     tasks, settled = plan(pairs, skip_existing=True)
     assert [t.input.name for t in tasks] == ["f0.wav", "f4.wav"]
     assert settled[1].status == SKIPPED and settled[1].outputs == [out / "f1.wav"] and settled[1].audio_seconds == pytest.approx(0.5)
-    assert settled[2].error == f"{out / 'f0.wav'}: {files / 'f0.wav'} writes the same output; rename one of the two inputs"
+    remedy = "give one of them its own run with another -o/--out folder"
+    assert settled[2].error == f"{out / 'f0.wav'}: {files / 'f0.wav'} writes the same output; {remedy}"
     assert settled[3].error == f"{files / 'f4.wav'}: output would overwrite an input; choose another output folder"
 
 

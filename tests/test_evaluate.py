@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import generated_song
 
+from separator.classes import CLASSES
 from separator.training.evaluate import format_table, oracle_binary_mask
 from separator.training.metrics import best_permutation, si_sdr, si_sdr_improvement
+from stembase import audio as audio_io
+from stemsplit.separator_cli import main
 
 
 def test_si_sdr_is_scale_invariant_and_rewards_less_noise() -> None:
@@ -119,3 +125,58 @@ def test_skipping_songs_leaves_out_the_first_ones_across_shards(tmp_path) -> Non
     assert values(load_songs(tmp_path)[0]) == [1, 2, 3, 4]
     assert values(load_songs(tmp_path, skip=3)[0]) == [4]
     assert values(load_songs(tmp_path, max_songs=2, skip=1)[0]) == [2, 3]
+
+
+def _multitrack(folder: Path, names: dict[str, str], seconds: float = 2.0) -> Path:
+    """``folder/<song>/<file>.wav`` from generated song 1 (drums, bass, …) plus its ``mixture.wav``; ``names``
+    maps a class to the file name it is written under."""
+    stems, present = generated_song(1, seconds=seconds)
+    song = folder / "song-a"
+    for index, cls in enumerate(("drums", "bass", "guitar", "vocals", "other")):
+        if present[index] and cls in names:
+            audio_io.save(song / f"{names[cls]}.wav", stems[index], 44100)
+    audio_io.save(song / "mixture.wav", sum(stems[CLASSES.index(c)] for c in names), 44100)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "names,stem_map",
+    [
+        ({"drums": "drums", "bass": "bass", "vocals": "vocals", "other": "other"}, []),
+        ({"drums": "Kit", "bass": "bass DI"}, ["--stem-map", "kit*=drums"]),
+    ],
+    ids=["musdb", "own stems with a stem map"],
+)
+def test_evaluate_scores_multitrack_folders_as_train_reads_them(
+    names: dict[str, str], stem_map: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _multitrack(tmp_path / "multitracks", names)
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "--data", str(data), "--device", "cpu", "--no-oracle", "--json", str(out), *stem_map]) == 0
+    result = json.loads(out.read_text())
+    assert result["songs"] == 1 and "drums" in result["named"]
+    assert ("bass" in result["named"]) == (stem_map == []), "an unmapped, non-class name is scored in blind mode only"
+    assert "(1 songs)" in capsys.readouterr().out
+
+
+def _folder(path: Path, wavs: int = 0) -> Path:
+    path.mkdir()
+    for i in range(wavs):
+        audio_io.save(path / f"{i}.wav", np.zeros((1, 100), np.float32), 8000)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda d: d / "nowhere", "--data folder not found"),
+        (lambda d: _folder(d / "empty"), "no songs found; expected shard-*.npz files"),
+        (lambda d: _folder(d / "wavs", wavs=2), "no songs found; expected shard-*.npz files"),
+    ],
+    ids=["missing", "empty", "a folder of WAVs"],
+)
+def test_evaluate_on_a_wrong_folder_is_one_line_and_a_usage_error(make, message: str, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    folder = make(tmp_path)
+    assert main(["evaluate", "--data", str(folder), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {folder}: {message}"), err

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import generated_song
 from scipy.signal import butter, sosfilt
 
-from separator.features import band_edges_hz, features, stft_size
+from separator.features import band_edges_hz, bands_to_bins, istft, stft, stft_size
 from separator.separate import Separator
 from stembase import audio
 from stemsplit.separator_cli import main
@@ -19,7 +20,7 @@ from stemsplit.separator_cli import main
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]' (included in .[dev])")
 import matplotlib.image
 
-from stemreports.analysis import HEIGHT, PANELS, WIDTH, inspect_file
+from stemreports.analysis import HEIGHT, PANELS, WIDTH, analyse, inspect_file
 from stemreports.plots import STEM_COLOURS, plot_scores, rgb
 
 SR = 22050
@@ -36,21 +37,21 @@ def sine_then_burst(path: Path, seconds: float = 2.0) -> Path:
 
 
 class BandSplitter:
-    """A stand-in separator with known masks: bands under 500 Hz are "bass", the rest "drums"."""
+    """A stand-in separator with known stems: the bins of bands under 500 Hz are "bass", the rest "drums"."""
 
     naming = "clusters"
 
     def stem_names(self, stems: object = None, clusters: object = None) -> list[str]:
         return ["bass", "drums"]
 
-    def file_masks(self, path: Path, names: list[str], clusters: int | None = None, start: int = 0, frames: int | None = None
-                   ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:  # fmt: skip
+    def file_stems(self, path: Path, names: list[str], clusters: int | None = None, start: int = 0, frames: int | None = None
+                   ) -> Iterator[np.ndarray]:  # fmt: skip
         x, rate = audio.load(path)
         x = x[:, start : None if frames is None else start + frames]
-        _, db, _ = features(torch.from_numpy(x), rate)
-        low = (band_edges_hz(rate)[1:] <= 500.0).astype(np.float32)
-        masks = np.stack([np.broadcast_to(low, db.shape), np.broadcast_to(1 - low, db.shape)])
-        yield 0, masks, db.numpy()
+        spec = stft(torch.from_numpy(x), rate)
+        low = torch.from_numpy((band_edges_hz(rate)[1:] <= 500.0).astype(np.float32))
+        bass = istft(spec * bands_to_bins(low[None], spec.shape[-2]), rate, x.shape[-1]).numpy()
+        yield np.stack([bass, x - bass])
 
 
 def pixel(panel: str, seconds: float, hz: float, span: tuple[float, float], nyquist: float = SR / 2) -> tuple[int, int]:
@@ -109,6 +110,19 @@ def test_inspect_command_draws_the_low_sine_in_the_bass_colour_and_the_burst_in_
     sine, burst = hue(image, pixel("map", 0.5, LOW_HZ, (0.0, 2.0))), hue(image, pixel("map", 1.5, 6000.0, (0.0, 2.0)))
     assert np.allclose(sine, bass / bass.max(), atol=0.15), f"the shipped model gives a 70 Hz sine to bass; drawn {sine}"
     assert np.abs(burst - sine).max() > 0.3, "the high noise burst is drawn in another stem's colour"
+
+
+@pytest.mark.parametrize("mode", [{"stems": None}, {"clusters": 3}], ids=["named", "blind"])
+def test_inspect_levels_are_the_levels_of_the_stems_split_writes(mode: dict, separator: Separator, tmp_path: Path) -> None:
+    stems, _ = generated_song(4, seconds=6.0)
+    wav = audio.save(tmp_path / "song.wav", stems.sum(0), 44100)
+    overview = analyse(wav, separator, columns=6, **mode)
+    written = separator.separate_file(wav, tmp_path / "stems", **mode)
+    for name, level, path in zip(overview.names, overview.levels_db[:-1], written, strict=True):
+        x, _ = audio.load(path)
+        columns = np.array_split(x, 6, axis=-1)
+        expected = [10 * np.log10(np.mean(c.astype(np.float64) ** 2) + 1e-12) for c in columns]
+        assert np.allclose(level, expected, atol=0.5), f"{name}: inspect {np.round(level, 1)}, {path.name} {np.round(expected, 1)}"
 
 
 def test_masks_cover_every_frame_and_sum_to_one_over_stems(separator: Separator) -> None:

@@ -62,8 +62,8 @@ def imports() -> dict[str, set[str]]:
 
 
 def upward(module: str, imported: str) -> bool:
-    """Whether ``imported`` sits in a room above ``module``'s (``from separator import audio`` counts as
-    ``separator.audio`` when that is a module, else as ``separator``)."""
+    """Whether ``imported`` sits in a room above ``module``'s (``from stembase import audio`` counts as
+    ``stembase.audio`` when that is a module, else as ``separator``)."""
     here, there = room_of(module), room_of(imported)
     assert here is not None and there is not None
     return RANK[there] > RANK[here]

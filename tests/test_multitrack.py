@@ -97,7 +97,7 @@ def test_detect_layout_names_the_folder_and_the_expected_layouts_when_nothing_ma
     with pytest.raises(DataLayoutError) as err:
         detect_layout(tmp_path)
     message = str(err.value)
-    assert message.startswith(f"{tmp_path}: no training data found")
+    assert message.startswith(f"{tmp_path}: no songs found")
     assert "shard-*.npz" in message and "mixture.wav, drums.wav" in message and "DIR/<song>/<stem>.wav" in message
 
 

@@ -95,9 +95,18 @@ def test_ctrl_c_during_a_split_cancels_it_and_leaves_no_files(tmp_path: Path, se
     finally:
         client.close()
     code, log = server.stop()
-    assert code == 0 and "1 job(s) cancelled" in log, log
-    assert not (tmp_path / "stems").exists() or list((tmp_path / "stems").iterdir()) == []
+    assert code == 130 and "1 job(s) cancelled" in log, log
+    assert not (tmp_path / "stems").exists(), "no half-written file, and no folder made for the cancelled job"
     assert job == 1
+
+
+def test_ctrl_c_during_start_up_exits_130_without_naming_options_serve_lacks(tmp_path: Path, servers: list[Server]) -> None:
+    server = Server(tmp_path)
+    servers.append(server)
+    time.sleep(0.3)  # importing: nothing is listening yet
+    code, log = server.stop(signal.SIGINT)
+    assert code == 130, log
+    assert "interrupted" in log and "--skip-existing" not in log and "Traceback" not in log, log
 
 
 def test_the_example_client_splits_a_song_through_a_running_server(tmp_path: Path, servers: list[Server]) -> None:

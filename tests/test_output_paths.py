@@ -131,3 +131,47 @@ def test_a_full_disk_is_one_line_naming_the_output_and_leaves_no_partial_file(
     line = one_line(capsys.readouterr().err)
     assert f"{out}" in line and "No space left on device" in line and "free some space" in line
     assert [p for p in out.rglob("*") if p.is_file() and p.name != "batch-report.json"] == []
+
+
+# -- one output rule: sub-folders mirrored, no two inputs on one track ------------------------------
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_both_commands_mirror_sub_folders_and_keep_files_of_the_same_name_apart(cli: str, tmp_path: Path) -> None:
+    coll = tmp_path / "coll"
+    for name in ("cd1/01.wav", "cd2/01.wav", "x.wav", "x.flac"):
+        write(coll / name, noise(0.5, seed=len(name)))
+    out = tmp_path / "out"
+    args = ["split", "-q", "--stems", "drums", str(coll), "-o", str(out)] if cli == "separator split" else run_cli(cli, coll, out)
+    assert CLIS[cli](args) == 0
+    tracks = ["cd1/01", "cd2/01", "x.flac", "x.wav"]
+    if cli == "separator split":
+        assert sorted(str(p.parent.relative_to(out)) for p in out.rglob("drums.wav")) == tracks
+    else:
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*.wav")) == [f"{t}.wav" for t in tracks]
+
+
+# -- what a run prints: no summary after a lone failure, no bar when stderr is not a terminal -------
+
+
+def cli_args(cli: str, song: Path, out: Path) -> list[str]:
+    """``run_cli`` without ``-q``."""
+    return [a for a in run_cli(cli, song, out) if a != "-q"]
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_a_single_file_that_fails_gets_its_error_line_and_no_summary(cli: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    assert CLIS[cli](cli_args(cli, bad, tmp_path / "out")) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "", "no summary table"
+    assert f"{bad}: not a readable audio file" in one_line(captured.err)
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_no_progress_bar_when_stderr_is_not_a_terminal(cli: str, song: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert CLIS[cli](cli_args(cli, song, tmp_path / "out")) == 0
+    captured = capsys.readouterr()
+    assert "%|" not in captured.err and "\r" not in captured.err, captured.err
+    assert "real-time factor" in captured.out, "two files or a success: the summary stays"

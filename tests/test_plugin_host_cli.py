@@ -20,7 +20,10 @@ def inputs(tmp_path: Path) -> Path:
     return folder
 
 
-def test_run_writes_outputs_and_prints_a_summary_table(inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_writes_outputs_and_prints_a_summary_table(
+    inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("batch_runner.progress._is_terminal", lambda stream: True)  # the bar is drawn on terminals only
     assert main(["run", "master-bus", str(inputs), "-o", str(tmp_path / "out"), "--jobs", "2"]) == EXIT_OK
     out, err = capsys.readouterr()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.wav", "two.wav"]
@@ -103,7 +106,7 @@ def test_presets_show_params_lists_what_osc_and_midi_can_move(capsys: pytest.Cap
     assert main(["presets", "show", "master-bus", "--params"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "glue.ratio = 2  [1, 100] log" in out
-    assert "limiter.ceiling_db = -1 dB  [-60, 0] linear" in out
+    assert "limiter.ceiling_db = -1.2 dB  [-60, 0] linear" in out
 
 
 def test_presets_validate_checks_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -169,6 +169,9 @@ def test_a_worker_killed_mid_file_loses_nothing(songs: Path, tmp_path: Path) -> 
     marks = tmp_path / "deaths"
     marks.mkdir()
     inputs = expand_inputs([songs])
+    decoys = [".song10.abcd1234.part.wav", ".song1.abcd1234.part.flac", ".song1.notes.part.wav", ".song1.abcd1234.wav"]
+    for name in decoys:  # other outputs' temporary files, and files of other names: never swept
+        write(tmp_path / "ray" / name, noise(0.1, 2))
     tasks, settled, factory = chain_tasks("master-bus", inputs, tmp_path / "ray")
     events: list[Progress] = []
     report = execute(tasks, settled, DiesOn(factory, "song1.wav", marks), RayEngine(workers=2), events.append)  # type: ignore[arg-type]
@@ -182,6 +185,8 @@ def test_a_worker_killed_mid_file_loses_nothing(songs: Path, tmp_path: Path) -> 
     same_files(tmp_path / "ray", tmp_path / "local")
     visible = [p.name for p in (tmp_path / "ray").iterdir() if not p.name.startswith(".")]
     assert sorted(visible) == sorted(f"{p.stem}.wav" for p in inputs)  # the dead worker's partial file is hidden, never an output
+    hidden = sorted(p.name for p in (tmp_path / "ray").iterdir() if p.name.startswith("."))
+    assert hidden == sorted(decoys), "the retry swept the dead attempt's temporary file, and nothing else"
 
 
 @pytest.mark.usefixtures("cluster")

@@ -219,3 +219,19 @@ def test_plugin_host_report_without_the_plots_extra_is_one_line(
     assert err == ["plugin-host: error: plugin-host run --report needs pyloudnorm, which is not installed; "
                    "install the plots extra: pip install 'stemsplit[plots]'"]  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "name"),
+    [
+        ("out/x/drums.wav", "drums"),
+        ("out/x.wav/drums.wav", "drums"),
+        ("out/cd1/x/bass.wav", "bass"),
+        ("out/x.wav.wav", "mix"),
+        ("out/x.wav", "mix"),
+    ],
+)
+def test_report_columns_name_the_stems_of_every_track_the_output_rule_makes(output: str, name: str) -> None:
+    from stemreports.html import output_name
+
+    assert output_name(Path("coll/x.wav"), Path(output)) == name

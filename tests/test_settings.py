@@ -206,7 +206,7 @@ def test_without_a_reference_level_a_quiet_copy_splits_differently(network: torc
         loud, quiet = sep.separate(2.0 * mix, RATE), sep.separate(0.05 * mix, RATE)
         error = sum(float(np.sum((40 * quiet[n] - loud[n]) ** 2)) for n in loud)
         differences[reference] = error / float(np.sum((2.0 * mix) ** 2))  # the stems' error against the mixture's energy
-    assert differences[-28.0] < 1e-4 < 1e-3 < differences[None], differences
+    assert differences[-28.0] < 1e-4 and differences[None] > 1e-3, differences
 
 
 def test_segments_bound_what_the_network_sees_at_once(network: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:

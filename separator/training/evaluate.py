@@ -1,11 +1,14 @@
-"""Score a model on generated validation songs: SI-SDR improvement per stem, both modes,
+"""Score a model on validation songs (generated shards, MUSDB18-HQ or your own ``<song>/<stem>.wav``
+multitracks): SI-SDR improvement per stem, both modes,
 next to the oracle ideal binary mask (the ceiling of any binary-mask method at
 this STFT) and the unprocessed mixture (0 dB by definition).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,41 +19,77 @@ from separator.classes import CLASSES
 from separator.features import istft, stft
 from separator.model import Network
 from separator.separate import Separator
+from separator.training.data.multitrack import DataLayoutError, StemMap, detect_layout, find_songs, parse_stem_map, read_song
 from separator.training.metrics import SILENT_DB, best_permutation, is_silent, si_sdr_improvement
 
+MULTITRACK_RATE = 44100  # Hz: multitracks are read at the rate training reads them
 UNKNOWN = "unknown"  # sources without a trusted class name (tracker songs, unmapped stems)
 COLUMNS = (*CLASSES, UNKNOWN)
 
 
+Songs = Iterator[tuple[np.ndarray, np.ndarray, int]]
+
+
 def load_songs(folder: str | Path, max_songs: int | None = None, skip: int = 0) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
-    """Songs of a data set as ``[(sources (n, channels, samples) float32, labels (n,))]`` and the sample rate.
+    """:func:`iter_songs` as a list ``[(sources, labels)]`` and the sample rate of the last song.
+
+    Raises:
+        DataLayoutError: as :func:`iter_songs`.
+    """
+    songs = list(iter_songs(folder, max_songs, skip))
+    return [(refs, labels) for refs, labels, _ in songs], songs[-1][2]
+
+
+def iter_songs(folder: str | Path, max_songs: int | None = None, skip: int = 0, stem_map: str | None = None) -> Songs:
+    """Songs of an evaluation folder, read one at a time, as ``(sources (n, channels, samples) float32, labels (n,),
+    sample rate)``: shards from ``separator make-data``, MUSDB18-HQ (its ``test/`` when there is one) or one
+    folder of stems per song, ``<song>/mixture.wav + <stem>.wav`` (the layouts ``separator train`` reads).
 
     The first ``skip`` songs (e.g. the ones settings were tuned on) are left out, then at most
-    ``max_songs`` are read.
+    ``max_songs`` are read. Only the audible sources are kept; ``labels`` are class indices into
+    ``CLASSES``, or ``-1`` for a source without a trusted class (tracker songs, stems ``stem_map``
+    does not name, :func:`separator.training.data.multitrack.label_for`).
 
-    Only the sources present are kept; ``labels`` are class indices into ``CLASSES``, or
-    ``-1`` for a source without a trusted class (tracker songs, unmapped multitrack stems).
+    Raises:
+        DataLayoutError: the folder is missing, holds none of the layouts, or no song after ``skip``.
+        StemMapError: a bad ``stem_map``.
     """
-    songs: list[tuple[np.ndarray, np.ndarray]] = []
-    rate, seen = 44100, 0
-    for shard in sorted(Path(folder).glob("shard-*[0-9].npz")):
+    folder = Path(folder)
+    pairs = parse_stem_map(stem_map)  # a bad map fails before any audio is read
+    songs: Songs
+    if detect_layout(folder) == "shards":
+        songs = itertools.islice(_shard_songs(folder), skip, None)
+    else:  # MUSDB18-HQ's train/ is for training; its test/ is for scores
+        songs = _multitrack_songs(folder / "test" if (folder / "test").is_dir() else folder, pairs, skip)
+    read = 0
+    for refs, labels, rate in songs:
+        audible = np.abs(refs).reshape(len(refs), -1).max(1) > 0
+        yield refs[audible], labels[audible], rate
+        read += 1
+        if max_songs and read >= max_songs:
+            return
+    if not read:
+        raise DataLayoutError(f"{folder}: no songs to score" + (f" after skipping the first {skip}; lower --skip-songs" if skip else ""))
+
+
+def _shard_songs(folder: Path) -> Songs:
+    """Every song of the shards in ``folder``, in order: its present sources and their labels."""
+    for shard in sorted(folder.glob("shard-*[0-9].npz")):
         data = np.load(shard)
         rate = int(data["sample_rate"])
         stems, present = data["stems"], data["present"]
         labels = data["labels"] if "labels" in data.files else np.broadcast_to(np.arange(present.shape[1]), present.shape)
         for song, keep, label in zip(stems, present, labels, strict=True):
-            seen += 1
-            if seen <= skip:
-                continue
             song32 = song[keep].astype(np.float32)
-            song32 = song32 if song32.ndim == 3 else song32[:, None]
-            audible = np.abs(song32).reshape(len(song32), -1).max(1) > 0
-            songs.append((song32[audible], np.asarray(label)[keep][audible].astype(int)))
-            if max_songs and len(songs) >= max_songs:
-                return songs, rate
-    if not songs:
-        raise FileNotFoundError(f"{folder}: no shard-*.npz files; make them with `separator make-data`")
-    return songs, rate
+            yield (song32 if song32.ndim == 3 else song32[:, None]), np.asarray(label)[keep].astype(int), rate
+
+
+def _multitrack_songs(root: Path, stem_map: StemMap, skip: int) -> Songs:
+    """The songs of a ``musdb`` or ``stems`` folder after the first ``skip``, read at 44.1 kHz stereo
+    (the mixture file is left out: the mixture is the sum of the stems)."""
+    for song in find_songs(root)[skip:]:
+        refs, labels = read_song(song, stem_map, MULTITRACK_RATE)
+        yield refs, np.array(labels, int), MULTITRACK_RATE
 
 
 def oracle_binary_mask(references: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -121,8 +160,10 @@ def evaluate_model(
     oracle: bool = True,
     karaoke: bool = False,
     skip_songs: int = 0,
+    stem_map: str | None = None,
 ) -> dict[str, Any]:
-    """Mean SI-SDR improvement (dB) per mode and per stem class over a data set's songs.
+    """Mean SI-SDR improvement (dB) per mode and per stem class over a data set's songs (any layout of
+    :func:`iter_songs`; ``stem_map`` names the stems of ``<song>/<stem>.wav`` folders).
 
     Returns:
         ``{mode: {"mean": dB, "<class>": dB, ...}}`` for modes ``named``, ``blind``
@@ -131,17 +172,23 @@ def evaluate_model(
         0..1; they score :data:`~separator.training.metrics.SILENT_DB`); with ``karaoke``, also
         ``{"karaoke": {"mean": dB}}``: the accompaniment of :func:`karaoke_improvement`
         over the songs with one vocals source.
+    Raises:
+        DataLayoutError: as :func:`iter_songs`, or no song has two audible sources.
+        StemMapError: a bad ``stem_map``.
     """
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
-    songs, rate = load_songs(folder, max_songs, skip_songs)
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for refs, labels in songs:
+    songs = 0
+    for refs, labels, rate in iter_songs(folder, max_songs, skip_songs, stem_map):
+        songs += 1
         if len(refs) < 2:
             continue
         for mode, per_class in _score_song(sep, refs, labels, rate, oracle, karaoke).items():
             for name, values in per_class.items():
                 collected[mode][name].extend(values)
-    result: dict[str, Any] = {"songs": len(songs)}
+    if not collected:
+        raise DataLayoutError(f"{folder}: no song holds two or more audible stems; there is nothing to separate")
+    result: dict[str, Any] = {"songs": songs}
     for mode, lists in collected.items():
         every = [v for values in lists.values() for v in values]
         if every:
@@ -149,7 +196,9 @@ def evaluate_model(
     return result
 
 
-def confusion(model: Network | Separator, folder: str | Path, max_songs: int | None = 50) -> dict[str, dict[str, float]]:
+def confusion(
+    model: Network | Separator, folder: str | Path, max_songs: int | None = 50, stem_map: str | None = None
+) -> dict[str, dict[str, float]]:
     """Where each stem goes when heard alone: the share of named-mode output energy per stem.
 
     Each source of each song is split alone, at its level in the mix; row ``true`` of the
@@ -157,9 +206,8 @@ def confusion(model: Network | Separator, folder: str | Path, max_songs: int | N
     A good model puts each row's weight on its own column.
     """
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
-    songs, rate = load_songs(folder, max_songs)
     shares: dict[str, list[np.ndarray]] = defaultdict(list)
-    for refs, labels in songs:
+    for refs, labels, rate in iter_songs(folder, max_songs, stem_map=stem_map):
         for ref, label in zip(refs, labels, strict=True):
             energy = np.array([float(np.sum(stem.astype(np.float64) ** 2)) for stem in sep.separate(ref, rate).values()])
             if energy.sum() > 0:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from stembase.outputs import FileWriteError, write_atomic
-
 from plugin_host.errors import PluginHostError
+from stembase.outputs import FileWriteError, write_atomic
 
 __all__ = ["DAWS", "DawError", "Script", "default_dirs", "install", "shipped"]
 

@@ -3,7 +3,9 @@
 Errors that stop the server from starting (port in use, a preset that does not
 load, no MIDI system) are one line on stderr and exit code 2. A stop request
 cancels queued and running jobs (their clients hear ``/job/cancelled``; no
-half-written file is left), then exits 0; a second Ctrl-C quits at once (exit 130).
+half-written file and no folder made for it is left), then exits: 130 after Ctrl-C
+(SIGINT, as every command of ``plugin-host``), 0 after SIGTERM (a service manager's
+normal stop); a second Ctrl-C quits at once (exit 130).
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _quit_now()
     log.info("stopped%s", f"; {cancelled} job(s) cancelled" if cancelled else "")
-    return EXIT_OK
+    return EXIT_INTERRUPTED if stop.signal == signal.SIGINT else EXIT_OK
 
 
 def _quit_now() -> NoReturn:
@@ -185,11 +187,19 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _stop_on_signals() -> threading.Event:
+class _Stop(threading.Event):
+    """Set by the first SIGINT or SIGTERM; ``signal`` is which."""
+
+    signal: int | None = None
+
+
+def _stop_on_signals() -> _Stop:
     """An event set by SIGINT or SIGTERM; after the first, SIGINT quits at once (Python's default)."""
-    stop = threading.Event()
+    stop = _Stop()
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            stop.signal = signum
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -29,7 +29,7 @@ from separator.classes import CLASSES
 from separator.training.data.augment import augment, pan
 from separator.training.data.compose import PROGRAMS, Song, compose
 from separator.training.data.render import describe, discover_soundfonts, render_track
-from separator.training.data.sources import Plan, Source, SourcePaths, default_sounds_dirs, detect_sources, plan_sources
+from separator.training.data.sources import Plan, Source, SourcePaths, check_complete, default_sounds_dirs, detect_sources, plan_sources
 from separator.training.data.voice import espeak_available, sing, speak
 
 
@@ -196,7 +196,14 @@ def _write_shard(path: Path, results: list[tuple[np.ndarray, np.ndarray, list[st
 
 
 def make_dataset(
-    out: str | Path, n_songs: int, recipe: Recipe, shard_size: int = 200, jobs: int = 1, start: int = 0, stereo: bool = True
+    out: str | Path,
+    n_songs: int,
+    recipe: Recipe,
+    shard_size: int = 200,
+    jobs: int = 1,
+    start: int = 0,
+    stereo: bool = True,
+    allow_missing: bool = False,
 ) -> list[Path]:
     """Write ``n_songs`` songs (indices ``start`` …) as shards under ``out``.
 
@@ -209,7 +216,12 @@ def make_dataset(
 
     Returns:
         the shard paths, old and new.
+    Raises:
+        MissingSourcesError: no source plays some classes (before any work), unless ``allow_missing``.
     """
+    found, plan = source_plan(recipe)
+    if not allow_missing:
+        check_complete(plan, found)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shards = []

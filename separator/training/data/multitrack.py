@@ -116,7 +116,7 @@ def detect_layout(folder: str | Path) -> str:
     songs = _song_folders(folder)
     if not songs:
         raise DataLayoutError(
-            f"{folder}: no training data found; expected shard-*.npz files (from `separator make-data`), "
+            f"{folder}: no songs found; expected shard-*.npz files (from `separator make-data`), "
             f"MUSDB18-HQ tracks (DIR/[train/]<track>/mixture.wav, drums.wav, bass.wav, vocals.wav, other.wav) "
             f"or one folder of stems per song (DIR/<song>/<stem>.wav)"
         )
@@ -270,13 +270,21 @@ def _window(
     return stems, present, slot_labels, sources
 
 
+def read_song(song: Song, stem_map: Sequence[tuple[str, str]], sample_rate: int) -> tuple[np.ndarray, list[int]]:
+    """``(sources (n, 2, samples) float32 at sample_rate, labels)`` of a song's stems (the mixture file left out).
+
+    Raises:
+        AudioLoadError: an unreadable stem.
+    """
+    return _stack([_read(p, sample_rate) for p in song.stems]), [label_for(p.stem, stem_map) for p in song.stems]
+
+
 def song_windows(
     song: Song, stem_map: Sequence[tuple[str, str]], sample_rate: int, seconds: float, max_sources: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Shard rows of one song: non-overlapping windows of ``seconds`` (a song shorter than one is padded)."""
-    audio_ = _stack([_read(p, sample_rate) for p in song.stems])
+    audio_, labels = read_song(song, stem_map, sample_rate)
     check_mixture(song, audio_, sample_rate)
-    labels = [label_for(p.stem, stem_map) for p in song.stems]
     names = [p.stem for p in song.stems]
     size = round(seconds * sample_rate)
     if audio_.shape[-1] < size:

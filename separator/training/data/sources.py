@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from separator.classes import CLASSES
+from separator.errors import SeparatorError
 from separator.training.data.render import SF_DIRS, describe, discover_soundfonts
 
 MELODIC = ("bass", "guitar", "vocals", "other")
@@ -60,6 +61,20 @@ INSTALL: dict[str, str] = {
     "speech:fillets-cs": "apt-get install fillets-ng-data-cs",
     "speech:gcin": "apt-get install gcin-voice",
 }
+
+
+# The classes each kind of source can play (a General MIDI SoundFont or timidity plays them all).
+KIND_CLASSES: dict[str, tuple[str, ...]] = {
+    "sf": CLASSES,
+    "timidity": CLASSES,
+    "kit": ("drums",),
+    "oneshots": ("drums",),
+    "speech": ("vocals",),
+}
+
+
+class MissingSourcesError(SeparatorError, ValueError):
+    """A data set would lack whole classes: no source found (or left by ``--only``/``--exclude``) plays them."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,10 @@ class Plan:
         pick = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
         return self.sources[ids[min(pick, len(ids) - 1)]]
 
+    def absent(self) -> list[str]:
+        """The classes no source plays: songs would never have them."""
+        return [name for name in CLASSES if not self.weights.get(name)]
+
 
 def plan_sources(sources: Sequence[Source], only: Sequence[str] = (), exclude: Sequence[str] = ()) -> Plan:
     """Choose per class from ``sources`` minus ``exclude``; with ``only``, just the matching ones.
@@ -251,3 +270,22 @@ def plan_sources(sources: Sequence[Source], only: Sequence[str] = (), exclude: S
             notes.append(f"{name}: no source left (all excluded or missing); the class is never present")
         weights[name] = w
     return Plan({s.id: s for s in kept}, weights, tuple(notes))
+
+
+def check_complete(plan: Plan, found: Sequence[Source]) -> None:
+    """Refuse a plan that leaves classes without a source, naming what to install.
+
+    Raises:
+        MissingSourcesError: one line: the classes, up to three install commands (pip first) of sources
+            that would play them, and ``--allow-missing``.
+    """
+    absent = plan.absent()
+    if not absent:
+        return
+    could = [how for sid, how in missing_sources(found).items() if set(KIND_CLASSES.get(sid.split(":")[0], ())) & set(absent)]
+    commands = sorted(dict.fromkeys(could), key=lambda how: "pip install" not in how)[:3]
+    install = f"install one: {' | '.join(commands)} (docs/training-data.md)" if commands else "loosen --only/--exclude"
+    raise MissingSourcesError(
+        f"no sound source plays {', '.join(absent)}, so no song would have them; {install}; "
+        "or pass --allow-missing to make the data set without them"
+    )
