@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 import torch
@@ -53,11 +54,80 @@ def thread_count(threads: int | None = None) -> int | None:
     return value
 
 
-def use_threads(threads: int | None = None) -> None:
-    """Give torch's CPU work ``threads`` threads (see :func:`thread_count`); nothing changes when none is asked for.
+def use_threads(threads: int | None = None) -> CpuShare | None:
+    """Give torch's CPU work ``threads`` threads (see :func:`thread_count`); when none is asked for, a
+    :class:`CpuShare` that fits the threads to the cores other programs leave free as the work goes.
 
     torch's thread pool is the process's: the last call wins.
     """
     count = thread_count(threads)
-    if count is not None and count != torch.get_num_threads():
+    if count is None:
+        return CpuShare()
+    if count != torch.get_num_threads():
         torch.set_num_threads(count)
+    return None
+
+
+class CpuShare:
+    """Threads that fit the cores other processes leave free, measured as the split goes.
+
+    A producer's machine is never idle: with every core's thread in torch's pool, a core taken by another
+    program makes the pool's threads wait for each other at every parallel step (and spin while they
+    wait), so the split slows by far more than the lost core. Before each piece of work, :meth:`adapt`
+    reads how busy the machine was since the last call (``/proc/stat``, less this process's own time from
+    ``/proc/self/stat``; niced background work counts as free, it yields to us) and gives torch the cores
+    left. Where ``/proc`` is missing (not Linux), torch's default stands.
+    """
+
+    def __init__(self, cores: int | None = None) -> None:
+        if cores is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.cores = cores
+        self.last = _cpu_times()
+        self.threads = torch.get_num_threads()
+
+    def adapt(self) -> int:
+        """Set torch's threads to the cores left free since the last call; returns the count."""
+        now = _cpu_times()
+        if now is None or self.last is None:
+            return self.threads
+        (busy, total, own), (busy0, total0, own0) = now, self.last
+        self.last = now
+        if total - total0 < 5:  # under 50 ms of machine time (at 100 ticks/s per core): keep the count
+            return self.threads
+        machine_cores = os.cpu_count() or self.cores
+        others = max(0.0, (busy - busy0) - (own - own0)) / (total - total0) * machine_cores
+        threads = max(1, min(self.cores, self.cores - int(others + 0.5)))
+        if threads != self.threads:
+            torch.set_num_threads(threads)
+            self.threads = threads
+        return threads
+
+
+def _cpu_times() -> tuple[int, int, int] | None:
+    """``(busy ticks of every core, all ticks, this process's ticks)``; busy leaves out niced work and idling."""
+    try:
+        fields = [int(v) for v in open("/proc/stat", encoding="ascii").readline().split()[1:]]
+        own = open("/proc/self/stat", encoding="ascii").read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    busy = user + system + irq + softirq + steal
+    return busy, busy + nice + idle + iowait, int(own[11]) + int(own[12])
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep the memory of freed tensors for the next ones (a process-wide setting, for command lines).
+
+    A split allocates and frees tensors of tens of megabytes per segment; glibc serves each from fresh
+    pages (``mmap``) and returns them at once, so every segment pays page faults for all of them (a
+    third of the CPU time went to the kernel). Serving them from the heap and keeping up to 1 GB of freed
+    memory removes most of that. Returns whether the setting took (``False`` off glibc).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 1 << 30))

@@ -108,7 +108,7 @@ def pool_bands(power: torch.Tensor) -> torch.Tensor:
 def bands_to_bins(mask: torch.Tensor, n_bins: int) -> torch.Tensor:
     """Copy band values to their bins: ``(..., n_frames, N_BANDS)`` → ``(..., n_bins, n_frames)``."""
     _, spread = _band_matrix(n_bins, str(mask.device))
-    return (mask @ spread).transpose(-1, -2)
+    return torch.matmul(spread.T, mask.transpose(-1, -2))  # bins before frames in memory: the later steps run contiguous
 
 
 def log_power(power: torch.Tensor) -> torch.Tensor:

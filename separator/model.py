@@ -32,6 +32,10 @@ from separator.errors import ModelLoadError, SeparationError
 from separator.features import N_BANDS, SPATIAL
 from separator.settings import SplitSettings
 
+# Files written before 2026-12-04 hold torch's version object; allowed once for the process (a context
+# manager would not do: two threads loading at once would take it away from each other).
+torch.serialization.add_safe_globals([TorchVersion])
+
 CHECKPOINT_VERSION = 2  # 2: kwargs may hold ``stereo``; version-1 files load as mono models
 
 
@@ -198,9 +202,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     data, digest = blob[:-32], blob[-32:]
     if len(blob) < 33 or hashlib.sha256(data).digest() != digest:
         raise ModelLoadError(f"{path}: the model checkpoint is corrupt or truncated (checksum mismatch); restore it from git or retrain")
-    # Plain dicts, tensors and strings only; files written before 2026-12-04 hold torch's version object.
-    with torch.serialization.safe_globals([TorchVersion]):
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)  # plain dicts, tensors and strings
     kind = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
     if kind not in (ChimeraNet.__name__, ChimeraEnsemble.__name__):
         raise ModelLoadError(f"{path}: not a separator checkpoint (class {kind})")

@@ -116,7 +116,7 @@ class Separator:
         base = settings or getattr(model, "split_settings", None) or SplitSettings()
         self.settings: SplitSettings = base.replace(**overrides) if overrides else base
         self.device = resolve_device(device)
-        use_threads(threads)
+        self._cpu = use_threads(threads) if self.device.type == "cpu" else None
         self.model = model.to(self.device).eval()
 
     @classmethod
@@ -409,6 +409,7 @@ class Separator:
         ``first`` for pass 2. From the kept features, else (a very long track) from a second reading."""
         sources = iter(kept) if kept is not None else (self._features(seg, plan) for seg in self._segments(reader, plan))
         for i, (feats, cues) in enumerate(sources):
+            self._adapt_threads()
             embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
             first.put(i, embeddings, class_masks)
             yield feats, embeddings, class_masks
@@ -431,6 +432,7 @@ class Separator:
         """Pass 2: ``(index, segment (channels, n), spec (channels, bins, t), unit band masks (n_units, t, bands))``."""
         assert plan.routing is not None
         for i, seg in enumerate(self._segments(reader, plan)):
+            self._adapt_threads()
             x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
             known = first.take(i)
             if known is None:
@@ -440,6 +442,11 @@ class Separator:
                 spec = stft(x, plan.sample_rate)
                 embeddings, class_masks = known
             yield i, x, spec, unit_masks(embeddings, class_masks, plan.routing, self.settings)
+
+    def _adapt_threads(self) -> None:
+        """Before each segment: threads for the cores other programs leave free (unless a count was asked for)."""
+        if self._cpu is not None:
+            self._cpu.adapt()
 
     @staticmethod
     def _segments(reader: Reader, plan: _Plan) -> Iterator[np.ndarray]:

@@ -132,6 +132,9 @@ def _run(args: argparse.Namespace) -> int:
     chain = Chain.from_preset(args.preset, separator=None if on_ray else _separator(args))
     if chain.has_split:
         import separator.separate  # noqa: F401  # torch, while Ctrl-C still exits at once (stembase.interrupt)
+        from separator.devices import keep_freed_memory
+
+        keep_freed_memory()  # fewer page faults per segment (separator.devices)
     interrupt.raise_from_now_on()
     bit_depth = args.bit_depth or DEFAULT_BIT_DEPTH[args.ext]
     with ProgressBar(durations(expand_inputs(args.inputs, exclude=args.out)), args.quiet) as bar:

@@ -259,6 +259,7 @@ def _split(args: argparse.Namespace) -> int:
     from batch_runner import REPORT_NAME, make_engine, table, write_report
     from batch_runner.progress import ProgressBar, durations
     from batch_runner.report import wants_summary
+    from separator.devices import keep_freed_memory
     from separator.separate import Separator
     from stembase.outputs import check_output_dir
     from stemsplit.split_batch import split_files
@@ -278,6 +279,7 @@ def _split(args: argparse.Namespace) -> int:
     overrides = _settings_overrides(args)
     on_ray = args.engine == "ray"
     # on Ray the driver only names and checks the stems; every actor loads its own model on its own device
+    keep_freed_memory()  # fewer page faults per segment (separator.devices)
     separator = Separator.from_pretrained(args.model, device="cpu" if on_ray else args.device, threads=args.threads, **overrides)
     model = str(Path(args.model).absolute()) if args.model else None  # the actors may run in another folder
     load = functools.partial(Separator.from_pretrained, model, args.device, threads=args.threads, **overrides) if on_ray else None

@@ -20,6 +20,7 @@ from stemsplit.separator_cli import main
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]' (included in .[dev])")
 import matplotlib.image
 
+from separator.settings import SplitSettings
 from stemreports.analysis import HEIGHT, PANELS, WIDTH, analyse, inspect_file
 from stemreports.plots import STEM_COLOURS, plot_scores, rgb
 
@@ -39,7 +40,7 @@ def sine_then_burst(path: Path, seconds: float = 2.0) -> Path:
 class BandSplitter:
     """A stand-in separator with known stems: the bins of bands under 500 Hz are "bass", the rest "drums"."""
 
-    naming = "clusters"
+    settings = SplitSettings()
 
     def stem_names(self, stems: object = None, clusters: object = None) -> list[str]:
         return ["bass", "drums"]
