@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent.parent
 # The command line of a checkout, whichever layout it has (stemsplit.separator_cli before 2026-12-04, stemsplit after).
 RUN_CLI = (
     "import importlib, importlib.util, sys; "
-    "m = 'stemsplit.separator_cli' if importlib.util.find_spec('stemsplit.separator_cli') else 'stemsplit.separator_cli'; "
+    "m = 'separator.cli' if importlib.util.find_spec('separator.cli') else 'stemsplit.separator_cli'; "
     "sys.argv[0] = 'separator'; sys.exit(importlib.import_module(m).run())"
 )
 STAGES = ("decode", "stft", "network", "clustering", "masks", "percussive", "pan", "istft", "write")

@@ -1,4 +1,4 @@
-"""Audio files, read and written: kept importable as ``stembase.audio`` (``from stembase import audio``);
+"""Audio files, read and written: kept importable under the separator's name (``from separator import audio``);
 the code lives in the base, :mod:`stembase.audio`, and this name is that same module."""
 
 import sys
