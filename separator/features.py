@@ -96,7 +96,13 @@ def band_power(spec: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(..., n_frames, N_BANDS)`` float; bands with no bins are 0.
     """
-    return pool_bands(spec.real**2 + spec.imag**2)
+    return pool_bands(bin_power(spec))
+
+
+def bin_power(spec: torch.Tensor) -> torch.Tensor:
+    """``|spec|²`` per bin: ``(...)`` complex → ``(...)`` float, from the real and imaginary parts in place."""
+    parts = torch.view_as_real(spec) if spec.is_contiguous() else torch.view_as_real(spec.contiguous())
+    return parts.square().sum(-1)
 
 
 def pool_bands(power: torch.Tensor) -> torch.Tensor:
@@ -116,7 +122,7 @@ def log_power(power: torch.Tensor) -> torch.Tensor:
     return (10 * torch.log10(power + 1e-12)).clamp(min=FLOOR_DB)
 
 
-def spatial(spec: torch.Tensor) -> torch.Tensor:
+def spatial(spec: torch.Tensor, band_powers: torch.Tensor | None = None) -> torch.Tensor:
     """Stereo cues per band (multi-channel deep clustering, Wang, Le Roux & Hershey 2018).
 
     For the first two channels L, R: the inter-channel level difference
@@ -127,17 +133,21 @@ def spatial(spec: torch.Tensor) -> torch.Tensor:
 
     Args:
         spec: ``(..., channels, n_bins, n_frames)`` complex.
+        band_powers: :func:`band_power` of ``spec`` per channel, ``(..., channels, n_frames, N_BANDS)``,
+            when the caller has it already.
     Returns:
         ``(..., n_frames, N_BANDS, SPATIAL)`` float: ILD, Re and Im of the coherence.
     """
     if spec.shape[-3] < 2:
         spec = torch.cat([spec, spec], dim=-3)
-    left, right = spec[..., 0, :, :], spec[..., 1, :, :]
-    pool, _ = _band_matrix(spec.shape[-2], str(spec.device))
-    p_left = (left.real**2 + left.imag**2).transpose(-1, -2) @ pool
-    p_right = (right.real**2 + right.imag**2).transpose(-1, -2) @ pool
-    cross = left * right.conj()
-    re, im = cross.real.transpose(-1, -2) @ pool, cross.imag.transpose(-1, -2) @ pool
+        band_powers = None if band_powers is None else torch.cat([band_powers, band_powers], dim=-3)
+    if band_powers is None:
+        band_powers = band_power(spec)
+    p_left, p_right = band_powers[..., 0, :, :], band_powers[..., 1, :, :]
+    parts = torch.view_as_real(spec.contiguous())  # (..., channels, bins, frames, 2): real arithmetic only
+    lr, li, rr, ri = parts[..., 0, :, :, 0], parts[..., 0, :, :, 1], parts[..., 1, :, :, 0], parts[..., 1, :, :, 1]
+    cross = pool_bands(torch.stack([lr * rr + li * ri, li * rr - lr * ri], dim=-3))  # Re, Im of L·R*: (..., 2, t, bands)
+    re, im = cross[..., 0, :, :], cross[..., 1, :, :]
     norm = (p_left * p_right).sqrt()
     quiet = norm < 1e-12
     re = torch.where(quiet, torch.ones_like(re), re / norm.clamp(min=1e-12))
@@ -159,7 +169,8 @@ def features(audio: torch.Tensor, sample_rate: int, stereo: bool = False) -> tup
         mean power, so panning does not cancel.
     """
     spec = stft(audio, sample_rate)
-    return spec, log_power(band_power(spec).mean(0)), spatial(spec) if stereo else None
+    powers = band_power(spec)  # (channels, n_frames, N_BANDS): the features' and the stereo cues'
+    return spec, log_power(powers.mean(0)), spatial(spec, powers) if stereo else None
 
 
 def band_edges_hz(sample_rate: int) -> np.ndarray:

@@ -21,10 +21,14 @@ KERNEL = 31  # bins (21.5 Hz each) and frames (11.6 ms hops): 670 Hz and 360 ms 
 
 
 def _smooth(log_power: torch.Tensor, kernel: int) -> torch.Tensor:
-    """Mean over ``kernel`` neighbours along the last axis (edges repeated): ``(rows, n)`` → ``(rows, n)``."""
+    """Mean over ``kernel`` neighbours along the last axis (edges repeated): ``(rows, n)`` → ``(rows, n)``.
+
+    A running sum (in float64, so the long sums lose nothing): the cost does not grow with the kernel.
+    """
     half = kernel // 2
-    padded = functional.pad(log_power.unsqueeze(0), (half, kernel - 1 - half), mode="replicate")
-    return functional.avg_pool1d(padded, kernel, stride=1).squeeze(0)
+    padded = functional.pad(log_power.unsqueeze(0), (half, kernel - 1 - half), mode="replicate").squeeze(0).double()
+    sums = functional.pad(padded.cumsum(-1), (1, 0))
+    return ((sums[..., kernel:] - sums[..., :-kernel]) / kernel).to(log_power.dtype)
 
 
 def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, magnitude: torch.Tensor | None = None) -> torch.Tensor:
@@ -39,7 +43,7 @@ def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, magnitude: torch.
         frequency and ``h`` along time.
     """
     magnitude = spec.abs() if magnitude is None else magnitude
-    log_power = magnitude.square().mean(0).clamp(min=1e-12).log()
+    log_power = magnitude.square().mean(0).clamp_(min=1e-12).log_()
     harmonic = _smooth(log_power, kernel)
     percussive = _smooth(log_power.T, kernel).T
     return torch.sigmoid(percussive - harmonic)
