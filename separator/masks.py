@@ -99,8 +99,11 @@ def apply_masks(masks: torch.Tensor, spec: torch.Tensor, audio: torch.Tensor, sa
     power = spec.real.square() + spec.imag.square()  # (channels, bins, t)
     loudest = int(torch.einsum("sbt,cbt->s", masks, power).argmax())
     others = [s for s in range(n_stems) if s != loudest]
-    real = torch.view_as_real(spec)  # (channels, bins, t, 2): a real product, no complex copy of the masks
-    masked = masks[others].unsqueeze(1).unsqueeze(-1) * real.unsqueeze(0)
-    stems = istft(torch.view_as_complex(masked), sample_rate, audio.shape[-1])  # (n_stems - 1, channels, n)
-    rest = audio - stems.sum(0)
-    return torch.cat([stems[:loudest], rest.unsqueeze(0), stems[loudest:]])
+    out = torch.empty((n_stems, *audio.shape), dtype=audio.dtype, device=audio.device)
+    picked = masks[others].unsqueeze(-1)  # (n_stems - 1, bins, t, 1)
+    for c in range(audio.shape[0]):  # a channel at a time: half the memory for the same work
+        real = torch.view_as_real(spec[c])  # (bins, t, 2): a real product, no complex copy of the masks
+        out[others, c] = istft(torch.view_as_complex(picked * real), sample_rate, audio.shape[-1])
+    out[loudest] = 0
+    out[loudest] = audio - out.sum(0)
+    return out

@@ -46,7 +46,7 @@ DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default.pt"
 MAX_CLUSTERS = 16
 ProgressFn = Callable[[float], None]  # called with the fraction done, 0..1; may raise to cancel
 Reader = Callable[[], Iterator[np.ndarray]]  # a new iterator over the track's segments at each call
-FIRST_PASS_BYTES = 512 * 2**20  # network outputs kept between the two passes of a split
+FIRST_PASS_BYTES = 448 * 2**20  # network outputs kept between the two passes of a split
 FEATURE_BYTES = 512 * 2**20  # pass 1's features kept until the track's level is known; past it, a third read
 __all__ = ["DEFAULT_MODEL", "NAMINGS", "Separator", "SplitSettings"]
 
@@ -407,7 +407,7 @@ class Separator:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """``(dB features, embeddings, class masks)`` of every segment, at the plan's level; the outputs go to
         ``first`` for pass 2. From the kept features, else (a very long track) from a second reading."""
-        sources = iter(kept) if kept is not None else (self._features(seg, plan) for seg in self._segments(reader, plan))
+        sources = _drain(kept) if kept is not None else (self._features(seg, plan) for seg in self._segments(reader, plan))
         for i, (feats, cues) in enumerate(sources):
             self._adapt_threads()
             embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
@@ -546,6 +546,13 @@ class Separator:
         every = torch.cat(kept)
         n_classes = len(self.classes)
         return every[:, : -n_classes - 1], every[:, -n_classes - 1 : -1], every[:, -1]
+
+
+def _drain(items: list[Any]) -> Iterator[Any]:
+    """The items of ``items`` in order, each let go as it is taken (the list empties as it goes)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _shift(feats: torch.Tensor, offset_db: float) -> torch.Tensor:
