@@ -1,0 +1,21 @@
+"""Live stems: ``plugin-host live`` splits what a JACK client hears into stems, with a stated delay.
+
+One idea per module:
+
+- :mod:`~plugin_host.live.ring` — ring buffers on an absolute frame timeline (no locks).
+- :mod:`~plugin_host.live.plan` — window, hop, look-ahead, crossfade and delay, in seconds and frames.
+- :mod:`~plugin_host.live.worker` — the splitting worker: overlapping windows, crossfades, catching up.
+- :mod:`~plugin_host.live.mixer` — per-stem gain, mute and solo with ramps, and the mix.
+- :mod:`~plugin_host.live.latency` — the delay reported to JACK (libjack through ctypes).
+- :mod:`~plugin_host.live.client` — the JACK client: ports, the real-time callback, the player.
+- :mod:`~plugin_host.live.routes` — OSC and MIDI control of the mixer (the server's dispatcher and MIDI map).
+- :mod:`~plugin_host.live.cli` — the ``plugin-host live`` command.
+
+JACK-Client is imported only when a client opens, so the pieces above it test without JACK.
+"""
+
+from plugin_host.live.mixer import StemMixer
+from plugin_host.live.plan import LivePlan, fade_in
+from plugin_host.live.ring import FrameRing, Span
+
+__all__ = ["FrameRing", "LivePlan", "Span", "StemMixer", "fade_in"]
