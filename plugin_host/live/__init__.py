@@ -14,8 +14,22 @@ One idea per module:
 JACK-Client is imported only when a client opens, so the pieces above it test without JACK.
 """
 
-from plugin_host.live.mixer import StemMixer
-from plugin_host.live.plan import LivePlan, fade_in
-from plugin_host.live.ring import FrameRing, Span
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plugin_host.live.mixer import StemMixer
+    from plugin_host.live.plan import LivePlan, fade_in
+    from plugin_host.live.ring import FrameRing, Span
 
 __all__ = ["FrameRing", "LivePlan", "Span", "StemMixer", "fade_in"]
+_HOMES = {"FrameRing": "ring", "Span": "ring", "LivePlan": "plan", "fade_in": "plan", "StemMixer": "mixer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:  # numpy loads with the first of them, not with the command line's import of this package
+        import importlib
+
+        return getattr(importlib.import_module(f"plugin_host.live.{_HOMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -53,6 +53,9 @@ def open_client(name: str) -> Any:
         import jack
     except (ImportError, OSError) as exc:  # OSError: JACK-Client without libjack
         raise LiveError(f"live mode needs JACK-Client and libjack ({exc}): pip install 'stemsplit[live]' and apt-get install jackd2") from None
+    # libjack's own complaints ("Cannot connect to server socket", ...) go to the debug log: the error below says it in one line
+    jack.set_error_function(lambda text: log.debug("jack: %s", text))
+    jack.set_info_function(lambda text: log.debug("jack: %s", text))
     try:
         return jack.Client(name, no_start_server=True)
     except jack.JackOpenError as exc:
@@ -64,9 +67,9 @@ def open_client(name: str) -> Any:
 class FilePlayer:
     """Feeds ``audio`` ``(channels, n)`` in place of the inputs, once or in a loop (``--play FILE --loop``)."""
 
-    def __init__(self, audio: np.ndarray, loop: bool = False) -> None:
+    def __init__(self, audio: np.ndarray, loop: bool = False, name: str = "the file") -> None:
         self.audio = np.ascontiguousarray(audio, np.float32)
-        self.loop = loop
+        self.loop, self.name = loop, name
         self.position = 0
         self.finished_at: int | None = None  # the client's frame at which the file ran out (once, without --loop)
 

@@ -85,6 +85,12 @@ class WindowSplitter:
         self.published = Span()  # frames of the stem ring the callback may read
         self.stats = WorkerStats()
 
+    def warm_up(self) -> None:
+        """Split one window of quiet noise: the first split of a process is slow (allocations, kernels), and it should
+        not be the first window heard."""
+        noise = np.random.default_rng(0).standard_normal(self._window.shape).astype(np.float32) * np.float32(0.01)
+        self.separator.separate(noise, self.plan.sample_rate, stems=self.stems_arg)
+
     def split(self, k: int, fresh: bool) -> None:
         """Split window ``k`` and publish its hop region; ``fresh``: no earlier window overlaps it (start, or after a skip)."""
         p = self.plan
