@@ -273,10 +273,14 @@ def test_osc_pattern_mutes_every_stem_and_errors_name_the_problem() -> None:
     assert "out of range [0, 4]" in error.args[1]
 
 
-def test_meters_are_feedback_for_every_stem_and_the_mix() -> None:
-    meters = LiveRoutes(FakeLive()).meters()
-    assert all(isinstance(m, Feedback) for m in meters)
+def test_meters_go_to_the_clients_that_ask_for_them_for_every_stem_and_the_mix() -> None:
+    routes = LiveRoutes(FakeLive())
+    assert routes.dispatcher.dispatch(Message("/live/meters", (1,)), ("127.0.0.1", 9001)) == [Message("/live/meters", (1,))]
+    assert routes.metered == {("127.0.0.1", 9001)}
+    meters = routes.meters()
     assert [m.address for m in meters] == [f"/live/{n}/level" for n in [*NAMES, "mix"]]
+    routes.dispatcher.dispatch(Message("/live/meters", (0,)), ("127.0.0.1", 9001))
+    assert not routes.metered
 
 
 def test_midi_cc_moves_a_stem_gain_through_the_map() -> None:

@@ -9,6 +9,7 @@ line (exit 1); a file played without ``--loop`` stops it once its delayed end is
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -147,6 +148,7 @@ def _start(args: argparse.Namespace, stop: threading.Event) -> Running:
     running.server = _osc(args, routes)
     running.midi_port = _midi(args.midi_in, routes, running.server)
     client.splitter.warm_up()
+    gc.freeze()  # what start-up made stays out of the collector's way: shorter pauses on the callback's thread
     if stop.is_set():
         raise KeyboardInterrupt
     try:
@@ -169,8 +171,11 @@ def _wait(client: Any, running: Running, stop: threading.Event) -> tuple[str, in
             return f"the splitting worker failed ({client.worker.error}); stopped", EXIT_GONE
         if client.finished():
             return f"played {client.player.name}; stopped", EXIT_OK
-        if routes is not None:
-            running.server.deliver(routes.meters(), None)
+        if routes is not None and routes.metered:
+            meters = routes.meters()
+            for target in list(routes.metered):
+                for message in meters:
+                    running.server.send(target, message)
     return "stopped", EXIT_OK
 
 

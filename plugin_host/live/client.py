@@ -144,7 +144,9 @@ class LiveClient:
         self.inputs = [client.inports.register(f"in_{c}") for c in CHANNELS]
         self.stem_ports = [[client.outports.register(f"{s}_{c}") for c in CHANNELS] for s in self.names]
         self.mix_ports = [client.outports.register(f"mix_{c}") for c in CHANNELS]
-        self.frames = 0  # frames processed since activation: the timeline of both rings
+        self.frames = 0  # the frame after the last one processed, counted from the first cycle: the timeline of both rings
+        self._clock: int | None = None  # JACK's frame clock at the last cycle, and where that cycle began on our timeline
+        self._start = 0
         self.input_end = 0  # published to the worker after each block is in the input ring
         self.misses = self.xruns = 0
         self.gone = threading.Event()  # JACK shut the client down (the server went away)
@@ -228,8 +230,18 @@ class LiveClient:
     # -- JACK's threads ------------------------------------------------------------------------
 
     def _process(self, frames: int) -> None:
-        """The real-time callback: input → ring; ring → mixer → ports. Copies only."""
-        n, delay = self.frames, self.plan.latency_frames
+        """The real-time callback: input → ring; ring → mixer → ports. Copies only.
+
+        The timeline is JACK's frame clock, not a count of the cycles this client ran: after a cycle it missed
+        (an xrun), the output keeps its stated delay, and the frames it never heard are silence in the input ring.
+        """
+        clock = self.client.last_frame_time
+        if self._clock is None:
+            self._clock = clock
+        n = self._start + ((clock - self._clock) & 0xFFFFFFFF)  # JACK's clock is 32 bits and wraps (27 h at 44.1 kHz)
+        self._clock, self._start, delay = clock, n, self.plan.latency_frames
+        if n > self.frames:
+            self.source.clear(self.frames, min(n - self.frames, self.source.capacity))
         block = self._in[:, :frames]
         if self.player is not None:
             self.player.fill(block, n)

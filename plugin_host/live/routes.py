@@ -51,6 +51,7 @@ class LiveRoutes:
     def __init__(self, live: LiveState, clients: Clients | None = None, midi: MidiMapper | None = None) -> None:
         self.live, self.clients, self.midi = live, clients or Clients(), midi or MidiMapper()
         self.lock = threading.RLock()  # OSC and MIDI threads change the mixer one at a time
+        self.metered: set[tuple[str, int]] = set()  # the reply addresses that asked for meters (/live/meters 1)
         self.dispatcher = _table(self)
 
     @property
@@ -72,6 +73,10 @@ class LiveRoutes:
             raise ParameterError(f"no address starts with {address!r}; send /help for the whole list")
         out = [Message("/help", (r.template, str(r.signature), r.replies, r.summary)) for r in routes]
         return [*out, Message("/help/end", (len(out),))]
+
+    def meters_on(self, request: Request, on: bool) -> list[Message]:
+        (self.metered.add if on else self.metered.discard)(request.reply_to)
+        return [Message("/live/meters", (int(on),))]
 
     # -- the client ------------------------------------------------------------------------------
 
@@ -127,8 +132,8 @@ class LiveRoutes:
         return value if control == "gain" else int(value)
 
     def meters(self) -> list[Message]:
-        """``/live/<stem>/level f:dBFS`` for every stem and ``mix``: feedback, for surfaces that draw meters."""
-        return [Feedback(f"/live/{name}/level", (round(db, 1),)) for name, db in self.live.levels().items()]
+        """``/live/<stem>/level f:dBFS`` for every stem and ``mix`` (peaks after the gains), for :attr:`metered` clients."""
+        return [Message(f"/live/{name}/level", (round(db, 1),)) for name, db in self.live.levels().items()]
 
     # -- MIDI -------------------------------------------------------------------------------------
 
@@ -193,7 +198,15 @@ class LiveRoutes:
 ADDRESSES: tuple[tuple[str, str, str, str, str, bool], ...] = (
     ("/ping", "*:args", "ping", "liveness check; the arguments come back", "/pong [*:args]", False),
     ("/help", "[s:address]", "help", "the address table", "/help s:address s:arguments s:replies s:summary ..., /help/end i:count", False),
-    ("/feedback", "t:on", "feedback", "feedback of changes and meters on (default) or off for this client", "/feedback i:on", False),
+    ("/feedback", "t:on", "feedback", "feedback of changes on (default) or off for this client", "/feedback i:on", False),
+    (
+        "/live/meters",
+        "t:on",
+        "meters_on",
+        "stem level meters for this client on (1) or off (0, the default): ten times a second, peaks in dBFS after the gains",
+        "/live/meters i:on, then /live/<stem>/level f:dBFS and /live/mix/level f:dBFS",
+        False,
+    ),
     (
         "/live/latency",
         "",
@@ -240,7 +253,6 @@ ADDRESSES: tuple[tuple[str, str, str, str, str, bool], ...] = (
     ),
     ("/midi/map/clear", "[s:target]", "midi_map_clear", "remove every CC map, or those of one target", "/midi/map/cleared i:count", False),
 )
-"""Meters are feedback only: ``/live/<stem>/level f:dBFS`` and ``/live/mix/level f:dBFS``, ten times a second."""
 
 
 def _table(r: LiveRoutes) -> Dispatcher:

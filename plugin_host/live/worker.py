@@ -181,3 +181,24 @@ def _lower_priority(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
     except OSError:
         pass
+
+
+def split_offline(separator: SeparatorLike, audio: np.ndarray, plan: LivePlan, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The stems the live client plays for ``audio`` ``(channels, n)`` when the worker is never late, without real time
+    (for measuring quality against the offline split; the stems start at frame 0, the delay left out).
+
+    Returns:
+        ``{stem: (channels, n)}``; the last ``hop + look-ahead`` seconds, which no window has finished yet, are silent.
+    """
+    channels, n = audio.shape
+    ring = plan.ring_frames + n
+    source, stems = FrameRing((channels,), ring), FrameRing((len(names), channels), ring)
+    source.write(0, np.ascontiguousarray(audio, np.float32))
+    splitter = WindowSplitter(separator, names, plan, source, stems)
+    k = 0
+    while plan.window_end(k) <= n:
+        splitter.split(k, fresh=k == 0)
+        k += 1
+    out = stems.read(0, np.zeros((len(names), channels, n), np.float32))
+    out[..., splitter.published.end :] = 0.0
+    return dict(zip(names, out, strict=True))
