@@ -276,25 +276,39 @@ class Run:
         return slice(start, start + self.songs[i][0].shape[-1])
 
 
-@pytest.fixture(scope="module")
-def run(jack_server: JackServer) -> Iterator[Run]:
-    songs = [generated_song(i, SONG_SECONDS) for i in (*SONGS, GAIN_SONG)]
+def program(indices: tuple[int, ...]) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[int], np.ndarray]:
+    """The songs, where each starts, and what the player plays: the songs' mixtures with a gap of silence after each."""
+    songs = [generated_song(i, SONG_SECONDS) for i in indices]
     gap = np.zeros((2, int(GAP_SECONDS * RATE)), np.float32)
     pieces, starts, at = [], [], 0
     for stems, _ in songs:
         starts.append(at)
         pieces += [stems.sum(0), gap]
         at += stems.shape[-1] + gap.shape[-1]
-    audio = np.concatenate(pieces, axis=-1).astype(np.float32)
+    return songs, starts, np.concatenate(pieces, axis=-1).astype(np.float32)
+
+
+def terminate(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, as a user's ``kill`` or a service manager sends; returns what it wrote on stderr."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[1]
+
+
+@pytest.fixture(scope="module")
+def run(jack_server: JackServer) -> Iterator[Run]:
+    songs, starts, audio = program((*SONGS, GAIN_SONG))
     process, out = start_live(jack_server.environ, "--latency", str(LATENCY), "--osc-port", "0")
     player = recorder = osc = None
     try:
-        port = int(out.wait_for(r"OSC on udp [\d.]+:(\d+)", START_TIMEOUT).group(1))
-        osc = OscClient(("127.0.0.1", port))
-        outputs = [f"{NAME}:{s}_{c}" for s in [*STEMS, "mix"] for c in "LR"]
+        osc = OscClient(("127.0.0.1", int(out.wait_for(r"OSC on udp [\d.]+:(\d+)", START_TIMEOUT).group(1))))
         player = Player(audio)
         for c in "LR":
             player.client.connect(f"stemsplit-player:out_{c}", f"{NAME}:in_{c}")
+        outputs = [f"{NAME}:{s}_{c}" for s in [*STEMS, "mix"] for c in "LR"]
         recorder = Recorder(["stemsplit-player:out_L", "stemsplit-player:out_R", *outputs], audio.shape[-1] / RATE + LATENCY + 3)
         from plugin_host.live.latency import port_latency
 
@@ -302,11 +316,9 @@ def run(jack_server: JackServer) -> Iterator[Run]:
         latency_reply = osc.request("/live/latency")[0].args
         recorder.recording = True
         wait_until(lambda: recorder.first is not None, 5)
+        before = (osc.request("/live/stats")[0].args, player.xruns + recorder.xruns)
         player.play()
-        wait_until(lambda: player.position > 0, 5)
-        offset = recorder.now()  # where the player's first frame lands in the recording, within a block or so
-        gain_at = starts[2] + round((LATENCY + GAIN_AT) * RATE)
-        wait_until(lambda: player.position >= gain_at, 60)
+        wait_until(lambda: player.position >= starts[2] + round((LATENCY + GAIN_AT) * RATE), 60)
         gain_sent = recorder.now()
         osc.send("/live/vocals/gain", 0.0)
         osc.wait_for("/live/vocals/gain")
@@ -320,31 +332,25 @@ def run(jack_server: JackServer) -> Iterator[Run]:
                 client.close()
         if osc is not None:
             osc.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, stderr = process.communicate()
-    assert recorder is not None and player is not None
+        stderr = terminate(process)
     data = recorder.data
-    dry = data[:2]
-    offset = _first_sound(dry)  # the exact frame where the player's audio starts in the recording
     ports = {s: data[2 + 2 * i : 4 + 2 * i] for i, s in enumerate([*STEMS, "mix"])}
+    extra = {"offset": _first_sound(data[:2]), "before": before}  # offset: where the player's audio starts in the recording
+    xruns = player.xruns + recorder.xruns
     yield Run(
         songs,
         starts,
-        dry,
+        data[:2],
         ports,
         reported,
         latency_reply,
         stats,
         gain_sent,
         out.seen + list(out.lines.queue),
-        player.xruns + recorder.xruns,
+        xruns,
         process.returncode,
         stderr,
-        {"offset": offset},
+        extra,
     )
 
 
@@ -400,7 +406,7 @@ def test_no_block_is_silent_while_the_input_plays(run: Run) -> None:
 
 def test_no_xrun_and_no_dry_block_over_the_run(run: Run) -> None:
     misses, xruns, windows, *_ = run.stats
-    print("stats", run.stats, "player+recorder xruns", run.xruns)
+    print("stats", run.stats, "player+recorder xruns", run.xruns, "before playing", run.extra["before"])
     assert run.xruns == 0 and xruns == 0
     assert misses == 0, f"the worker was late for {misses} blocks: {run.stats}"
     assert windows >= (run.dry.shape[-1] / RATE - LATENCY) - 2
@@ -448,7 +454,9 @@ class SlowSeparator:
     def __init__(self, seconds: float, slow: int) -> None:
         self.seconds, self.slow, self.calls = seconds, slow, 0
 
-    def separate(self, audio: np.ndarray, sample_rate: int, stems: list[str] | None = None, clusters: int | None = None) -> dict[str, np.ndarray]:
+    def separate(
+        self, audio: np.ndarray, sample_rate: int, stems: list[str] | None = None, clusters: int | None = None
+    ) -> dict[str, np.ndarray]:
         self.calls += 1
         if self.calls <= self.slow:
             time.sleep(self.seconds)
@@ -462,7 +470,9 @@ def test_a_late_worker_plays_the_delayed_dry_input_in_other_and_mix_and_counts_t
     audio = np.concatenate([generated_song(2, SONG_SECONDS)[0].sum(0)] * 2, axis=-1)[:, : int(seconds * RATE)]
     # latency 1.6 s leaves 0.05 s per window; the first three windows take 2 s each (one warm-up call comes first)
     separator = SlowSeparator(seconds=2.0, slow=4)
-    client = LiveClient(open_client("stemsplit-slow"), separator, STEMS, window=1.5, hop=1.0, lookahead=0.5, latency=1.6, player=FilePlayer(audio))
+    client = LiveClient(
+        open_client("stemsplit-slow"), separator, STEMS, window=1.5, hop=1.0, lookahead=0.5, latency=1.6, player=FilePlayer(audio)
+    )
     outputs = [f"stemsplit-slow:{s}_{c}" for s in [*STEMS, "mix"] for c in "LR"]
     client.splitter.warm_up()
     client.start()
@@ -524,6 +534,7 @@ def test_no_jack_server_is_one_line_that_says_how_to_start_one() -> None:
     _jack()
     result = subprocess.run(
         [*LIVE],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,

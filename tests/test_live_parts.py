@@ -30,7 +30,9 @@ class ShareSeparator:
     def __init__(self, delay: float = 0.0) -> None:
         self.calls, self.delay = 0, delay
 
-    def separate(self, audio: np.ndarray, sample_rate: int, stems: list[str] | None = None, clusters: int | None = None) -> dict[str, np.ndarray]:
+    def separate(
+        self, audio: np.ndarray, sample_rate: int, stems: list[str] | None = None, clusters: int | None = None
+    ) -> dict[str, np.ndarray]:
         if self.delay:
             time.sleep(self.delay)
         self.calls += 1
@@ -208,7 +210,7 @@ def test_mixer_rejects_gains_out_of_range_and_unknown_stems() -> None:
     mixer = StemMixer(NAMES)
     with pytest.raises(ParameterError, match=r"parameter 'gain' of stem 'vocals' \(5.0\) is out of range \[0, 4\]"):
         mixer.set_gain("vocals", 5.0)
-    with pytest.raises(ParameterError, match='Stem named "vocal" not found.*Did you mean "vocals"'):
+    with pytest.raises(ParameterError, match=r'Stem named "vocal" not found.*Did you mean "vocals"'):
         mixer.set_gain("vocal", 1.0)
 
 

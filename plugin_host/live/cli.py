@@ -52,7 +52,9 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     timing.add_argument(
         "--latency", type=float, default=DEFAULT_LATENCY, metavar="S", help=f"delay from input to output (default {DEFAULT_LATENCY:g})"
     )
-    timing.add_argument("--window", type=float, default=DEFAULT_WINDOW, metavar="S", help=f"input each split sees (default {DEFAULT_WINDOW:g})")
+    timing.add_argument(
+        "--window", type=float, default=DEFAULT_WINDOW, metavar="S", help=f"input each split sees (default {DEFAULT_WINDOW:g})"
+    )
     timing.add_argument("--hop", type=float, default=DEFAULT_HOP, metavar="S", help=f"time between splits (default {DEFAULT_HOP:g})")
     timing.add_argument(
         "--lookahead", type=float, default=DEFAULT_LOOKAHEAD, metavar="S", help=f"input after the kept part (default {DEFAULT_LOOKAHEAD:g})"
@@ -137,7 +139,16 @@ def _start(args: argparse.Namespace, stop: threading.Event) -> Running:
         names = separator.stem_names(setup.stems)
         effects = {n: e for n, e in ((n, setup.effect(n, int(jack_client.samplerate))) for n in names) if e is not None}
         client = LiveClient(
-            jack_client, separator, names, args.window, args.hop, args.lookahead, args.latency, effects=effects, stems_arg=setup.stems, player=player
+            jack_client,
+            separator,
+            names,
+            args.window,
+            args.hop,
+            args.lookahead,
+            args.latency,
+            effects=effects,
+            stems_arg=setup.stems,
+            player=player,
         )
     except BaseException:
         jack_client.close()

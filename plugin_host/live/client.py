@@ -52,7 +52,9 @@ def open_client(name: str) -> Any:
     try:
         import jack
     except (ImportError, OSError) as exc:  # OSError: JACK-Client without libjack
-        raise LiveError(f"live mode needs JACK-Client and libjack ({exc}): pip install 'stemsplit[live]' and apt-get install jackd2") from None
+        raise LiveError(
+            f"live mode needs JACK-Client and libjack ({exc}): pip install 'stemsplit[live]' and apt-get install jackd2"
+        ) from None
     # libjack's own complaints ("Cannot connect to server socket", ...) go to the debug log: the error below says it in one line
     jack.set_error_function(lambda text: log.debug("jack: %s", text))
     jack.set_info_function(lambda text: log.debug("jack: %s", text))
@@ -157,7 +159,9 @@ class LiveClient:
         client.set_xrun_callback(self._xrun)
         client.set_blocksize_callback(self._blocksize)
         client.set_shutdown_callback(self._shutdown)
-        self.latency = LatencyReporter(client, self.inputs, [p for pair in self.stem_ports for p in pair] + self.mix_ports, self.plan.latency_frames)
+        self.latency = LatencyReporter(
+            client, self.inputs, [p for pair in self.stem_ports for p in pair] + self.mix_ports, self.plan.latency_frames
+        )
 
     def _allocate(self, frames: int) -> None:
         n_stems, channels = len(self.names), len(CHANNELS)

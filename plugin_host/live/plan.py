@@ -60,7 +60,9 @@ class LivePlan:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ParameterError(f"Value received for parameter '{name}' ({value!r}) must be a positive number of seconds")
         if not 0.0 <= self.lookahead < self.window:
-            raise ParameterError(f"Value received for parameter 'lookahead' ({self.lookahead:g}) is out of range [0, window={self.window:g})")
+            raise ParameterError(
+                f"Value received for parameter 'lookahead' ({self.lookahead:g}) is out of range [0, window={self.window:g})"
+            )
         if self.hop + self.lookahead > self.window:
             raise ParameterError(
                 f"the window ({self.window:g} s) must hold the hop and the look-ahead ({self.hop:g} + {self.lookahead:g} s); "

@@ -24,7 +24,7 @@ class Span:
 
     def holds(self, first: int, last: int) -> bool:
         """Whether frames ``[first, last)`` are all valid (frames before 0 count as valid silence)."""
-        return last <= self.end and max(first, 0) >= self.start or last <= 0
+        return (last <= self.end and max(first, 0) >= self.start) or last <= 0
 
 
 class FrameRing:

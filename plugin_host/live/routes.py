@@ -223,7 +223,14 @@ ADDRESSES: tuple[tuple[str, str, str, str, str, bool], ...] = (
         "/live/stats i:misses i:xruns i:windows i:skipped f:worker_mean f:worker_max f:load",
         False,
     ),
-    ("/live/list", "", "stem_list", "the stems with their settings", "/live/stem s:name f:gain i:mute i:solo ..., /live/list/end i:count", False),
+    (
+        "/live/list",
+        "",
+        "stem_list",
+        "the stems with their settings",
+        "/live/stem s:name f:gain i:mute i:solo ..., /live/list/end i:count",
+        False,
+    ),
     ("/live/refresh", "", "refresh", "the value of every stem control", "/live/<stem>/gain|mute|solo messages", False),
     (
         "/live/{stem}/gain",
