@@ -105,7 +105,6 @@ def real_time(separator: object, names: list[str], audio: np.ndarray, setting: S
         live = LiveClient(
             client, separator, names, setting.window, setting.hop, setting.lookahead, setting.latency, player=FilePlayer(audio, loop=True)
         )  # type: ignore[arg-type]
-        live.splitter.warm_up()
         live.start()
         time.sleep(duration)
         stats = live.stats()

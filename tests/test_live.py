@@ -38,7 +38,7 @@ NAME = "stemsplit-test"
 STEMS = ["drums", "bass", "guitar", "vocals", "other"]
 SONGS = (2, 3)  # generated songs with all five stems, for the quality and sum checks
 GAIN_SONG = 4  # played third; /live/vocals/gain 0 is sent while it plays
-SONG_SECONDS, GAP_SECONDS = 5.0, 1.0
+SONG_SECONDS, GAP_SECONDS = 5.0, 4.0  # a gap as long as a window: each window hears one song, as the offline split does
 GAIN_AT = 2.0  # seconds into the third song's output
 START_TIMEOUT = 120.0  # seconds for the command to load the model and print its OSC port
 JACK_START_TIMEOUT = 10.0
@@ -404,10 +404,12 @@ def test_no_block_is_silent_while_the_input_plays(run: Run) -> None:
     assert (mix[sounding] > 0).all(), f"silent blocks at {np.flatnonzero(sounding & (mix == 0)).tolist()}"
 
 
-def test_no_xrun_and_no_dry_block_over_the_run(run: Run) -> None:
+def test_no_xrun_and_no_dry_block_while_the_input_plays(run: Run) -> None:
+    # JACK tells every client of every xrun; on a loaded machine connecting the test's clients can cost one,
+    # so the count starts when the player starts (before that nothing plays)
+    (misses_before, xruns_before, *_), clients_before = run.extra["before"]
     misses, xruns, windows, *_ = run.stats
-    print("stats", run.stats, "player+recorder xruns", run.xruns, "before playing", run.extra["before"])
-    assert run.xruns == 0 and xruns == 0
+    assert run.xruns - clients_before == 0 and xruns - xruns_before == 0, f"{run.stats}; xruns before playing: {run.extra['before']}"
     assert misses == 0, f"the worker was late for {misses} blocks: {run.stats}"
     assert windows >= (run.dry.shape[-1] / RATE - LATENCY) - 2
 
@@ -474,7 +476,6 @@ def test_a_late_worker_plays_the_delayed_dry_input_in_other_and_mix_and_counts_t
         open_client("stemsplit-slow"), separator, STEMS, window=1.5, hop=1.0, lookahead=0.5, latency=1.6, player=FilePlayer(audio)
     )
     outputs = [f"stemsplit-slow:{s}_{c}" for s in [*STEMS, "mix"] for c in "LR"]
-    client.splitter.warm_up()
     client.start()
     recorder = Recorder(outputs, seconds + 3)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -305,3 +306,60 @@ def test_midi_maps_to_targets_live_mode_lacks_are_refused_up_front() -> None:
     routes = LiveRoutes(FakeLive())
     with pytest.raises(ParameterError, match=r"live MIDI targets read stem.<name>.gain.*got 'eq.gain_db'"):
         routes.check_mappings([CcMapping(cc=7, target="eq.gain_db")])
+
+
+# -- a preset live: stems, effects, gains and MIDI maps --------------------------------------------
+
+DJ_PRESET = """\
+format: 1
+name: dj-stems
+description: Five stems for a live stem mixer; a short reverb on the vocals; faders on CC 20-24.
+chain:
+  - name: split
+    split:
+      output: stems
+      routes:
+        bass: {gain_db: -6}
+        vocals:
+          chain:
+            - name: vocal_reverb
+              plugin: Reverb
+              params: {room_size: 0.3, damping: 0.6, wet_level: 0.2, dry_level: 0.9}
+midi:
+  cc:
+    - {cc: 20, target: stem.drums.gain, range: [0, 1]}
+    - {cc: 23, target: stem.vocals.gain, range: [0, 1]}
+    - {cc: 33, target: stem.vocals.mute}
+"""  # the preset docs/live.md shows, shortened
+
+
+def test_a_preset_brings_its_route_effects_gains_and_midi_maps_to_live_mode(tmp_path: Path) -> None:
+    import pedalboard
+
+    from plugin_host.live.cli import _preset, _routes
+
+    path = tmp_path / "dj-stems.yaml"
+    path.write_text(DJ_PRESET)
+    setup = _preset(str(path))
+    assert setup.stems is None and setup.effect("drums", 44100) is None
+    effect = setup.effect("vocals", 44100)
+    x = np.random.default_rng(3).standard_normal((2, 44100)).astype(np.float32) * np.float32(0.1)
+    live = np.concatenate([effect(x[:, i : i + 4410]) for i in range(0, 44100, 4410)], axis=-1)
+    whole = pedalboard.Pedalboard([pedalboard.Reverb(room_size=0.3, damping=0.6, wet_level=0.2, dry_level=0.9)]).process(x, 44100)
+    np.testing.assert_allclose(live, whole, atol=1e-5)  # block by block as in one go, nothing held back
+    mixer = StemMixer(NAMES)
+    setup.apply(mixer)
+    assert mixer.get("bass", "gain") == pytest.approx(10 ** (-6 / 20))
+    routes = _routes(FakeLive(mixer=mixer), setup)
+    routes.on_midi(mido.Message("control_change", control=33, value=127))
+    assert mixer.get("vocals", "mute") == 1.0
+
+
+def test_a_preset_without_a_split_is_refused_for_live_mode(tmp_path: Path) -> None:
+    from plugin_host.live.cli import _preset
+    from plugin_host.live.client import LiveError
+
+    path = tmp_path / "eq.yaml"
+    path.write_text("format: 1\nname: eq\nchain:\n  - {name: hp, plugin: HighpassFilter, params: {cutoff_frequency_hz: 80}}\n")
+    with pytest.raises(LiveError, match="preset 'eq' has no split stage; live mode needs one"):
+        _preset(str(path))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -101,6 +102,8 @@ class Running:
 
 def live(args: argparse.Namespace) -> int:
     """Run the live client until a stop; returns the exit code."""
+    # torch's OpenMP threads sleep between splits instead of spinning on both cores (set before torch loads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _configure_logging(args.verbose, args.quiet)
     stop = _stop_on_signals()
     running = Running()
@@ -158,7 +161,6 @@ def _start(args: argparse.Namespace, stop: threading.Event) -> Running:
     routes = _routes(client, setup)
     running.server = _osc(args, routes)
     running.midi_port = _midi(args.midi_in, routes, running.server)
-    client.splitter.warm_up()
     gc.freeze()  # what start-up made stays out of the collector's way: shorter pauses on the callback's thread
     if stop.is_set():
         raise KeyboardInterrupt

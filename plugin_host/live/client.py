@@ -179,7 +179,9 @@ class LiveClient:
         Raises:
             LiveError: a connection failed.
         """
-        self.worker.start()
+        self.worker.start()  # returns after its warm-up split: the first window heard is not the slow first one
+        if self.worker.error is not None:
+            raise LiveError(f"the splitting worker failed to start: {self.worker.error}")
         self.client.activate()
         if connect:
             self.connect_physical()

@@ -130,11 +130,14 @@ class Worker:
     def __init__(self, splitter: WindowSplitter, written: Callable[[], int], poll: float = 0.005, nice: int = 5) -> None:
         self.splitter, self.written, self.poll, self.nice = splitter, written, poll, nice
         self.stop_event = threading.Event()
+        self.ready = threading.Event()  # set once the warm-up split is done (or the worker failed)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="live-split", daemon=True)
 
-    def start(self) -> Worker:
+    def start(self, timeout: float = 300.0) -> Worker:
+        """Start the thread and return once its warm-up split is done (at most ``timeout`` seconds)."""
         self._thread.start()
+        self.ready.wait(timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -149,9 +152,14 @@ class Worker:
     def _run(self) -> None:
         _lower_priority(self.nice)
         try:
+            # here, not on the caller's thread: torch starts its compute threads on the first split, and they
+            # inherit this thread's lower priority, so none of them competes with JACK's callback thread
+            self.splitter.warm_up()
+            self.ready.set()
             self._loop()
         except BaseException as exc:  # the client reports it; the outputs go on dry
             self.error = exc
+            self.ready.set()
             log.exception("the splitting worker stopped")
 
     def _loop(self) -> None:
