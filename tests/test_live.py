@@ -407,7 +407,7 @@ def test_no_block_is_silent_while_the_input_plays(run: Run) -> None:
 def test_no_xrun_and_no_dry_block_while_the_input_plays(run: Run) -> None:
     # JACK tells every client of every xrun; on a loaded machine connecting the test's clients can cost one,
     # so the count starts when the player starts (before that nothing plays)
-    (misses_before, xruns_before, *_), clients_before = run.extra["before"]
+    (_, xruns_before, *_), clients_before = run.extra["before"]
     misses, xruns, windows, *_ = run.stats
     assert run.xruns - clients_before == 0 and xruns - xruns_before == 0, f"{run.stats}; xruns before playing: {run.extra['before']}"
     assert misses == 0, f"the worker was late for {misses} blocks: {run.stats}"
