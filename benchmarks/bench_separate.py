@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent.parent
-# The command line of a checkout, whichever layout it has (stemsplit.separator_cli before 2026-12-04, stemsplit after).
+# The command line of a checkout, whichever layout it has (separator.cli before 2026-12-04, stemsplit after).
 RUN_CLI = (
     "import importlib, importlib.util, sys; "
     "m = 'separator.cli' if importlib.util.find_spec('separator.cli') else 'stemsplit.separator_cli'; "

@@ -24,6 +24,7 @@ import pedalboard
 from plugin_host import catalog, preset
 from plugin_host.build import Parts, build, plugin_stages
 from plugin_host.errors import ChainError, ParameterError, PresetError
+from plugin_host.lane import Lane
 from plugin_host.params import ParamInfo, ParamValue, not_found
 from plugin_host.render import Tail, fit, render, whole
 from plugin_host.schema import FORMAT_VERSION, normalize
@@ -366,6 +367,23 @@ class Chain:
             ParameterError: no split, or unknown stem.
         """
         return self._split_stage().route(name).state()
+
+    def stem_lane(self, name: str) -> Lane:
+        """The effects of a stem's route (empty when the preset gives it none), e.g. to run them block by block live.
+
+        Raises:
+            ParameterError: no split, or unknown stem.
+        """
+        return self._split_stage().route(name).lane
+
+    def split_stems(self) -> list[str] | None:
+        """The ``stems:`` the split stage asks the separator for (``None``: every class, or blind clusters).
+
+        Raises:
+            ParameterError: no split.
+        """
+        stems = self._split_stage().entry.get("stems")
+        return list(stems) if stems is not None else None
 
     def _split_stage(self) -> SplitStage:
         if self._parts.split is None:

@@ -36,6 +36,7 @@ def get_parser() -> argparse.ArgumentParser:
     _run_parser(sub)
     _presets_parser(sub)
     _serve_parser(sub)
+    _live_parser(sub)
     _daw_parser(sub)
     return parser
 
@@ -96,6 +97,13 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     except ImportError:
         return
     add_serve_parser(sub)
+
+
+def _live_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # ---- `live`: a JACK client that splits its input into stems (plugin_host.control.live) ----------------
+    from plugin_host.control.live.cli import add_live_parser
+
+    add_live_parser(sub)
 
 
 def _daw_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
