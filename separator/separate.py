@@ -301,11 +301,7 @@ class Separator:
         Raises:
             AudioLoadError: the file cannot be read.
         """
-        meta = audio_io.info(path)
-        n = max(0, meta.frames - start) if frames is None else min(frames, max(0, meta.frames - start))
-        plan = self._plan(names, clusters, meta.sample_rate, n)
-        reader = lambda: audio_io.blocks(path, plan.block, plan.overlap, start=start, frames=n, meta=meta)  # noqa: E731
-        yield from self.stream_masks(reader, plan)
+        yield from self.stream_masks(*self._file_plan(path, names, clusters, start, frames))
 
     def file_stems(
         self,
@@ -321,11 +317,7 @@ class Separator:
         Raises:
             AudioLoadError: the file cannot be read.
         """
-        meta = audio_io.info(path)
-        n = max(0, meta.frames - start) if frames is None else min(frames, max(0, meta.frames - start))
-        plan = self._plan(names, clusters, meta.sample_rate, n)
-        reader = lambda: audio_io.blocks(path, plan.block, plan.overlap, start=start, frames=n, meta=meta)  # noqa: E731
-        yield from self.stream(reader, plan)
+        yield from self.stream(*self._file_plan(path, names, clusters, start, frames))
 
     def stream_masks(self, reader: Reader, plan: _Plan) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """Band masks of the audio ``reader()`` yields (as :meth:`stream`), segment by segment, bounded memory.
@@ -347,6 +339,13 @@ class Separator:
             yield i * plan.block, masks[:, :keep].float().cpu().numpy(), feats[:keep].float().cpu().numpy()
 
     # -- the plan and its passes -----------------------------------------------------------
+
+    def _file_plan(self, path: str | Path, names: list[str], clusters: int | None, start: int, frames: int | None) -> tuple[Reader, _Plan]:
+        """``(reader, plan)`` of ``frames`` samples (default: to the end) from sample ``start`` of a file."""
+        meta = audio_io.info(path)
+        n = max(0, meta.frames - start) if frames is None else min(frames, max(0, meta.frames - start))
+        plan = self._plan(names, clusters, meta.sample_rate, n)
+        return lambda: audio_io.blocks(path, plan.block, plan.overlap, start=start, frames=n, meta=meta), plan
 
     def _plan(self, names: list[str], clusters: int | None, sample_rate: int, n_samples: int) -> _Plan:
         overlap = int(self.settings.overlap_seconds * sample_rate)
