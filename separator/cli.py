@@ -90,6 +90,7 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--mono", action="store_true", help="store mono downmixes (n_songs, n_slots, samples), the old layout")
     p.add_argument("--soundfont", action="append", metavar="SF2", help="use only these SoundFonts (repeatable)")
     p.add_argument("--no-espeak", action="store_true", help="no espeak-ng speech in the vocals")
+    p.add_argument("--heavy-fx", action="store_true", help="more timbre variety per stem: EQ tilt, saturation, voice pitch, chorus, plates")
     p.add_argument(
         "--only", action="append", default=[], metavar="PAT", help="draw only from sources whose id contains PAT (repeatable or a,b)"
     )
@@ -312,7 +313,7 @@ def _make_data(args: argparse.Namespace) -> int:
     def patterns(values: list[str]) -> list[str]:
         return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
-    recipe = Recipe(seed=args.seed, seconds=args.seconds, only=patterns(args.only), exclude=patterns(args.exclude))
+    recipe = Recipe(seed=args.seed, seconds=args.seconds, only=patterns(args.only), exclude=patterns(args.exclude), heavy_fx=args.heavy_fx)
     recipe.sounds = [*args.sounds, *recipe.sounds]
     if args.soundfont:
         recipe.soundfonts = args.soundfont
