@@ -92,6 +92,7 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--soundfont", action="append", metavar="SF2", help="use only these SoundFonts (repeatable)")
     p.add_argument("--no-espeak", action="store_true", help="no espeak-ng speech in the vocals")
     p.add_argument("--allow-missing", action="store_true", help="make songs even when no source found plays some classes")
+    p.add_argument("--heavy-fx", action="store_true", help="more timbre variety per stem: EQ tilt, saturation, voice pitch, chorus, plates")
     p.add_argument(
         "--only", action="append", default=[], metavar="PAT", help="draw only from sources whose id contains PAT (repeatable or a,b)"
     )
@@ -321,7 +322,7 @@ def _make_data(args: argparse.Namespace) -> int:
     def patterns(values: list[str]) -> list[str]:
         return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
-    recipe = Recipe(seed=args.seed, seconds=args.seconds, only=patterns(args.only), exclude=patterns(args.exclude))
+    recipe = Recipe(seed=args.seed, seconds=args.seconds, only=patterns(args.only), exclude=patterns(args.exclude), heavy_fx=args.heavy_fx)
     recipe.sounds = [*args.sounds, *recipe.sounds]
     if args.soundfont:
         recipe.soundfonts = args.soundfont

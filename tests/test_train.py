@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from separator.model import load_checkpoint
@@ -124,3 +125,12 @@ def test_every_train_option_says_what_it_does_in_help(capsys) -> None:  # type: 
     for name, help_text in OPTION_HELP.items():
         assert f"--{name.replace('_', '-')}" in text and " ".join(help_text.split()) in text
     assert "mixtures per step (default: 8)" in text and "Adam learning rate (default: 0.001)" in text
+
+
+def test_training_with_lofi_mixtures_runs_and_records_the_setting(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path), steps=2, batch=4, seconds=1.0, hidden=16, layers=1, log_every=1, lofi=1.0)
+    train(cfg)
+    _, extra = load_checkpoint(tmp_path / "last.pt")
+    assert extra["step"] == 2 and extra["config"]["lofi"] == 1.0
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(losses))

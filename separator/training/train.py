@@ -21,6 +21,7 @@ from separator.classes import CLASSES
 from separator.devices import resolve_device
 from separator.features import band_power, log_power, pool_bands, spatial, stft
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
+from separator.training.data.lofi import lofi_batch
 from separator.training.data.mix import Batch, StemBank
 from separator.training.loss import deep_clustering_loss, mask_inference_loss
 
@@ -48,6 +49,7 @@ class TrainConfig:
     bf16: bool = False
     batch: int = 8
     seconds: float = 3.0
+    lofi: float = 0.0
     lr: float = 1e-3
     alpha: float = 0.5
     hidden: int = 256
@@ -78,6 +80,10 @@ OPTION_HELP: dict[str, str] = {
     "bf16": "bfloat16 autocast for the network (CPUs with AVX-512 BF16, GPUs)",
     "batch": "mixtures per step",
     "seconds": "length of each training mixture",
+    "lofi": (
+        "share of training mixtures made band-limited or lo-fi (low-pass 3-8 kHz, 8-22 kHz resampling, mono;"
+        " the same operation on every source), e.g. 0.25"
+    ),
     "lr": "Adam learning rate",
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
     "hidden": "BLSTM units per direction (new models only)",
@@ -228,7 +234,10 @@ def train(cfg: TrainConfig) -> Path:
     tic = start = time.time()
     while step < cfg.steps:
         rng = np.random.default_rng([cfg.seed, step])
-        batch = batch_targets(bank.draw(rng, cfg.batch, samples, powers=True), bank.sample_rate, device, model.stereo)
+        drawn = bank.draw(rng, cfg.batch, samples, powers=True)
+        if cfg.lofi > 0:
+            lofi_batch(drawn, np.random.default_rng([cfg.seed, step, 1]), cfg.lofi, bank.sample_rate)
+        batch = batch_targets(drawn, bank.sample_rate, device, model.stereo)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             loss, parts = compute_loss(model, batch, cfg.alpha)
         optimizer.zero_grad()

@@ -72,14 +72,80 @@ def _colour(stem: str, rng: np.random.Generator) -> list[pb.Plugin]:
     return plugins
 
 
-def random_chain(stem: str, rng: np.random.Generator) -> pb.Pedalboard:
-    """A random, plausible mixing chain for one stem class."""
-    return pb.Pedalboard([*_colour(stem, rng), *_eq(rng), *_dynamics(rng), *_space(rng)])
+def _tilt(rng: np.random.Generator) -> list[pb.Plugin]:
+    """A spectral tilt: opposite shelves around a pivot (a dark or bright recording of the same part)."""
+    pivot = float(np.exp(rng.uniform(np.log(300), np.log(3000))))
+    gain = float(rng.uniform(-8, 8))
+    return [
+        pb.LowShelfFilter(cutoff_frequency_hz=pivot, gain_db=-gain / 2),
+        pb.HighShelfFilter(cutoff_frequency_hz=pivot, gain_db=gain / 2),
+    ]
 
 
-def augment(audio: np.ndarray, stem: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+def _saturation(rng: np.random.Generator) -> list[pb.Plugin]:
+    """Tape- or amp-like saturation (drive, then back to about the same level)."""
+    drive = float(rng.uniform(2, 18))
+    return [pb.Gain(gain_db=drive), pb.Distortion(drive_db=0.0), pb.Gain(gain_db=-drive * 0.8)]
+
+
+def _room_or_plate(rng: np.random.Generator) -> pb.Plugin:
+    if rng.random() < 0.5:  # plate-like: dense, bright, wide, short pre-delay
+        return pb.Reverb(
+            room_size=float(rng.uniform(0.5, 0.8)),
+            damping=float(rng.uniform(0.0, 0.3)),
+            wet_level=float(rng.uniform(0.1, 0.35)),
+            dry_level=float(rng.uniform(0.7, 1.0)),
+            width=1.0,
+        )
+    return pb.Reverb(
+        room_size=float(rng.uniform(0.05, 0.5)),
+        damping=float(rng.uniform(0.3, 0.9)),
+        wet_level=float(rng.uniform(0.05, 0.3)),
+        dry_level=float(rng.uniform(0.7, 1.0)),
+        width=float(rng.uniform(0.2, 1.0)),
+    )
+
+
+def heavy_chain(stem: str, rng: np.random.Generator) -> list[pb.Plugin]:
+    """Extra timbre variety per class (issue 18, item 1): the class and mask heads should name a part
+    by what it plays, not by the one SoundFont's colour it was rendered with.
+
+    EQ tilt and saturation on every class; voices pitch-shifted (±5 semitones: another register, and
+    pedalboard's shift moves the formants with it, so another apparent vocal tract); chorus and
+    phaser on guitars (and sometimes keys); room or plate reverbs; band limits on drums and bass.
+    """
+    plugins: list[pb.Plugin] = []
+    if rng.random() < 0.7:
+        plugins += _tilt(rng)
+    if rng.random() < (0.5 if stem in ("guitar", "bass") else 0.3):
+        plugins += _saturation(rng)
+    if stem == "vocals" and rng.random() < 0.5:
+        plugins.append(pb.PitchShift(semitones=float(rng.uniform(-5, 5))))
+    if stem == "guitar" and rng.random() < 0.5:
+        plugins.append(pb.Chorus(rate_hz=float(rng.uniform(0.2, 3)), depth=float(rng.uniform(0.1, 0.6)), mix=float(rng.uniform(0.2, 0.6))))
+    if stem in ("guitar", "other") and rng.random() < 0.2:
+        plugins.append(pb.Phaser(rate_hz=float(rng.uniform(0.1, 2)), depth=float(rng.uniform(0.2, 0.8)), mix=float(rng.uniform(0.2, 0.5))))
+    if stem in ("drums", "bass") and rng.random() < 0.3:
+        plugins.append(pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(20, 90))))
+    if stem == "bass" and rng.random() < 0.3:
+        plugins.append(pb.LowpassFilter(cutoff_frequency_hz=float(rng.uniform(500, 4000))))
+    if rng.random() < 0.6:
+        plugins.append(_room_or_plate(rng))
+    return plugins
+
+
+def random_chain(stem: str, rng: np.random.Generator, heavy: bool = False) -> pb.Pedalboard:
+    """A random, plausible mixing chain for one stem class; ``heavy`` adds :func:`heavy_chain` first.
+
+    Without ``heavy`` the draws are those of earlier releases, so a seed makes the same songs.
+    """
+    base = [*_colour(stem, rng), *_eq(rng), *_dynamics(rng), *_space(rng)]
+    return pb.Pedalboard([*heavy_chain(stem, rng), *base] if heavy else base)
+
+
+def augment(audio: np.ndarray, stem: str, sample_rate: int, rng: np.random.Generator, heavy: bool = False) -> np.ndarray:
     """Run ``audio`` ``(channels, samples)`` through a random chain; same shape out."""
-    out = random_chain(stem, rng)(audio, sample_rate)
+    out = random_chain(stem, rng, heavy)(audio, sample_rate)
     if out.shape[1] != audio.shape[1]:  # latency-compensating plugins may shorten
         out = np.pad(out, ((0, 0), (0, max(0, audio.shape[1] - out.shape[1]))))[:, : audio.shape[1]]
     return np.nan_to_num(out).astype(np.float32)

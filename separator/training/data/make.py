@@ -47,6 +47,7 @@ class Recipe:
     soundfonts: list[str] = field(default_factory=discover_soundfonts)
     use_espeak: bool = field(default_factory=espeak_available)
     augment: bool = True
+    heavy_fx: bool = False  # more timbre variety per stem (separator.training.data.augment.heavy_chain)
     produce: bool = True  # rooms, bus compression, limiting … on the mix (separator.training.data.production)
     only: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
@@ -157,7 +158,7 @@ def make_song_sources(recipe: Recipe, index: int) -> tuple[np.ndarray, np.ndarra
         sources[c] = source_id
         audio = audio / peak * 0.5
         if recipe.augment:
-            audio = augment(audio, name, recipe.sample_rate, rng)
+            audio = augment(audio, name, recipe.sample_rate, rng, recipe.heavy_fx)
         audio = pan(audio, float(rng.uniform(-0.6, 0.6)))
         level = 10 ** (rng.uniform(-12, 0) / 20) / max(1e-6, float(np.sqrt(np.mean(audio**2))))
         stems[c] = audio * level * 0.1

@@ -123,6 +123,17 @@ class _DataSet:
 _SILENT_DB = -300.0
 
 
+def source_band_power(sources: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``(n, 2, samples)`` → ``(n, frames, N_BANDS)`` float32 band power, mean over channels, as
+    :attr:`Batch.powers` holds it (for sources changed after drawing, e.g. ``separator.training.data.lofi``)."""
+    import torch
+
+    from separator.features import pool_bands, stft
+
+    spec = stft(torch.from_numpy(np.ascontiguousarray(sources, np.float32)), sample_rate)  # (n, 2, bins, frames)
+    return pool_bands((spec.real**2 + spec.imag**2).mean(1)).numpy().astype(np.float32)
+
+
 def _stem_band_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``(2, samples)`` → ``(frames, N_BANDS)`` float16 dB of the mean band power over channels."""
     import torch  # the data generator (make-data) does not need torch; only training draws powers
