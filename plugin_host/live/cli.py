@@ -26,7 +26,7 @@ from separator.errors import SeparatorError
 
 log = logging.getLogger("plugin_host.live")
 
-EXIT_OK, EXIT_GONE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_GONE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "plugin-host live"
 METER_INTERVAL = 0.1  # seconds between level meters sent as OSC feedback
 
@@ -108,14 +108,15 @@ def live(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     running = Running()
     try:
-        running = _start(args, stop)
+        _start(args, stop, running)
     except (PluginHostError, SeparatorError, OSError) as exc:
         running.stop()
         print(f"{PROG}: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        running.stop()
         print(f"{PROG}: interrupted before it started", file=sys.stderr)
-        return EXIT_OK
+        return EXIT_INTERRUPTED
     client = running.client
     why, code = _wait(client, running, stop)
     running.stop()
@@ -128,10 +129,10 @@ def live(args: argparse.Namespace) -> int:
     return code
 
 
-def _start(args: argparse.Namespace, stop: threading.Event) -> Running:
-    from plugin_host.live.client import LiveClient, LiveError, open_client
+def _start(args: argparse.Namespace, stop: threading.Event, running: Running) -> None:
+    """Open the client, load what it needs and start it, filling ``running`` as pieces start (so a failure stops them)."""
+    from plugin_host.live.client import LiveClient, open_client
 
-    running = Running()
     jack_client = open_client(args.name)  # before anything slow: no server is one line at once
     try:
         setup = _preset(args.preset)
@@ -164,13 +165,8 @@ def _start(args: argparse.Namespace, stop: threading.Event) -> Running:
     gc.freeze()  # what start-up made stays out of the collector's way: shorter pauses on the callback's thread
     if stop.is_set():
         raise KeyboardInterrupt
-    try:
-        client.start(connect=args.connect)
-    except LiveError:
-        running.stop()
-        raise
+    client.start(connect=args.connect)
     _announce(args, client, running)
-    return running
 
 
 def _wait(client: Any, running: Running, stop: threading.Event) -> tuple[str, int]:
