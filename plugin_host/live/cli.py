@@ -64,6 +64,13 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     model.add_argument("--model", metavar="PATH", help="separator checkpoint (default: the shipped model)")
     model.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the separator runs (default auto)")
     model.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        metavar="N",
+        help="CPU threads the model uses (default: all cores but one, which JACK's threads keep)",
+    )
+    model.add_argument(
         "--preset",
         metavar="NAME|FILE",
         help="a preset with a split stage: its stems, each route's effects (run live), gains, mutes, solos and MIDI maps",
@@ -140,6 +147,7 @@ def _start(args: argparse.Namespace, stop: threading.Event, running: Running) ->
         from separator import Separator
 
         separator = Separator.from_pretrained(args.model, device=args.device)
+        _limit_threads(args.threads)
         names = separator.stem_names(setup.stems)
         effects = {n: e for n, e in ((n, setup.effect(n, int(jack_client.samplerate))) for n in names) if e is not None}
         client = LiveClient(
@@ -346,6 +354,17 @@ def _announce(args: argparse.Namespace, client: Any, running: Running) -> None:
         print(f"{PROG}: OSC on udp {host}:{port} (/live/<stem>/gain f, /live/latency, /help)", flush=True)
     if running.midi_port is not None:
         print(f"{PROG}: MIDI input {getattr(running.midi_port, 'name', '')}", flush=True)
+
+
+def _limit_threads(threads: int) -> None:
+    """Let the model use ``threads`` CPU threads (torch's intra-op pool), leaving the rest to JACK."""
+    import torch
+
+    if threads < 1:
+        from plugin_host.live.client import LiveError
+
+        raise LiveError(f"Value received for parameter 'threads' ({threads}) must be at least 1")
+    torch.set_num_threads(threads)
 
 
 def _stop_on_signals() -> threading.Event:
