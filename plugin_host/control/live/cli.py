@@ -26,7 +26,7 @@ from separator.errors import SeparatorError
 
 log = logging.getLogger("plugin_host.control.live")
 
-EXIT_OK, EXIT_GONE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_GONE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "plugin-host live"
 METER_INTERVAL = 0.1  # seconds between level meters sent as OSC feedback
 
@@ -63,6 +63,13 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     model = p.add_argument_group("model and effects")
     model.add_argument("--model", metavar="PATH", help="separator checkpoint (default: the shipped model)")
     model.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the separator runs (default auto)")
+    model.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        metavar="N",
+        help="CPU threads the model uses (default: all cores but one, which JACK's threads keep)",
+    )
     model.add_argument(
         "--preset",
         metavar="NAME|FILE",
@@ -108,14 +115,15 @@ def live(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     running = Running()
     try:
-        running = _start(args, stop)
+        _start(args, stop, running)
     except (PluginHostError, SeparatorError, OSError) as exc:
         running.stop()
         print(f"{PROG}: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        running.stop()
         print(f"{PROG}: interrupted before it started", file=sys.stderr)
-        return EXIT_OK
+        return EXIT_INTERRUPTED
     client = running.client
     why, code = _wait(client, running, stop)
     running.stop()
@@ -128,17 +136,18 @@ def live(args: argparse.Namespace) -> int:
     return code
 
 
-def _start(args: argparse.Namespace, stop: threading.Event) -> Running:
-    from plugin_host.control.live.client import LiveClient, LiveError, open_client
+def _start(args: argparse.Namespace, stop: threading.Event, running: Running) -> None:
+    """Open the client, load what it needs and start it, filling ``running`` as pieces start (so a failure stops them)."""
+    from plugin_host.control.live.client import LiveClient, open_client
 
-    running = Running()
     jack_client = open_client(args.name)  # before anything slow: no server is one line at once
     try:
         setup = _preset(args.preset)
         player = _player(args.play, args.loop, int(jack_client.samplerate))
         from separator import Separator
 
-        separator = Separator.from_pretrained(args.model, device=args.device)
+        _check_threads(args.threads)
+        separator = Separator.from_pretrained(args.model, device=args.device, threads=args.threads)  # fixed: JACK keeps the rest
         names = separator.stem_names(setup.stems)
         effects = {n: e for n, e in ((n, setup.effect(n, int(jack_client.samplerate))) for n in names) if e is not None}
         client = LiveClient(
@@ -164,13 +173,8 @@ def _start(args: argparse.Namespace, stop: threading.Event) -> Running:
     gc.freeze()  # what start-up made stays out of the collector's way: shorter pauses on the callback's thread
     if stop.is_set():
         raise KeyboardInterrupt
-    try:
-        client.start(connect=args.connect)
-    except LiveError:
-        running.stop()
-        raise
+    client.start(connect=args.connect)
     _announce(args, client, running)
-    return running
 
 
 def _wait(client: Any, running: Running, stop: threading.Event) -> tuple[str, int]:
@@ -351,6 +355,14 @@ def _announce(args: argparse.Namespace, client: Any, running: Running) -> None:
         print(f"{PROG}: OSC on udp {host}:{port} (/live/<stem>/gain f, /live/latency, /help)", flush=True)
     if running.midi_port is not None:
         print(f"{PROG}: MIDI input {getattr(running.midi_port, 'name', '')}", flush=True)
+
+
+def _check_threads(threads: int) -> None:
+    """``--threads`` must leave the model at least one CPU thread (the rest stay with JACK)."""
+    if threads < 1:
+        from plugin_host.control.live.client import LiveError
+
+        raise LiveError(f"Value received for parameter 'threads' ({threads}) must be at least 1")
 
 
 def _stop_on_signals() -> threading.Event:

@@ -140,7 +140,7 @@ class LiveClient:
         n_stems, channels, ring = len(self.names), len(CHANNELS), self.plan.ring_frames
         self.source = FrameRing((channels,), ring)
         self.stems = FrameRing((n_stems, channels), ring)
-        self.mixer = StemMixer(self.names)
+        self.mixer = StemMixer(self.names, max_block=max(int(client.blocksize), 8192), channels=channels)
         self.splitter = WindowSplitter(separator, self.names, self.plan, self.source, self.stems, effects, stems_arg)
         self.worker = Worker(self.splitter, lambda: self.input_end)
         self.inputs = [client.inports.register(f"in_{c}") for c in CHANNELS]

@@ -28,7 +28,7 @@ class StemMixer:
         max_block: the largest JACK period the buffers fit.
     """
 
-    def __init__(self, names: Sequence[str], max_block: int = 8192) -> None:
+    def __init__(self, names: Sequence[str], max_block: int = 8192, channels: int = 2) -> None:
         self.names = list(names)
         n = len(self.names)
         self.gain = np.ones(n, np.float32)  # linear, as set
@@ -41,6 +41,9 @@ class StemMixer:
         self._ramp_n = 0
         self._gains = np.zeros((n, max_block), np.float32)
         self._step = np.zeros(n, np.float32)
+        self._snapshot = np.zeros(n, np.float32)
+        self._fade_out = np.zeros(max_block, np.float32)
+        self._dry_part = np.zeros((channels, max_block), np.float32)
 
     # -- control (any thread) ---------------------------------------------------------------------
 
@@ -100,7 +103,8 @@ class StemMixer:
         """
         n = stems.shape[-1]
         ramp, gains = self._ramp_for(n), self._gains[:, :n]
-        target = self.target.copy()  # one snapshot: a control thread may write meanwhile
+        target = self._snapshot
+        target[:] = self.target  # one snapshot: a control thread may write meanwhile
         np.subtract(target, self.current, out=self._step)
         np.multiply(self._step[:, None], ramp[None, :], out=gains)
         gains += self.current[:, None]
@@ -116,11 +120,14 @@ class StemMixer:
 
     def blend_from_dry(self, dry: np.ndarray, out: np.ndarray, mix: np.ndarray) -> None:
         """After a miss: fade from the dry path to what :meth:`process` put in ``out`` and ``mix`` over the block."""
-        ramp = self._ramp_for(dry.shape[-1])
+        n = dry.shape[-1]
+        ramp, fade_out, part = self._ramp_for(n), self._fade_out[:n], self._dry_part[: dry.shape[0], :n]
+        np.subtract(1.0, ramp, out=fade_out)
+        np.multiply(dry, fade_out, out=part)
         out *= ramp
-        out[self.dry_index] += dry * (1.0 - ramp)
+        out[self.dry_index] += part
         mix *= ramp
-        mix += dry * (1.0 - ramp)
+        mix += part
 
     def _ramp_for(self, n: int) -> np.ndarray:
         if n != self._ramp_n:  # the period changed (rare): recompute once
