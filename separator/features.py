@@ -51,12 +51,40 @@ def stft(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
 
 
 def istft(spec: torch.Tensor, sample_rate: int, length: int) -> torch.Tensor:
-    """Inverse of :func:`stft`: ``(..., n_bins, n_frames)`` → ``(..., length)``."""
+    """Inverse of :func:`stft`: ``(..., n_bins, n_frames)`` → ``(..., length)``.
+
+    When the window is a whole number of hops (most rates), the overlap-add is a few strided additions of
+    hop-long pieces, divided by the window's own overlap-add: ``torch.istft``'s result to float rounding,
+    in about two thirds of its time.
+    """
     n_fft, hop = stft_size(sample_rate)
     shape = spec.shape
     flat = spec.reshape(-1, *shape[-2:])
-    audio = torch.istft(flat, n_fft, hop, window=_window(n_fft, str(spec.device)), center=True, length=length)
+    window = _window(n_fft, str(spec.device))
+    if n_fft % hop:
+        audio = torch.istft(flat, n_fft, hop, window=window, center=True, length=length)
+        return audio.reshape(*shape[:-2], length)
+    n, frames_per_window, n_frames = flat.shape[0], n_fft // hop, flat.shape[-1]
+    frames = torch.fft.irfft(flat.transpose(1, 2), n=n_fft, dim=-1).mul_(window)  # (n, frames, n_fft)
+    pieces = frames.view(n, n_frames, frames_per_window, hop)
+    summed = frames.new_zeros(n, n_frames + frames_per_window - 1, hop)
+    for j in range(frames_per_window):
+        summed[:, j : j + n_frames] += pieces[:, :, j]
+    start = n_fft // 2  # the centre padding of stft
+    audio = summed.view(n, -1)[:, start : start + length] / _window_sum(n_fft, hop, n_frames, str(spec.device))[start : start + length]
+    if audio.shape[-1] < length:
+        audio = torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
     return audio.reshape(*shape[:-2], length)
+
+
+@functools.lru_cache(maxsize=8)
+def _window_sum(n_fft: int, hop: int, n_frames: int, device: str) -> torch.Tensor:
+    """The squared window overlap-added over ``n_frames`` frames: what :func:`istft` divides by."""
+    pieces = (_window(n_fft, device) ** 2).view(n_fft // hop, hop)
+    summed = torch.zeros(n_frames + n_fft // hop - 1, hop, device=device)
+    for j in range(n_fft // hop):
+        summed[j : j + n_frames] += pieces[j]
+    return summed.view(-1).clamp(min=1e-11)
 
 
 @functools.lru_cache(maxsize=1)
