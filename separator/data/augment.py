@@ -76,7 +76,10 @@ def _tilt(rng: np.random.Generator) -> list[pb.Plugin]:
     """A spectral tilt: opposite shelves around a pivot (a dark or bright recording of the same part)."""
     pivot = float(np.exp(rng.uniform(np.log(300), np.log(3000))))
     gain = float(rng.uniform(-8, 8))
-    return [pb.LowShelfFilter(cutoff_frequency_hz=pivot, gain_db=-gain / 2), pb.HighShelfFilter(cutoff_frequency_hz=pivot, gain_db=gain / 2)]
+    return [
+        pb.LowShelfFilter(cutoff_frequency_hz=pivot, gain_db=-gain / 2),
+        pb.HighShelfFilter(cutoff_frequency_hz=pivot, gain_db=gain / 2),
+    ]
 
 
 def _saturation(rng: np.random.Generator) -> list[pb.Plugin]:
@@ -87,10 +90,20 @@ def _saturation(rng: np.random.Generator) -> list[pb.Plugin]:
 
 def _room_or_plate(rng: np.random.Generator) -> pb.Plugin:
     if rng.random() < 0.5:  # plate-like: dense, bright, wide, short pre-delay
-        return pb.Reverb(room_size=float(rng.uniform(0.5, 0.8)), damping=float(rng.uniform(0.0, 0.3)), wet_level=float(rng.uniform(0.1, 0.35)),
-                         dry_level=float(rng.uniform(0.7, 1.0)), width=1.0)
-    return pb.Reverb(room_size=float(rng.uniform(0.05, 0.5)), damping=float(rng.uniform(0.3, 0.9)), wet_level=float(rng.uniform(0.05, 0.3)),
-                     dry_level=float(rng.uniform(0.7, 1.0)), width=float(rng.uniform(0.2, 1.0)))
+        return pb.Reverb(
+            room_size=float(rng.uniform(0.5, 0.8)),
+            damping=float(rng.uniform(0.0, 0.3)),
+            wet_level=float(rng.uniform(0.1, 0.35)),
+            dry_level=float(rng.uniform(0.7, 1.0)),
+            width=1.0,
+        )
+    return pb.Reverb(
+        room_size=float(rng.uniform(0.05, 0.5)),
+        damping=float(rng.uniform(0.3, 0.9)),
+        wet_level=float(rng.uniform(0.05, 0.3)),
+        dry_level=float(rng.uniform(0.7, 1.0)),
+        width=float(rng.uniform(0.2, 1.0)),
+    )
 
 
 def heavy_chain(stem: str, rng: np.random.Generator) -> list[pb.Plugin]:
