@@ -80,10 +80,7 @@ OPTION_HELP: dict[str, str] = {
     "bf16": "bfloat16 autocast for the network (CPUs with AVX-512 BF16, GPUs)",
     "batch": "mixtures per step",
     "seconds": "length of each training mixture",
-    "lofi": (
-        "share of training mixtures made band-limited or lo-fi (low-pass 3-8 kHz, 8-22 kHz resampling, mono;"
-        " the same operation on every source), e.g. 0.25"
-    ),
+    "lofi": "share of training mixtures made band-limited or lo-fi (low-pass 3-8 kHz, 8-22 kHz resampling, mono), e.g. 0.25",
     "lr": "Adam learning rate",
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
     "hidden": "BLSTM units per direction (new models only)",

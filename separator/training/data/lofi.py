@@ -18,9 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import gcd
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal
+
+if TYPE_CHECKING:
+    from separator.training.data.mix import Batch
 
 LOWPASS_HZ = (3000.0, 8000.0)
 RESAMPLE_HZ = (8000, 22050)
@@ -92,7 +96,7 @@ def band_limit(sources: np.ndarray, sample_rate: int, settings: LofiSettings) ->
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def lofi_batch(batch, rng: np.random.Generator, share: float, sample_rate: int) -> list[int]:
+def lofi_batch(batch: Batch, rng: np.random.Generator, share: float, sample_rate: int) -> list[int]:
     """Make a ``share`` of ``batch``'s examples band-limited / lo-fi, in place.
 
     Absent sources (zeros) stay zeros. When the batch carries cached source powers
