@@ -34,8 +34,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent.parent
 # The command line of a checkout, whichever layout it has (separator.cli before 2026-12-04, stemsplit after).
+# At exit it prints its own peak RSS (VmHWM): a child's rusage also counts the parent's memory at the fork.
 RUN_CLI = (
-    "import importlib, importlib.util, sys; "
+    "import atexit, importlib, importlib.util, sys; "
+    "atexit.register(lambda: sys.stderr.write(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')))); "
     "m = 'separator.cli' if importlib.util.find_spec('separator.cli') else 'stemsplit.separator_cli'; "
     "sys.argv[0] = 'separator'; sys.exit(importlib.import_module(m).run())"
 )
@@ -69,9 +71,11 @@ def whole_process(checkout: Path, mixture: Path, out: Path, mode: str, extra: li
     proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - tic
+    errors = proc.stderr.read().decode() if proc.stderr else ""
     if status != 0:
-        raise SystemExit(f"{checkout}: split failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "sys_s": usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+        raise SystemExit(f"{checkout}: split failed: {errors}")
+    peak_kb = int(errors.rsplit("VmHWM:", 1)[1].split()[0])
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "sys_s": usage.ru_stime, "peak_rss_mb": peak_kb / 1024}
 
 
 @contextlib.contextmanager
