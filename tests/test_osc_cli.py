@@ -103,10 +103,11 @@ def test_ctrl_c_during_a_split_cancels_it_and_leaves_no_files(tmp_path: Path, se
 def test_ctrl_c_during_start_up_exits_130_without_naming_options_serve_lacks(tmp_path: Path, servers: list[Server]) -> None:
     server = Server(tmp_path)
     servers.append(server)
-    time.sleep(0.3)  # importing: nothing is listening yet
+    time.sleep(0.3)  # importing, or listening while the model still loads, depending on the machine's speed
     code, log = server.stop(signal.SIGINT)
     assert code == 130, log
-    assert "interrupted" in log and "--skip-existing" not in log and "Traceback" not in log, log
+    assert "--skip-existing" not in log and "Traceback" not in log, log
+    assert "plugin-host: interrupted" in log or ("model: loading" in log and log.rstrip().endswith("stopped")), log
 
 
 def test_the_example_client_splits_a_song_through_a_running_server(tmp_path: Path, servers: list[Server]) -> None:
