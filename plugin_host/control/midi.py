@@ -6,14 +6,7 @@ counted 1–16 as on controllers and in DAWs; mido counts 0–15). A
 :class:`SelectPreset`, :class:`Learned`, :class:`Ignored`) without touching a
 chain: whoever applies the actions owns the chain and its lock.
 
-A preset stores its maps under ``midi: cc:``::
-
-    midi:
-      cc:
-        - {cc: 74, channel: 1, target: tone.cutoff_frequency_hz, range: [200, 8000], curve: log}
-        - {cc: 7, target: comp.threshold_db}           # any channel, the parameter's own range
-        - {cc: 1, target: drive.drive_db, bits: 14}    # 14-bit: MSB on CC 1, LSB on CC 33
-        - {cc: 11, target: mix.gain_db, takeover: pickup}
+The maps themselves (what a preset stores under ``midi: cc:``) are :mod:`plugin_host.midi_map`.
 """
 
 from __future__ import annotations

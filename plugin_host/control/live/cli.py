@@ -12,14 +12,13 @@ import argparse
 import gc
 import logging
 import os
-import signal
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from plugin_host.control.console import configure_logging, stop_on_signals
 from plugin_host.control.live.plan import DEFAULT_HOP, DEFAULT_LATENCY, DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
 from plugin_host.errors import PluginHostError
 from separator.errors import SeparatorError
@@ -112,7 +111,7 @@ def live(args: argparse.Namespace) -> int:
     # torch's OpenMP threads sleep between splits instead of spinning on both cores (set before torch loads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _configure_logging(args.verbose, args.quiet)
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     running = Running()
     try:
         _start(args, stop, running)
@@ -365,24 +364,6 @@ def _check_threads(threads: int) -> None:
         raise LiveError(f"Value received for parameter 'threads' ({threads}) must be at least 1")
 
 
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM; after the first, SIGINT quits at once (Python's default)."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
 def _configure_logging(verbose: bool, quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname).1s %(message)s", "%H:%M:%S"))
-    logger = logging.getLogger("plugin_host")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    logger.propagate = False
+    configure_logging(verbose, quiet=True)  # warnings only unless verbose: the running client stays quiet
     sys.setswitchinterval(0.001)  # the JACK callback waits at most this long for the GIL while the worker runs Python

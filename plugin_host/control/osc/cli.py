@@ -16,10 +16,9 @@ import logging
 import os
 import signal
 import sys
-import threading
-from types import FrameType
 from typing import NoReturn
 
+from plugin_host.control.console import configure_logging, stop_on_signals
 from plugin_host.control.midi import MidiPortError
 from plugin_host.control.osc.control import EXPECTED_ERRORS, version
 from plugin_host.control.osc.server import DEFAULT_MAX_PACKET
@@ -135,8 +134,8 @@ def options_from(args: argparse.Namespace) -> ServeOptions:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server until a stop signal; returns the exit code."""
-    _configure_logging(args.verbose, args.quiet)
-    stop = _stop_on_signals()  # before anything starts, so an early SIGTERM still stops cleanly
+    configure_logging(args.verbose, args.quiet)
+    stop = stop_on_signals()  # before anything starts, so an early SIGTERM still stops cleanly
     try:
         service = Service(options_from(args)).start()
     except START_ERRORS as exc:
@@ -185,33 +184,3 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
-
-
-class _Stop(threading.Event):
-    """Set by the first SIGINT or SIGTERM; ``signal`` is which."""
-
-    signal: int | None = None
-
-
-def _stop_on_signals() -> _Stop:
-    """An event set by SIGINT or SIGTERM; after the first, SIGINT quits at once (Python's default)."""
-    stop = _Stop()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if not stop.is_set():
-            stop.signal = signum
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
-def _configure_logging(verbose: bool, quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname).1s %(message)s", "%H:%M:%S"))
-    logger = logging.getLogger("plugin_host")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
-    logger.propagate = False
