@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from separator.model import load_checkpoint
+from separator.model import ChimeraNet, load_checkpoint, save_checkpoint
 from separator.training.data.make import Recipe, make_dataset
 from separator.training.data.render import bundled_soundfont
-from separator.training.train import TrainConfig, train
+from separator.training.train import TrainConfig, freeze, train
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,27 @@ def test_training_with_lofi_mixtures_runs_and_records_the_setting(tiny_data: Pat
     assert extra["step"] == 2 and extra["config"]["lofi"] == 1.0
     losses = [json.loads(line)["loss"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert all(np.isfinite(losses))
+
+
+def test_a_frozen_trunk_and_embedding_keep_their_weights_and_only_the_mask_head_learns(tiny_data: Path, tmp_path: Path) -> None:
+    """``--freeze trunk,embed`` fine-tunes the class masks alone: blind splits cannot change."""
+    init = tmp_path / "init.pt"
+    start = ChimeraNet(hidden=16, layers=1)
+    save_checkpoint(start, init)
+    run = str(tmp_path / "run")
+    cfg = TrainConfig(data=str(tiny_data), out=run, init=str(init), steps=3, batch=2, seconds=1.0, lr=0.01, freeze="trunk,embed")
+    train(cfg)
+    trained, extra = load_checkpoint(tmp_path / "run" / "last.pt")
+    before, after = start.state_dict(), trained.state_dict()
+    assert extra["config"]["freeze"] == "trunk,embed"
+    for name in before:
+        if name.startswith(("lstm.", "embed.", "feat_")):
+            assert torch.equal(before[name], after[name]), name
+    assert not torch.equal(before["mask.weight"], after["mask.weight"])
+
+
+def test_freeze_names_its_parts_and_refuses_to_freeze_everything() -> None:
+    with pytest.raises(ValueError, match=r"unknown part\(s\) \['lstm'\]; choose from trunk, embed, mask"):
+        freeze(ChimeraNet(hidden=8, layers=1), "lstm")
+    with pytest.raises(ValueError, match="leaves nothing to train"):
+        freeze(ChimeraNet(hidden=8, layers=1), "trunk,embed,mask")

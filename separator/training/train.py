@@ -50,6 +50,7 @@ class TrainConfig:
     batch: int = 8
     seconds: float = 3.0
     lofi: float = 0.0
+    freeze: str = ""
     lr: float = 1e-3
     alpha: float = 0.5
     hidden: int = 256
@@ -81,6 +82,8 @@ OPTION_HELP: dict[str, str] = {
     "batch": "mixtures per step",
     "seconds": "length of each training mixture",
     "lofi": "share of training mixtures made band-limited or lo-fi (low-pass 3-8 kHz, 8-22 kHz resampling, mono), e.g. 0.25",
+    "freeze": 'keep these parts as they are and train the rest: "trunk" (the BLSTM: only the heads learn) '
+    'or "trunk,embed" (only the class-mask head learns; blind splits stay exactly as they were)',
     "lr": "Adam learning rate",
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
     "hidden": "BLSTM units per direction (new models only)",
@@ -202,13 +205,42 @@ def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[Chim
         mean, std = _feature_stats(bank, int(cfg.seconds * bank.sample_rate), np.random.default_rng(cfg.seed))
         model.feat_mean.copy_(mean)
         model.feat_std.copy_(std)
-    model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    model.to(device)
+    _train_mode(model, cfg.freeze)
+    optimizer = torch.optim.Adam(freeze(model, cfg.freeze), lr=cfg.lr)
     if optimizer_state:
         optimizer.load_state_dict(optimizer_state)
         for group in optimizer.param_groups:  # a resumed run may lower the learning rate
             group["lr"] = cfg.lr
     return model, optimizer, step
+
+
+FREEZABLE = ("trunk", "embed", "mask")
+
+
+def freeze(model: ChimeraNet, parts: str) -> list[torch.nn.Parameter]:
+    """Stop the named parts of ``model`` learning; returns the parameters left to train.
+
+    ``trunk`` is the BLSTM (kept in eval mode, so its dropout is off as at inference), ``embed``
+    the embedding head and ``mask`` the class-mask head. No gradient flows into a frozen part.
+    """
+    names = [p for p in parts.split(",") if p]
+    unknown = sorted(set(names) - set(FREEZABLE))
+    if unknown:
+        raise ValueError(f"--freeze {parts!r}: unknown part(s) {unknown}; choose from {', '.join(FREEZABLE)}")
+    if set(FREEZABLE) <= set(names):
+        raise ValueError(f"--freeze {parts!r} leaves nothing to train")
+    modules = {"trunk": model.lstm, "embed": model.embed, "mask": model.mask}
+    for name in names:
+        modules[name].requires_grad_(False)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def _train_mode(model: ChimeraNet, frozen: str) -> None:
+    """Training mode, except a frozen trunk, which keeps inference's behaviour (no dropout)."""
+    model.train()
+    if "trunk" in frozen.split(","):
+        model.lstm.eval()
 
 
 def _log(out: Path, record: dict[str, Any]) -> None:
@@ -239,7 +271,7 @@ def train(cfg: TrainConfig) -> Path:
             loss, parts = compute_loss(model, batch, cfg.alpha)
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
         optimizer.step()
         step += 1
         for k, v in {"loss": float(loss.detach()), **parts}.items():
@@ -280,7 +312,7 @@ def _validate(model: ChimeraNet, cfg: TrainConfig, out: Path, step: int) -> None
         separator = Separator(model, next(model.parameters()).device, **VALIDATION_INFERENCE)
         scores = evaluate_model(separator, cfg.val_data or "", max_songs=cfg.val_songs, oracle=False)
     finally:
-        model.train()
+        _train_mode(model, cfg.freeze)
     _log(out, {"step": step, "val": scores})
     score = (scores["named"]["mean"] + scores["blind"]["mean"]) / 2
     best_file = out / "best.json"
