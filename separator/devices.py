@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import torch
 
@@ -32,7 +37,28 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     raise SeparationError(f"unknown device {device!r}; valid options: {', '.join(DEVICES)}")
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), read from ``/proc/cpuinfo``
+    (``False`` where it is missing: not Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def network_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype the network computes in for a :class:`~separator.settings.SplitSettings` ``precision``:
+    ``"auto"`` is bfloat16 on a CPU with :func:`native_bfloat16`, float32 elsewhere."""
+    if precision == "bfloat16" or (precision == "auto" and device.type == "cpu" and native_bfloat16()):
+        return torch.bfloat16
+    return torch.float32
+
+
 THREADS_ENV = "SEPARATOR_THREADS"
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
 def thread_count(threads: int | None = None) -> int | None:
@@ -131,3 +157,41 @@ def keep_freed_memory() -> bool:
         return False
     m_trim_threshold, m_mmap_max = -1, -4
     return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 1 << 30))
+
+
+def map_in_order(fn: Callable[[In], Out], items: Iterable[In], workers: int) -> Iterator[Out]:
+    """``fn`` of each item, in the items' order, computed by up to ``workers`` threads at once.
+
+    The items are drawn in the calling thread (a file's reader stays in one thread), at most one
+    ahead of the work in flight, so memory holds ``workers + 1`` items' results at most. torch and
+    numpy release the GIL in their kernels, so the threads share the cores. Closing the iterator
+    early (an error downstream, Ctrl-C) cancels the items not started and waits for those running.
+    """
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="separator")
+    pending: deque[Future[Out]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def one_thread_each() -> Iterator[None]:
+    """torch's intra-op threads set to 1 for the block, for work that runs in several threads of its own
+    (:func:`map_in_order`): one pool's threads per worker would ask for more cores than there are."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)

@@ -51,27 +51,34 @@ def stft(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
 
 
 def istft(spec: torch.Tensor, sample_rate: int, length: int) -> torch.Tensor:
-    """Inverse of :func:`stft`: ``(..., n_bins, n_frames)`` → ``(..., length)``.
+    """Inverse of :func:`stft`: ``(..., n_bins, n_frames)`` → ``(..., length)``."""
+    return istft_frames(spec.transpose(-1, -2), sample_rate, length)
+
+
+def istft_frames(frames_spec: torch.Tensor, sample_rate: int, length: int) -> torch.Tensor:
+    """:func:`istft` of a spectrum laid out frames first, ``(..., n_frames, n_bins)``, as the inverse FFT
+    reads it (a contiguous one needs no reordering) → ``(..., length)``.
 
     When the window is a whole number of hops (most rates), the overlap-add is a few strided additions of
     hop-long pieces, divided by the window's own overlap-add: ``torch.istft``'s result to float rounding,
     in about two thirds of its time.
     """
     n_fft, hop = stft_size(sample_rate)
-    shape = spec.shape
-    flat = spec.reshape(-1, *shape[-2:])
-    window = _window(n_fft, str(spec.device))
+    shape = frames_spec.shape
+    flat = frames_spec.reshape(-1, *shape[-2:])
+    window = _window(n_fft, str(frames_spec.device))
     if n_fft % hop:
-        audio = torch.istft(flat, n_fft, hop, window=window, center=True, length=length)
+        audio = torch.istft(flat.transpose(1, 2), n_fft, hop, window=window, center=True, length=length)
         return audio.reshape(*shape[:-2], length)
-    n, frames_per_window, n_frames = flat.shape[0], n_fft // hop, flat.shape[-1]
-    frames = torch.fft.irfft(flat.transpose(1, 2), n=n_fft, dim=-1).mul_(window)  # (n, frames, n_fft)
+    n, frames_per_window, n_frames = flat.shape[0], n_fft // hop, flat.shape[-2]
+    frames = torch.fft.irfft(flat, n=n_fft, dim=-1).mul_(window)  # (n, frames, n_fft)
     pieces = frames.view(n, n_frames, frames_per_window, hop)
     summed = frames.new_zeros(n, n_frames + frames_per_window - 1, hop)
     for j in range(frames_per_window):
         summed[:, j : j + n_frames] += pieces[:, :, j]
     start = n_fft // 2  # the centre padding of stft
-    audio = summed.view(n, -1)[:, start : start + length] / _window_sum(n_fft, hop, n_frames, str(spec.device))[start : start + length]
+    norm = _window_sum(n_fft, hop, n_frames, str(frames_spec.device))
+    audio = summed.view(n, -1)[:, start : start + length] / norm[start : start + length]
     if audio.shape[-1] < length:
         audio = torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
     return audio.reshape(*shape[:-2], length)

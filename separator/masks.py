@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from separator.features import bands_to_bins, istft
+from separator.features import bands_to_bins, istft_frames
 from separator.kmeans import soft_assign
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
@@ -100,10 +100,13 @@ def apply_masks(masks: torch.Tensor, spec: torch.Tensor, audio: torch.Tensor, sa
     loudest = int(torch.einsum("sbt,cbt->s", masks, power).argmax())
     others = [s for s in range(n_stems) if s != loudest]
     out = torch.empty((n_stems, *audio.shape), dtype=audio.dtype, device=audio.device)
-    picked = masks[others].unsqueeze(-1)  # (n_stems - 1, bins, t, 1)
+    picked = masks[others].transpose(1, 2).contiguous()  # (n_stems - 1, t, bins): frames first, as the inverse FFT reads them
     for c in range(audio.shape[0]):  # a channel at a time: half the memory for the same work
-        real = torch.view_as_real(spec[c])  # (bins, t, 2): a real product, no complex copy of the masks
-        out[others, c] = istft(torch.view_as_complex(picked * real), sample_rate, audio.shape[-1])
+        frames = spec[c].T  # (t, bins)
+        product = torch.empty((*picked.shape, 2), dtype=picked.dtype, device=picked.device)  # complex, as (re, im) pairs
+        torch.mul(picked, frames.real.contiguous(), out=product[..., 0])
+        torch.mul(picked, frames.imag.contiguous(), out=product[..., 1])
+        out[others, c] = istft_frames(torch.view_as_complex(product), sample_rate, audio.shape[-1])
     out[loudest] = 0
     out[loudest] = audio - out.sum(0)
     return out

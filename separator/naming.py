@@ -9,9 +9,29 @@ matching, so ``source1`` is the most drum-like cluster in every file.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
+
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
+
+MATCHING_MODULE = "scipy.optimize"  # linear_sum_assignment; its import takes ~0.3 s, a twentieth of a split
+
+
+def prepare_matching() -> None:
+    """Import the matching's library in a background thread, while the network runs, so naming the
+    clusters does not wait for it (the split's start-up does not pay for it either)."""
+    if MATCHING_MODULE not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=(MATCHING_MODULE,), name="separator-import", daemon=True).start()
+
+
+def _assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the cheapest one-to-one assignment of ``cost``'s rows to its columns (Hungarian)."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(cost)
+    return rows, cols
 
 
 def cluster_profiles(assignments: torch.Tensor, posteriors: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
@@ -45,7 +65,7 @@ def name_clusters(profiles: np.ndarray, present: list[int]) -> np.ndarray:
     if not present:
         present = [int(profiles.sum(0).argmax())]
     score = np.log(profiles[:, present] + 1e-9)
-    rows, cols = linear_sum_assignment(-score)
+    rows, cols = _assignment(-score)
     for r, c in zip(rows, cols, strict=True):
         route[r, present[c]] = 1
     for r in set(range(k)) - set(rows.tolist()):
@@ -56,7 +76,7 @@ def name_clusters(profiles: np.ndarray, present: list[int]) -> np.ndarray:
 def class_matching(profiles: np.ndarray) -> dict[int, int]:
     """Hungarian matching of clusters to classes on their profiles: ``{class: cluster}``
     (``min(k, c)`` pairs; the likeliest assignment overall, not each cluster's favourite)."""
-    rows, cols = linear_sum_assignment(-np.log(profiles + 1e-9))
+    rows, cols = _assignment(-np.log(profiles + 1e-9))
     return {int(c): int(r) for r, c in zip(rows, cols, strict=True)}
 
 

@@ -22,6 +22,8 @@ How each step is weighted: :class:`separator.settings.SplitSettings`, stored in 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,13 +33,13 @@ import numpy as np
 import torch
 
 from separator.chunking import crossfade, segments
-from separator.devices import resolve_device, use_threads
+from separator.devices import map_in_order, network_dtype, one_thread_each, resolve_device, use_threads
 from separator.errors import SeparationError
 from separator.features import FLOOR_DB, band_power, features, log_power, stft, stft_size
 from separator.kmeans import kmeans
 from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
 from separator.model import Network, load_checkpoint
-from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
+from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, prepare_matching, present_names, stable_order
 from separator.settings import NAMINGS, SplitSettings
 from stembase import audio as audio_io
 from stembase.stem_outputs import check_stem_files, stem_paths, stem_writers
@@ -65,6 +67,9 @@ class _Plan:
     overlap: int
     offset_db: float = 0.0
     routing: Routing | None = None
+
+
+_Outputs = tuple[torch.Tensor, torch.Tensor]  # a segment's (embeddings (t, bands, D), class masks (t, bands, C))
 
 
 class _FirstPass:
@@ -118,6 +123,7 @@ class Separator:
         self.device = resolve_device(device)
         self._cpu = use_threads(threads) if self.device.type == "cpu" else None
         self.model = model.to(self.device).eval()
+        self._dtype = network_dtype(self.settings.precision, self.device)
 
     @classmethod
     def from_pretrained(
@@ -252,18 +258,19 @@ class Separator:
         """
         passes = 2 if self._needs_first_pass(plan) else 1
         first = self._prepare(reader, plan, progress)
+        workers = self._workers()
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
-            assert plan.routing is not None
-            for _, x, spec, band_masks in self._pieces(reader, plan, first):
-                masks = bin_masks(band_masks, spec, plan.routing, self.settings)
-                yield apply_masks(masks, spec, x, plan.sample_rate).cpu().numpy()
-                done[0] += min(plan.block, x.shape[-1])
+            stems_of = functools.partial(self._stems_of, plan)
+            for n, stems in map_in_order(stems_of, self._inputs(reader, plan, first), workers):
+                yield stems
+                done[0] += min(plan.block, n)
                 if progress:
                     progress(min(1.0, ((passes - 1) + done[0] / max(plan.n_samples, 1)) / passes))
 
-        yield from crossfade(separated(), plan.overlap)
+        with one_thread_each() if workers > 1 else contextlib.nullcontext():
+            yield from crossfade(separated(), plan.overlap)
 
     # -- masks, for pictures ---------------------------------------------------------------
 
@@ -331,7 +338,7 @@ class Separator:
         hop = stft_size(plan.sample_rate)[1]
         owned = -(-plan.block // hop)  # frames centred before the next segment starts
         assert plan.routing is not None
-        for i, _, spec, band_masks in self._pieces(reader, plan, first):
+        for i, spec, band_masks in self._pieces(reader, plan, first):
             feats = log_power(band_power(spec).mean(0))  # the mixture's band power in dB (t, bands)
             masks = collect(band_masks, plan.routing.collect)
             last = i * plan.block + plan.block + plan.overlap >= plan.n_samples
@@ -368,6 +375,8 @@ class Separator:
         if not self._needs_first_pass(plan):
             plan.routing = self._head_only(plan.names)
             return first
+        if self._two_pass(plan.clusters):
+            prepare_matching()
         kept, mean_power = self._read_features(reader, plan)
         plan.offset_db = self._level_offset(mean_power)
         if not self._two_pass(plan.clusters):
@@ -379,21 +388,27 @@ class Separator:
 
     def _read_features(self, reader: Reader, plan: _Plan) -> tuple[list[tuple[torch.Tensor, torch.Tensor | None]] | None, float]:
         """Pass 1's read: every segment's ``(dB features, stereo cues)`` (``None`` past :data:`FEATURE_BYTES`)
-        and the track's mean power, from one decoding."""
+        and the track's mean power, from one decoding; the features are computed by worker threads."""
         kept: list[tuple[torch.Tensor, torch.Tensor | None]] | None = []
         total, count, used = 0.0, 0, 0
-        for i, seg in enumerate(self._segments(reader, plan)):
+        want = self._two_pass(plan.clusters)
+
+        def measured(item: tuple[int, np.ndarray]) -> tuple[float, int, tuple[torch.Tensor, torch.Tensor | None] | None]:
+            i, seg = item
             own = seg[:, plan.overlap :] if i else seg  # each sample counted once
-            total += float(np.einsum("ij,ij->", own, own, dtype=np.float64))
-            count += own.size
-            if kept is not None and self._two_pass(plan.clusters):
-                x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
-                _, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
-                used += feats.numel() * 4 + (0 if cues is None else cues.numel() * 4)
-                if used <= FEATURE_BYTES:
-                    kept.append((feats, cues))
-                else:
-                    kept = None  # too long to keep: pass 1 reads the track a second time
+            energy = float(np.einsum("ij,ij->", own, own, dtype=np.float64))
+            return energy, own.size, self._features(seg, plan) if want else None
+
+        workers = self._workers() if want else 1
+        with one_thread_each() if workers > 1 else contextlib.nullcontext():
+            for energy, size, feats in map_in_order(measured, enumerate(self._segments(reader, plan)), workers):
+                total, count = total + energy, count + size
+                if kept is not None and feats is not None:
+                    used += sum(t.numel() * t.element_size() for t in feats if t is not None)
+                    if used <= FEATURE_BYTES:
+                        kept.append(feats)
+                    else:
+                        kept = None  # too long to keep: pass 1 reads the track a second time
         return kept, total / max(count, 1)
 
     def _first_outputs(
@@ -404,17 +419,24 @@ class Separator:
         first: _FirstPass,
         progress: ProgressFn | None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """``(dB features, embeddings, class masks)`` of every segment, at the plan's level; the outputs go to
-        ``first`` for pass 2. From the kept features, else (a very long track) from a second reading."""
-        sources = _drain(kept) if kept is not None else (self._features(seg, plan) for seg in self._segments(reader, plan))
-        for i, (feats, cues) in enumerate(sources):
-            self._adapt_threads()
-            embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
-            first.put(i, embeddings, class_masks)
-            yield feats, embeddings, class_masks
-            if progress:
-                progress(min(0.5, 0.5 * (i + 1) * plan.block / max(plan.n_samples, 1)))
+        """``(dB features, embeddings, class masks)`` of every segment, at the plan's level, from worker
+        threads; the outputs go to ``first`` for pass 2. From the kept features, else (a very long track)
+        from a second reading."""
+        sources: Iterator[Any] = _drain(kept) if kept is not None else self._segments(reader, plan)
 
+        def outputs(item: tuple[torch.Tensor, torch.Tensor | None] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            feats, cues = self._features(item, plan) if isinstance(item, np.ndarray) else item
+            return (feats, *self._run_network(feats, cues, plan.offset_db))
+
+        workers = self._workers()
+        with one_thread_each() if workers > 1 else contextlib.nullcontext():
+            for i, (feats, embeddings, class_masks) in enumerate(map_in_order(outputs, sources, workers)):
+                first.put(i, embeddings, class_masks)
+                yield feats, embeddings, class_masks
+                if progress:
+                    progress(min(0.5, 0.5 * (i + 1) * plan.block / max(plan.n_samples, 1)))
+
+    @torch.no_grad()
     def _features(self, seg: np.ndarray, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
         _, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
@@ -423,24 +445,48 @@ class Separator:
     @torch.no_grad()
     def _run_network(self, feats: torch.Tensor, cues: torch.Tensor | None, offset_db: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``(embeddings (t, bands, D), class masks (t, bands, C))`` of one segment's features."""
-        embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
-        return embeddings[0], masks[0]
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._dtype == torch.bfloat16):
+            embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
+        return embeddings[0].float(), masks[0].float()
+
+    def _inputs(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, _Outputs | None]]:
+        """Pass 2's reading: ``(index, segment (channels, n), pass 1's network outputs or None)`` in order."""
+        for i, seg in enumerate(self._segments(reader, plan)):
+            yield i, torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device), first.take(i)
 
     @torch.no_grad()
-    def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Pass 2: ``(index, segment (channels, n), spec (channels, bins, t), unit band masks (n_units, t, bands))``."""
+    def _piece(self, plan: _Plan, item: tuple[int, torch.Tensor, _Outputs | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(spec (channels, bins, t), unit band masks (n_units, t, bands))`` of one segment of pass 2."""
         assert plan.routing is not None
-        for i, seg in enumerate(self._segments(reader, plan)):
+        _, x, known = item
+        if known is None:
+            spec, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
+            embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
+        else:
+            spec = stft(x, plan.sample_rate)
+            embeddings, class_masks = known
+        return spec, unit_masks(embeddings, class_masks, plan.routing, self.settings)
+
+    @torch.no_grad()
+    def _stems_of(self, plan: _Plan, item: tuple[int, torch.Tensor, _Outputs | None]) -> tuple[int, np.ndarray]:
+        """``(samples, stems (n_stems, channels, samples))`` of one segment; runs in a worker thread."""
+        assert plan.routing is not None
+        x = item[1]
+        spec, band_masks = self._piece(plan, item)
+        masks = bin_masks(band_masks, spec, plan.routing, self.settings)
+        return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate).cpu().numpy()
+
+    def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """Pass 2 one segment at a time: ``(index, spec (channels, bins, t), unit band masks (n_units, t, bands))``."""
+        for item in self._inputs(reader, plan, first):
             self._adapt_threads()
-            x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
-            known = first.take(i)
-            if known is None:
-                spec, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
-                embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
-            else:
-                spec = stft(x, plan.sample_rate)
-                embeddings, class_masks = known
-            yield i, x, spec, unit_masks(embeddings, class_masks, plan.routing, self.settings)
+            yield (item[0], *self._piece(plan, item))
+
+    def _workers(self) -> int:
+        """Segments split at once in pass 2: one per core left free (one on a GPU)."""
+        if self.device.type != "cpu":
+            return 1
+        return self._cpu.adapt() if self._cpu is not None else torch.get_num_threads()
 
     def _adapt_threads(self) -> None:
         """Before each segment: threads for the cores other programs leave free (unless a count was asked for)."""

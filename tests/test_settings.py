@@ -228,3 +228,37 @@ def test_export_stores_the_settings_a_file_gives(tmp_path: Path) -> None:
     out = tmp_path / "model.pt"
     assert main(["export", str(separate_module.DEFAULT_MODEL), "-o", str(out), "--settings", str(settings)]) == 0
     assert Separator.from_pretrained(out, device="cpu").settings == SplitSettings(pan=1.0, percussive=0.25)
+
+
+def test_bfloat16_splits_as_float32_does_to_within_its_rounding(
+    network: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``precision`` changes the network's arithmetic, not the split: the stems agree to ~30 dB and score alike."""
+    mix, stems = song()
+    modes: list[tuple[bool, torch.dtype]] = []
+    forward = network.forward
+    monkeypatch.setattr(
+        network, "forward", lambda *a: modes.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))) or forward(*a)
+    )
+    exact = Separator(network, "cpu", precision="float32").separate(mix, RATE)
+    assert not any(enabled for enabled, _ in modes)
+    modes.clear()
+    fast = Separator(network, "cpu", precision="bfloat16").separate(mix, RATE)
+    assert modes and all(m == (True, torch.bfloat16) for m in modes)
+    for i, name in enumerate(("drums", "bass", "guitar")):
+        agreement = 10 * np.log10(np.sum(exact[name] ** 2) / np.sum((exact[name] - fast[name]) ** 2))
+        assert agreement > 25, (name, agreement)
+        assert abs(si_sdr(fast[name], stems[i]) - si_sdr(exact[name], stems[i])) < 0.5
+
+
+def test_auto_precision_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from separator import devices
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(devices, "native_bfloat16", lambda: True)
+    assert devices.network_dtype("auto", cpu) == torch.bfloat16 and devices.network_dtype("auto", cuda) == torch.float32
+    assert devices.network_dtype("float32", cpu) == torch.float32 and devices.network_dtype("bfloat16", cuda) == torch.bfloat16
+    monkeypatch.setattr(devices, "native_bfloat16", lambda: False)
+    assert devices.network_dtype("auto", cpu) == torch.float32
+    with pytest.raises(SeparationError, match="precision must be one of float32, bfloat16, auto, got 'half'"):
+        SplitSettings(precision="half")

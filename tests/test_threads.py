@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import torch
 
-from separator import SeparationError, devices
-from separator.devices import CpuShare, thread_count, use_threads
+import separator.separate as separate_module
+from separator import SeparationError, Separator, devices
+from separator.devices import CpuShare, map_in_order, one_thread_each, thread_count, use_threads
+from separator.model import load_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +72,67 @@ def test_freed_memory_is_kept_for_the_next_tensors_on_glibc() -> None:
     probe = "from separator.devices import keep_freed_memory; print(keep_freed_memory())"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "True"
+
+
+def test_work_shared_by_threads_comes_back_in_order_with_few_items_drawn_ahead() -> None:
+    drawn: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(20):
+            drawn.append(i)
+            yield i
+
+    def uneven(i: int) -> int:
+        time.sleep(0.01 * (i % 3))  # later items often finish first
+        return i * i
+
+    results = []
+    for value in map_in_order(uneven, items(), 3):
+        results.append(value)
+        assert len(drawn) - len(results) <= 3 + 1  # the workers' items and one more: memory stays bounded
+    assert results == [i * i for i in range(20)]
+
+
+def test_a_workers_error_reaches_the_caller_and_the_items_not_started_are_dropped() -> None:
+    started: list[int] = []
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i == 2:
+            raise ValueError("segment 2 cannot be read")
+        time.sleep(0.05)
+        return i
+
+    with pytest.raises(ValueError, match="segment 2 cannot be read"):
+        list(map_in_order(work, range(50), 2))
+    assert len(started) <= 2 + 3
+
+
+def test_one_thread_each_lends_torch_one_thread_and_gives_the_count_back() -> None:
+    torch.set_num_threads(2)
+    with one_thread_each():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+def test_two_threads_split_the_segments_between_them_and_give_what_one_gives() -> None:
+    """Pass 1 (features, network) and pass 2 (masks, inverse STFT) run one segment per thread."""
+    from conftest import generated_song
+
+    mix = generated_song(4)[0].sum(0)
+    model = load_checkpoint(separate_module.DEFAULT_MODEL, "cpu")[0]
+    threads_seen: set[str] = set()
+    apply_masks = separate_module.apply_masks
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads_seen.add(threading.current_thread().name)
+        return apply_masks(*args, **kwargs)
+
+    one = Separator(model, "cpu", threads=1, segment_seconds=1.5, overlap_seconds=0.5).separate(mix, 44100)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(separate_module, "apply_masks", recording)
+        two = Separator(model, "cpu", threads=2, segment_seconds=1.5, overlap_seconds=0.5).separate(mix, 44100)
+    assert len(threads_seen) == 2 and all(name.startswith("separator") for name in threads_seen)
+    for name in one:
+        np.testing.assert_allclose(two[name], one[name], atol=1e-6)
