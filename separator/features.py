@@ -111,16 +111,12 @@ def _reference_band_of_bin() -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _band_matrix(n_bins: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(pool (n_bins, N_BANDS), spread (N_BANDS, n_bins))``: mean over a band's bins, and copy back."""
-    ref = _reference_band_of_bin()
-    band = ref[np.minimum(np.arange(n_bins), REFERENCE_BINS - 1)]
+def _pool_matrix(n_bins: int, device: str) -> torch.Tensor:
+    """``(n_bins, N_BANDS)``: the mean over each band's bins (:func:`_band_of_bin`), as a matrix product."""
     onehot = np.zeros((n_bins, N_BANDS), np.float32)
-    onehot[np.arange(n_bins), band] = 1
+    onehot[np.arange(n_bins), _band_of_bin(n_bins, "cpu").numpy()] = 1
     counts = np.maximum(onehot.sum(0, keepdims=True), 1)
-    pool = torch.from_numpy(onehot / counts).to(device)
-    spread = torch.from_numpy(onehot.T.copy()).to(device)
-    return pool, spread
+    return torch.from_numpy(onehot / counts).to(device)
 
 
 def band_power(spec: torch.Tensor) -> torch.Tensor:
@@ -142,14 +138,22 @@ def bin_power(spec: torch.Tensor) -> torch.Tensor:
 
 def pool_bands(power: torch.Tensor) -> torch.Tensor:
     """Mean of each band's bins: ``(..., n_bins, n_frames)`` → ``(..., n_frames, N_BANDS)``."""
-    pool, _ = _band_matrix(power.shape[-2], str(power.device))
+    pool = _pool_matrix(power.shape[-2], str(power.device))
     return (pool.T @ power).transpose(-1, -2)
 
 
 def bands_to_bins(mask: torch.Tensor, n_bins: int) -> torch.Tensor:
-    """Copy band values to their bins: ``(..., n_frames, N_BANDS)`` → ``(..., n_bins, n_frames)``."""
-    _, spread = _band_matrix(n_bins, str(mask.device))
-    return torch.matmul(spread.T, mask.transpose(-1, -2))  # bins before frames in memory: the later steps run contiguous
+    """Copy band values to their bins: ``(..., n_frames, N_BANDS)`` → ``(..., n_bins, n_frames)``.
+
+    An index copy, bins before frames in memory (the later steps run contiguous)."""
+    return mask.transpose(-1, -2).index_select(-2, _band_of_bin(n_bins, str(mask.device)))
+
+
+@functools.lru_cache(maxsize=16)
+def _band_of_bin(n_bins: int, device: str) -> torch.Tensor:
+    """``(n_bins,)`` the band (mel-spaced, :func:`_reference_band_of_bin`) of each bin, as a long tensor."""
+    ref = _reference_band_of_bin()
+    return torch.from_numpy(ref[np.minimum(np.arange(n_bins), REFERENCE_BINS - 1)].astype(np.int64)).to(device)
 
 
 def log_power(power: torch.Tensor) -> torch.Tensor:

@@ -68,6 +68,11 @@ class _Plan:
     offset_db: float = 0.0
     routing: Routing | None = None
 
+    @property
+    def n_segments(self) -> int:
+        """How many segments the track is cut into (:func:`separator.chunking.segments`)."""
+        return len(range(0, max(self.n_samples - self.overlap, 1), self.block))
+
 
 _Outputs = tuple[torch.Tensor, torch.Tensor]  # a segment's (embeddings (t, bands, D), class masks (t, bands, C))
 
@@ -258,7 +263,7 @@ class Separator:
         """
         passes = 2 if self._needs_first_pass(plan) else 1
         first = self._prepare(reader, plan, progress)
-        workers = self._workers()
+        workers = self._workers(plan)
         done = [0]
 
         def separated() -> Iterator[np.ndarray]:
@@ -399,7 +404,7 @@ class Separator:
             energy = float(np.einsum("ij,ij->", own, own, dtype=np.float64))
             return energy, own.size, self._features(seg, plan) if want else None
 
-        workers = self._workers() if want else 1
+        workers = self._workers(plan) if want else 1
         with one_thread_each() if workers > 1 else contextlib.nullcontext():
             for energy, size, feats in map_in_order(measured, enumerate(self._segments(reader, plan)), workers):
                 total, count = total + energy, count + size
@@ -422,19 +427,22 @@ class Separator:
         """``(dB features, embeddings, class masks)`` of every segment, at the plan's level, from worker
         threads; the outputs go to ``first`` for pass 2. From the kept features, else (a very long track)
         from a second reading."""
-        sources: Iterator[Any] = _drain(kept) if kept is not None else self._segments(reader, plan)
+        workers = self._workers(plan)
+        groups: Iterator[Any] = _groups(kept, workers) if kept is not None else ([seg] for seg in self._segments(reader, plan))
 
-        def outputs(item: tuple[torch.Tensor, torch.Tensor | None] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            feats, cues = self._features(item, plan) if isinstance(item, np.ndarray) else item
-            return (feats, *self._run_network(feats, cues, plan.offset_db))
+        def outputs(group: list[Any]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+            pairs = [self._features(item, plan) if isinstance(item, np.ndarray) else item for item in group]
+            return [(feats, *out) for (feats, _), out in zip(pairs, self._run_network_on(pairs, plan.offset_db), strict=True)]
 
-        workers = self._workers()
         with one_thread_each() if workers > 1 else contextlib.nullcontext():
-            for i, (feats, embeddings, class_masks) in enumerate(map_in_order(outputs, sources, workers)):
-                first.put(i, embeddings, class_masks)
-                yield feats, embeddings, class_masks
+            i = 0
+            for done in map_in_order(outputs, groups, workers):
+                for feats, embeddings, class_masks in done:
+                    first.put(i, embeddings, class_masks)
+                    yield feats, embeddings, class_masks
+                    i += 1
                 if progress:
-                    progress(min(0.5, 0.5 * (i + 1) * plan.block / max(plan.n_samples, 1)))
+                    progress(min(0.5, 0.5 * i * plan.block / max(plan.n_samples, 1)))
 
     @torch.no_grad()
     def _features(self, seg: np.ndarray, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -445,9 +453,17 @@ class Separator:
     @torch.no_grad()
     def _run_network(self, feats: torch.Tensor, cues: torch.Tensor | None, offset_db: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``(embeddings (t, bands, D), class masks (t, bands, C))`` of one segment's features."""
+        return self._run_network_on([(feats, cues)], offset_db)[0]
+
+    @torch.no_grad()
+    def _run_network_on(self, pairs: list[tuple[torch.Tensor, torch.Tensor | None]], offset_db: float) -> list[_Outputs]:
+        """:meth:`_run_network` of several segments of one length ``(dB features, stereo cues)`` as one batch:
+        one matrix product per step for all of them, about a fifth less work than one at a time."""
+        feats = torch.cat([_shift(f, offset_db) for f, _ in pairs])
+        cues = None if pairs[0][1] is None else torch.stack([c for _, c in pairs if c is not None])
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._dtype == torch.bfloat16):
-            embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
-        return embeddings[0].float(), masks[0].float()
+            embeddings, masks = self.model(feats, cues)
+        return [(e.float(), m.float()) for e, m in zip(embeddings, masks, strict=True)]
 
     def _inputs(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, _Outputs | None]]:
         """Pass 2's reading: ``(index, segment (channels, n), pass 1's network outputs or None)`` in order."""
@@ -482,11 +498,13 @@ class Separator:
             self._adapt_threads()
             yield (item[0], *self._piece(plan, item))
 
-    def _workers(self) -> int:
-        """Segments split at once in pass 2: one per core left free (one on a GPU)."""
+    def _workers(self, plan: _Plan) -> int:
+        """Segments worked on at once: one per core left free, at most one per segment (a single segment
+        keeps every core for its own tensor work), one on a GPU."""
         if self.device.type != "cpu":
             return 1
-        return self._cpu.adapt() if self._cpu is not None else torch.get_num_threads()
+        free = self._cpu.adapt() if self._cpu is not None else torch.get_num_threads()
+        return max(1, min(free, plan.n_segments))
 
     def _adapt_threads(self) -> None:
         """Before each segment: threads for the cores other programs leave free (unless a count was asked for)."""
@@ -591,6 +609,23 @@ class Separator:
         every = torch.cat(kept)
         n_classes = len(self.classes)
         return every[:, : -n_classes - 1], every[:, -n_classes - 1 : -1], every[:, -1]
+
+
+NETWORK_BATCH = 6  # at most this many segments go through the network as one batch in pass 1
+
+
+def _groups(kept: list[tuple[torch.Tensor, torch.Tensor | None]], workers: int) -> Iterator[list[tuple[torch.Tensor, torch.Tensor | None]]]:
+    """The kept features in consecutive groups of equal length for :meth:`Separator._run_network_on`, sized so
+    the ``workers`` share them evenly (at most :data:`NETWORK_BATCH`); the list empties as it goes."""
+    size = max(1, min(NETWORK_BATCH, -(-len(kept) // max(workers, 1))))
+    group: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    for item in _drain(kept):
+        if group and (len(group) == size or group[0][0].shape != item[0].shape):
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
 
 
 def _drain(items: list[Any]) -> Iterator[Any]:

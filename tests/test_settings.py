@@ -213,7 +213,7 @@ def test_segments_bound_what_the_network_sees_at_once(network: torch.nn.Module, 
     mix, _ = song()
     frames: list[int] = []
     forward = network.forward
-    monkeypatch.setattr(network, "forward", lambda feats, cues=None: frames.append(feats.shape[1]) or forward(feats, cues))
+    monkeypatch.setattr(network, "forward", lambda feats, cues=None: frames.extend([feats.shape[1]] * len(feats)) or forward(feats, cues))
     out = Separator(network, "cpu", segment_seconds=1.5, overlap_seconds=0.5).separate(mix, RATE)
     hop = stft_size(RATE)[1]
     assert max(frames) == int(1.5 * RATE) // hop + 1 and len(frames) == 4  # 4 s in segments 1 s apart
@@ -230,9 +230,7 @@ def test_export_stores_the_settings_a_file_gives(tmp_path: Path) -> None:
     assert Separator.from_pretrained(out, device="cpu").settings == SplitSettings(pan=1.0, percussive=0.25)
 
 
-def test_bfloat16_splits_as_float32_does_to_within_its_rounding(
-    network: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bfloat16_splits_as_float32_does_to_within_its_rounding(network: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
     """``precision`` changes the network's arithmetic, not the split: the stems agree to ~30 dB and score alike."""
     mix, stems = song()
     modes: list[tuple[bool, torch.dtype]] = []

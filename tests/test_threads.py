@@ -136,3 +136,52 @@ def test_two_threads_split_the_segments_between_them_and_give_what_one_gives() -
     assert len(threads_seen) == 2 and all(name.startswith("separator") for name in threads_seen)
     for name in one:
         np.testing.assert_allclose(two[name], one[name], atol=1e-6)
+
+
+def test_pass_one_sends_a_workers_segments_through_the_network_as_one_batch() -> None:
+    """Segments of one length go through the network together (up to ``NETWORK_BATCH``); the stems are
+    those of one segment at a time."""
+    from conftest import generated_song
+
+    mix = generated_song(4)[0].sum(0)
+    model = load_checkpoint(separate_module.DEFAULT_MODEL, "cpu")[0]
+    batches: list[int] = []
+    forward = model.forward
+
+    def recording(feats, cues=None):  # type: ignore[no-untyped-def]
+        batches.append(feats.shape[0])
+        return forward(feats, cues)
+
+    def split() -> dict[str, np.ndarray]:
+        return Separator(model, "cpu", threads=1, segment_seconds=1.5, overlap_seconds=0.5).separate(mix, 44100)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "forward", recording)
+        batched = split()
+        assert sum(batches) == 4 and max(batches) >= 3  # 4 s in segments 1 s apart; the last may be shorter
+        batches.clear()
+        patch.setattr(separate_module, "NETWORK_BATCH", 1)
+        single = split()
+        assert batches == [1, 1, 1, 1]
+    for name in single:
+        np.testing.assert_allclose(batched[name], single[name], atol=1e-6)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+def test_a_track_of_one_segment_keeps_every_thread_for_its_own_tensor_work() -> None:
+    """A short file or a live window is one segment: no worker threads, torch keeps the asked count."""
+    from conftest import generated_song
+
+    mix = generated_song(1)[0].sum(0)
+    model = load_checkpoint(separate_module.DEFAULT_MODEL, "cpu")[0]
+    seen: list[tuple[int, str]] = []
+    forward = model.forward
+
+    def recording(feats, cues=None):  # type: ignore[no-untyped-def]
+        seen.append((torch.get_num_threads(), threading.current_thread().name))
+        return forward(feats, cues)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "forward", recording)
+        Separator(model, "cpu", threads=2).separate(mix, 44100)
+    assert seen and all(threads == 2 for threads, _ in seen)
