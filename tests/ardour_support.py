@@ -42,11 +42,13 @@ def lua_string(text: str) -> str:
     return f"[{eq}[{text}]{eq}]"
 
 
-def run_headless(lua_tool: str, script: str, workdir: Path, timeout: float = 60) -> str:
-    """Run a Lua script with Ardour's headless session tool; returns its stdout (raises on failure)."""
+def run_headless(lua_tool: str, script: str, workdir: Path, timeout: float = 60, env: dict[str, str] | None = None) -> str:
+    """Run a Lua script with Ardour's headless session tool (``env``: extra environment, e.g. a JACK server's
+    name); returns its stdout (raises on failure)."""
     path = workdir / "headless.lua"
     path.write_text(script, encoding="utf-8")
-    done = subprocess.run([lua_tool, str(path)], check=False, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    environ = {**os.environ, **(env or {})}
+    done = subprocess.run([lua_tool, str(path)], check=False, capture_output=True, text=True, timeout=timeout, cwd=workdir, env=environ)
     if done.returncode != 0 or "LUA-OK" not in done.stdout:
         raise AssertionError(f"{lua_tool} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.stdout

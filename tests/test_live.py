@@ -42,7 +42,6 @@ SONG_SECONDS, GAP_SECONDS = 8.0, 4.0  # a gap as long as a window: each window h
 GAIN_AT = 2.0  # seconds into the third song's output
 START_TIMEOUT = 120.0  # seconds for the command to load the model and print its OSC port
 JACK_START_TIMEOUT = 10.0
-XRUNS_PER_SECOND = 1 / 15  # tolerated while the input plays (see test_no_xrun_and_no_dry_block_while_the_input_plays)
 LIVE = [sys.executable, "-c", "from stemsplit.plugin_host_cli import run; run()", "live"]
 
 
@@ -81,7 +80,19 @@ def start_jackd(suffix: str) -> JackServer:
     environ = {"JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1", "JACK_NO_AUDIO_RESERVATION": "1"}
     log = tempfile.TemporaryFile("w+")
     process = subprocess.Popen(
-        [shutil.which("jackd") or "jackd", "--name", server, "--no-realtime", "--sync", "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
+        [
+            shutil.which("jackd") or "jackd",
+            "--name",
+            server,
+            "--no-realtime",
+            "--sync",
+            "-d",
+            "dummy",
+            "-r",
+            str(RATE),
+            "-p",
+            str(BLOCK),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **environ},
@@ -407,15 +418,13 @@ def test_no_block_is_silent_while_the_input_plays(run: Run) -> None:
 
 def test_no_xrun_and_no_dry_block_while_the_input_plays(run: Run) -> None:
     # JACK tells every client of every xrun. Connecting the test's clients can cost one on a loaded machine, so the
-    # count starts when the player starts. A jackd without real-time scheduling, on a 2-core CI machine shared with
-    # other jobs, has its cycles woken late now and then (measured here: 0 to 2 per 40-s run at a load average of
-    # 3-6); a callback that waited for the worker, locked or allocated would cost one nearly every cycle (hundreds).
-    # The checks above show that no xrun moved or broke the output.
+    # count starts when the player starts. Measured on this project's 2-core machines: no xrun in 42.5 s of playing,
+    # quiet, with one core kept busy by another process, and with both (a callback that waited for the worker,
+    # locked or allocated would cost one nearly every cycle).
     (_, xruns_before, *_), clients_before = run.extra["before"]
     misses, xruns, windows, *_ = run.stats
-    tolerated = XRUNS_PER_SECOND * run.dry.shape[-1] / RATE
-    assert xruns - xruns_before <= tolerated, f"{run.stats}; before playing: {run.extra['before']}"
-    assert (run.xruns - clients_before) / 2 <= tolerated, "the player and the recorder each hear every xrun"
+    assert xruns == xruns_before, f"{run.stats}; before playing: {run.extra['before']}"
+    assert run.xruns == clients_before, "the player and the recorder each hear every xrun"
     assert misses == 0, f"the worker was late for {misses} blocks: {run.stats}"
     assert windows >= (run.dry.shape[-1] / RATE - LATENCY) - 2
 
@@ -512,6 +521,69 @@ def test_a_late_worker_plays_the_delayed_dry_input_in_other_and_mix_and_counts_t
         np.testing.assert_allclose(ports["other"][:, part], dry[:, part], atol=1e-6)
     split = sounding & (level(ports["vocals"]) > 0)
     assert split[blocks // 2 :].any(), "once the worker is on time again, the stems come back"
+
+
+# -- a real DAW on the same server ---------------------------------------------------------------------
+
+ARDOUR_LATENCY = 2.0  # seconds: what the client states, and what Ardour must read on its stem inputs
+
+
+def test_ardour_reads_the_stated_delay_on_the_stem_ports_it_records_from(tmp_path: Path) -> None:
+    """Ardour (its session engine, on the JACK backend) records tracks from a stem, from the mix and from a hardware
+    input: the capture latency it reads on the stems is the stated delay (Ardour adds the same few frames of its
+    own to every external port), so it moves what it records from them back by exactly that."""
+    import ardour_support as ardour
+
+    found = ardour.find()
+    if found is None:
+        missing("Ardour is not installed: apt-get install --no-install-recommends ardour")
+    lua_tool = found[0]
+    server = start_jackd("ardour")
+    process = None
+    try:
+        process, out = start_live(server.environ, "--latency", str(ARDOUR_LATENCY))
+        out.wait_for(r"delay 2\.000 s", START_TIMEOUT)
+        script = f"""
+-- a session that is not JACK's timebase master: as master, Ardour loses jackd 1.9.21 now and then at start
+assert (AudioEngine:set_backend ("None (Dummy)", "", ""))
+local s = create_session ({ardour.lua_string(str(tmp_path / "live"))}, "live", {RATE})
+assert (s, "no session")
+s:cfg ():set_jack_time_master (false)
+s:save_state ("", false, false, false, false, false)
+close_session ()
+assert (AudioEngine:stop (false) == 0)
+assert (AudioEngine:set_backend ("JACK", "ardour", ""), "Ardour has no JACK backend")
+assert (AudioEngine:start (false) == 0, "Ardour cannot join the JACK server")
+s = load_session ({ardour.lua_string(str(tmp_path / "live"))}, "live")
+assert (s, "the session does not load")
+local function capture (name, source)
+  local track = s:new_audio_track (1, 2, nil, 1, name, ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, false):front ()
+  local port = track:input ():audio (0)
+  port:disconnect_all ()
+  assert (port:connect (source) == 0, "cannot connect " .. source)
+  return port
+end
+local ports = {{ drums = capture ("drums", "{NAME}:drums_L"), mix = capture ("mix", "{NAME}:mix_R"),
+  hw = capture ("hw", "system:capture_1") }}
+ARDOUR.LuaAPI.usleep (1000000) -- a few cycles: JACK runs the latency callbacks after a connection
+for name, port in pairs (ports) do
+  local ref = port:get_connected_latency_range (ARDOUR.LatencyRange (), false)
+  print (string.format ("CAPTURE %s %d %d", name, ref[1].min, ref[1].max))
+end
+close_session ()
+print ("LUA-OK")
+"""
+        printed = ardour.run_headless(lua_tool, script, tmp_path, timeout=120, env=server.environ)
+    finally:
+        if process is not None:
+            terminate(process)
+        server.stop()
+    seen = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"CAPTURE (\w+) (\d+) (\d+)", printed)}
+    assert set(seen) == {"drums", "mix", "hw"}, printed[-2000:]
+    own = seen["hw"][0] - BLOCK  # the dummy driver's capture ports report one period; Ardour adds its own on top
+    assert 0 <= own <= 64 and seen["hw"][1] - BLOCK == own, seen
+    delay = round(ARDOUR_LATENCY * RATE)
+    assert seen["drums"] == seen["mix"] == (delay + own, delay + own), seen
 
 
 # -- ends -----------------------------------------------------------------------------------------------
