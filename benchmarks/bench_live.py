@@ -10,7 +10,8 @@ Two parts per setting (latency, window, hop, look-ahead):
   seconds per window and the worker's load (mean seconds per window / hop).
 
     python benchmarks/bench_live.py                          # 5 minutes per setting, as issue 20 asks
-    python benchmarks/bench_live.py --duration 60 --songs 4  # what BENCHMARKS.md states it ran
+    python benchmarks/bench_live.py --skip-quality --songs 4  # what BENCHMARKS.md states it ran
+    python benchmarks/bench_live.py --settings 2:3:0.5:0.5    # other settings (latency:window:hop:look-ahead)
 """
 
 from __future__ import annotations
@@ -125,6 +126,14 @@ def real_time(separator: object, names: list[str], audio: np.ndarray, setting: S
         jackd.wait()
 
 
+def _settings(text: str) -> tuple[Setting, ...]:
+    """``"2:4:1:0.5,3:6:1:0.5"`` → settings (latency, window, hop, look-ahead in seconds)."""
+    try:
+        return tuple(Setting(*(float(v) for v in item.split(":"))) for item in text.split(","))
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"expected latency:window:hop:lookahead[,...] in seconds, got {text!r}") from exc
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, default=300.0, help="seconds of real time per setting (default 300, as issue 20 asks)")
@@ -133,13 +142,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--block", type=int, default=1024, help="JACK period in frames (default 1024)")
     p.add_argument("--skip-real-time", action="store_true", help="only the quality part")
     p.add_argument("--skip-quality", action="store_true", help="only the real-time part")
+    p.add_argument("--settings", type=_settings, help='"latency:window:hop:lookahead,..." in seconds (default: the table\'s four)')
+    p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="model threads (default: as plugin-host live)")
     args = p.parse_args(argv)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as plugin-host live, before torch loads
 
     import torch
 
     from separator import Separator
 
-    separator = Separator.from_pretrained(device="cpu")
+    separator = Separator.from_pretrained(device="cpu", threads=args.threads)
     names = separator.stem_names()
     pieces = songs(args.songs, args.seconds)
     audio = np.concatenate([s.sum(0) for s, _ in pieces], axis=-1).astype(np.float32)
@@ -150,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"offline split: SI-SDRi {offline:.2f} dB", flush=True)
     print("| delay | SI-SDRi live | vs offline | budget per window | mean / max per window | worker load | dry blocks | skipped | xruns |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for setting in SETTINGS:
+    for setting in args.settings or SETTINGS:
         live = float("nan") if args.skip_quality else quality(separator, names, pieces, setting, args.block)
         row = f"| {setting.label()} | {live:.2f} dB | {live - offline:+.2f} dB"
         if args.skip_real_time:

@@ -8,6 +8,7 @@ subprocess, so its peak RSS and CPU time are its own.
     python benchmarks/bench_separate.py --minutes 20 --modes named   # the bounded-memory check
     python benchmarks/bench_separate.py --against ../old-checkout --runs 5   # ratio, alternating runs, median
     python benchmarks/bench_separate.py --busy                       # also with one core kept busy by another process
+    python benchmarks/bench_separate.py --settings bf16.toml         # this checkout with split settings of a file
 
 Machines of one kind differ by up to 1.5x in absolute speed: compare checkouts with ``--against`` on one machine,
 and quote the ratio. ``--against`` takes any checkout of this repository (its own layout is found by itself).
@@ -185,6 +186,7 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="also run with one core kept busy by another process")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage table")
     parser.add_argument("--threads", type=int, help="pass --threads N to this checkout's split")
+    parser.add_argument("--settings", type=Path, help='pass --settings FILE to this checkout\'s split (e.g. precision = "bfloat16")')
     parser.add_argument("--json", type=Path, help="also write every measurement as JSON")
     args = parser.parse_args()
     results: dict[str, Any] = {"cpu": cpu_name(), "minutes": args.minutes}
@@ -202,6 +204,7 @@ def main() -> None:
                 for _ in range(args.runs):  # alternating, so a drift in the machine's speed hits both alike
                     for name, checkout in checkouts:
                         extra = ["--threads", str(args.threads)] if args.threads and name == "this" else []
+                        extra += ["--settings", str(args.settings.resolve())] if args.settings and name == "this" else []
                         with load():
                             runs[name].append(whole_process(checkout, mixture, Path(tmp) / f"out-{name}", mode, extra))
                 for name, _ in checkouts:
