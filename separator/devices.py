@@ -148,15 +148,18 @@ def keep_freed_memory() -> bool:
     A split allocates and frees tensors of tens of megabytes per segment; glibc serves each from fresh
     pages (``mmap``) and returns them at once, so every segment pays page faults for all of them (a
     third of the CPU time went to the kernel). Serving them from the heap and keeping up to 1 GB of freed
-    memory removes most of that. Returns whether the setting took (``False`` off glibc).
+    memory removes most of that. Worker threads share the main heap (one arena): a thread's own arena
+    grows in 64 MB heaps, and glibc maps anything larger afresh each time whatever the settings (with
+    two workers the kernel's share of a 3-minute split doubled). Returns whether the setting took
+    (``False`` off glibc).
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 1 << 30))
+    m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8
+    return all(bool(mallopt(option, value)) for option, value in ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_arena_max, 1)))
 
 
 def map_in_order(fn: Callable[[In], Out], items: Iterable[In], workers: int) -> Iterator[Out]:
