@@ -13,10 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 
+def segment_starts(n_samples: int, block: int, overlap: int) -> range:
+    """The first sample of each segment of a signal ``n_samples`` long (:func:`segments`)."""
+    return range(0, max(n_samples - overlap, 1), block)
+
+
 def segments(audio: np.ndarray, block: int, overlap: int) -> Iterator[np.ndarray]:
     """Views ``(channels, <= block + overlap)`` of ``audio`` starting every ``block`` samples."""
-    n = audio.shape[-1]
-    for start in range(0, max(n - overlap, 1), block):
+    for start in segment_starts(audio.shape[-1], block, overlap):
         yield audio[..., start : start + block + overlap]
 
 

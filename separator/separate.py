@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from separator.chunking import crossfade, segments
+from separator.chunking import crossfade, segment_starts, segments
 from separator.devices import map_in_order, network_dtype, one_thread_each, resolve_device, use_threads
 from separator.errors import SeparationError
 from separator.features import FLOOR_DB, band_power, features, log_power, stft, stft_size
@@ -70,8 +70,8 @@ class _Plan:
 
     @property
     def n_segments(self) -> int:
-        """How many segments the track is cut into (:func:`separator.chunking.segments`)."""
-        return len(range(0, max(self.n_samples - self.overlap, 1), self.block))
+        """How many segments the track is cut into."""
+        return len(segment_starts(self.n_samples, self.block, self.overlap))
 
 
 _Outputs = tuple[torch.Tensor, torch.Tensor]  # a segment's (embeddings (t, bands, D), class masks (t, bands, C))

@@ -25,6 +25,7 @@ from typing import Any
 from plugin_host.control.osc.messages import Message
 from plugin_host.control.osc.patterns import PatternError, is_pattern, matching
 from plugin_host.control.osc.signature import ArgumentError, Signature
+from plugin_host.errors import ParameterError
 
 log = logging.getLogger("plugin_host.control.osc")
 
@@ -119,6 +120,14 @@ class Dispatcher:
             if route.expand is not None and (m := route.regex.match(address)):
                 return route, m.groupdict()
         return None
+
+    def help(self, address: str = "") -> list[Message]:
+        """``/help`` for every route whose template starts with ``address``, then ``/help/end i:count``."""
+        routes = [r for r in self.routes if not address or r.template.startswith(address)]
+        if not routes:
+            raise ParameterError(f"no address starts with {address!r}; send /help for the whole list")
+        out = [Message("/help", (r.template, str(r.signature), r.replies, r.summary)) for r in routes]
+        return [*out, Message("/help/end", (len(out),))]
 
     def controls(self) -> list[str]:
         """Every concrete address an address pattern may select (the routes with fields)."""

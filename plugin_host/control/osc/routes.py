@@ -61,11 +61,7 @@ class Routes:
         return [Message("/feedback", (int(on),))]
 
     def help(self, request: Request, address: str = "") -> list[Message]:
-        routes = [r for r in self.dispatcher.routes if not address or r.template.startswith(address)]
-        if not routes:
-            raise ParameterError(f"no address starts with {address!r}; send /help for the whole list")
-        out = [Message("/help", (r.template, str(r.signature), r.replies, r.summary)) for r in routes]
-        return [*out, Message("/help/end", (len(out),))]
+        return self.dispatcher.help(address)
 
     # -- jobs ------------------------------------------------------------------------------------
 
