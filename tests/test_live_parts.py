@@ -267,6 +267,14 @@ def test_osc_answers_the_latency_stats_and_stem_list() -> None:
     assert [m.args[0] for m in listing[:-1]] == NAMES and listing[-1] == Message("/live/list/end", (5,))
 
 
+def test_osc_help_lists_the_live_addresses_a_prefix_selects() -> None:
+    routes = LiveRoutes(FakeLive())
+    listing = dispatch(routes, "/help", "/live/latency")
+    assert [m.args[0] for m in listing[:-1]] == ["/live/latency"] and listing[-1] == Message("/help/end", (1,))
+    unknown = "no address starts with '/nope'; send /help for the whole list"
+    assert dispatch(routes, "/help", "/nope") == [Message("/error", ("/help", unknown))]
+
+
 def test_osc_pattern_mutes_every_stem_and_errors_name_the_problem() -> None:
     routes = LiveRoutes(FakeLive())
     replies = dispatch(routes, "/live/*/mute", 1)
