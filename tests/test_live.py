@@ -526,6 +526,10 @@ def test_a_late_worker_plays_the_delayed_dry_input_in_other_and_mix_and_counts_t
 # -- a real DAW on the same server ---------------------------------------------------------------------
 
 ARDOUR_LATENCY = 2.0  # seconds: what the client states, and what Ardour must read on its stem inputs
+# jackd2 1.9.21 closes on Ardour's session engine now and then while it joins (seen 1 in about 8 runs, with
+# timebase master off; "Could not read result type = 12" or 13): such a run is tried again on a fresh server.
+JACK_LOST = ("JACK server has been closed", "Could not read result type")
+ARDOUR_TRIES = 3
 
 
 def test_ardour_reads_the_stated_delay_on_the_stem_ports_it_records_from(tmp_path: Path) -> None:
@@ -537,16 +541,36 @@ def test_ardour_reads_the_stated_delay_on_the_stem_ports_it_records_from(tmp_pat
     found = ardour.find()
     if found is None:
         missing("Ardour is not installed: apt-get install --no-install-recommends ardour")
-    lua_tool = found[0]
-    server = start_jackd("ardour")
+    for attempt in range(1, ARDOUR_TRIES + 1):
+        try:
+            printed = _ardour_capture_latencies(found[0], tmp_path / f"try{attempt}")
+            break
+        except AssertionError as exc:
+            if attempt == ARDOUR_TRIES or not any(sign in str(exc) for sign in JACK_LOST):
+                raise
+    seen = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"CAPTURE (\w+) (\d+) (\d+)", printed)}
+    assert set(seen) == {"drums", "mix", "hw"}, printed[-2000:]
+    own = seen["hw"][0] - BLOCK  # the dummy driver's capture ports report one period; Ardour adds its own on top
+    assert 0 <= own <= 64 and seen["hw"][1] - BLOCK == own, seen
+    delay = round(ARDOUR_LATENCY * RATE)
+    assert seen["drums"] == seen["mix"] == (delay + own, delay + own), seen
+
+
+def _ardour_capture_latencies(lua_tool: str, workdir: Path) -> str:
+    """On a fresh jackd with ``plugin-host live`` on it, Ardour's session engine records from two of its ports and a
+    hardware input and prints ``CAPTURE name min max`` for each (what it reads as their capture latency)."""
+    import ardour_support as ardour
+
+    workdir.mkdir()
+    server = start_jackd(f"ardour-{workdir.name}")
     process = None
     try:
         process, out = start_live(server.environ, "--latency", str(ARDOUR_LATENCY))
         out.wait_for(r"delay 2\.000 s", START_TIMEOUT)
         script = f"""
--- a session that is not JACK's timebase master: as master, Ardour loses jackd 1.9.21 now and then at start
+-- a session that is not JACK's timebase master: as master, Ardour loses jackd 1.9.21 more often at start
 assert (AudioEngine:set_backend ("None (Dummy)", "", ""))
-local s = create_session ({ardour.lua_string(str(tmp_path / "live"))}, "live", {RATE})
+local s = create_session ({ardour.lua_string(str(workdir / "live"))}, "live", {RATE})
 assert (s, "no session")
 s:cfg ():set_jack_time_master (false)
 s:save_state ("", false, false, false, false, false)
@@ -554,7 +578,7 @@ close_session ()
 assert (AudioEngine:stop (false) == 0)
 assert (AudioEngine:set_backend ("JACK", "ardour", ""), "Ardour has no JACK backend")
 assert (AudioEngine:start (false) == 0, "Ardour cannot join the JACK server")
-s = load_session ({ardour.lua_string(str(tmp_path / "live"))}, "live")
+s = load_session ({ardour.lua_string(str(workdir / "live"))}, "live")
 assert (s, "the session does not load")
 local function capture (name, source)
   local track = s:new_audio_track (1, 2, nil, 1, name, ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, false):front ()
@@ -573,17 +597,11 @@ end
 close_session ()
 print ("LUA-OK")
 """
-        printed = ardour.run_headless(lua_tool, script, tmp_path, timeout=120, env=server.environ)
+        return ardour.run_headless(lua_tool, script, workdir, timeout=120, env=server.environ)
     finally:
         if process is not None:
             terminate(process)
         server.stop()
-    seen = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"CAPTURE (\w+) (\d+) (\d+)", printed)}
-    assert set(seen) == {"drums", "mix", "hw"}, printed[-2000:]
-    own = seen["hw"][0] - BLOCK  # the dummy driver's capture ports report one period; Ardour adds its own on top
-    assert 0 <= own <= 64 and seen["hw"][1] - BLOCK == own, seen
-    delay = round(ARDOUR_LATENCY * RATE)
-    assert seen["drums"] == seen["mix"] == (delay + own, delay + own), seen
 
 
 # -- ends -----------------------------------------------------------------------------------------------
