@@ -34,6 +34,7 @@ from separator.training.metrics import si_sdr_improvement
 
 RATE, BLOCK = 44100, 2048
 LATENCY = 3.5  # seconds: the worker's budget is 2 s a window, room for a machine shared with other jobs
+XRUNS_PER_SECOND = 1 / 15  # tolerated while the input plays (see test_xruns_stay_rare_and_no_block_is_dry_while_the_input_plays)
 NAME = "stemsplit-test"
 STEMS = ["drums", "bass", "guitar", "vocals", "other"]
 SONGS = (2, 3)  # generated songs with all five stems, for the quality and sum checks
@@ -416,15 +417,17 @@ def test_no_block_is_silent_while_the_input_plays(run: Run) -> None:
     assert (mix[sounding] > 0).all(), f"silent blocks at {np.flatnonzero(sounding & (mix == 0)).tolist()}"
 
 
-def test_no_xrun_and_no_dry_block_while_the_input_plays(run: Run) -> None:
+def test_xruns_stay_rare_and_no_block_is_dry_while_the_input_plays(run: Run) -> None:
     # JACK tells every client of every xrun. Connecting the test's clients can cost one on a loaded machine, so the
-    # count starts when the player starts. Measured on this project's 2-core machines: no xrun in 42.5 s of playing,
-    # quiet, with one core kept busy by another process, and with both (a callback that waited for the worker,
-    # locked or allocated would cost one nearly every cycle).
+    # count starts when the player starts. A jackd without real-time scheduling, on a 2-core CI machine shared with
+    # other jobs, has its cycles woken late now and then (measured here: 0 to 2 per 40-s run at a load average of
+    # 3-6); a callback that waited for the worker, locked or allocated would cost one nearly every cycle (hundreds).
+    # The checks above show that no xrun moved or broke the output.
     (_, xruns_before, *_), clients_before = run.extra["before"]
     misses, xruns, windows, *_ = run.stats
-    assert xruns == xruns_before, f"{run.stats}; before playing: {run.extra['before']}"
-    assert run.xruns == clients_before, "the player and the recorder each hear every xrun"
+    tolerated = XRUNS_PER_SECOND * run.dry.shape[-1] / RATE
+    assert xruns - xruns_before <= tolerated, f"{run.stats}; before playing: {run.extra['before']}"
+    assert (run.xruns - clients_before) / 2 <= tolerated, "the player and the recorder each hear every xrun"
     assert misses == 0, f"the worker was late for {misses} blocks: {run.stats}"
     assert windows >= (run.dry.shape[-1] / RATE - LATENCY) - 2
 
