@@ -9,6 +9,7 @@ does not turn scheduling noise into failures; what is checked is still what a us
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import re
@@ -34,7 +35,7 @@ from separator.training.metrics import si_sdr_improvement
 
 RATE, BLOCK = 44100, 2048
 LATENCY = 3.5  # seconds: the worker's budget is 2 s a window, room for a machine shared with other jobs
-XRUNS_PER_SECOND = 1 / 15  # tolerated while the input plays (see test_xruns_stay_rare_and_no_block_is_dry_while_the_input_plays)
+SETTLE = 1.5  # seconds after the test's clients join before the xrun count starts (a graph change can cost one)
 NAME = "stemsplit-test"
 STEMS = ["drums", "bass", "guitar", "vocals", "other"]
 SONGS = (2, 3)  # generated songs with all five stems, for the quality and sum checks
@@ -316,6 +317,9 @@ def run(jack_server: JackServer) -> Iterator[Run]:
     songs, starts, audio = program((*SONGS, GAIN_SONG))
     process, out = start_live(jack_server.environ, "--latency", str(LATENCY), "--osc-port", "0")
     player = recorder = osc = None
+    gc.collect()
+    gc.freeze()  # the player's and recorder's callbacks run Python in this process: what pytest and the imports made
+    # (a quarter of a million objects, a 70-ms full collection) stays out of the collector's way while they play
     try:
         osc = OscClient(("127.0.0.1", int(out.wait_for(r"OSC on udp [\d.]+:(\d+)", START_TIMEOUT).group(1))))
         player = Player(audio)
@@ -329,6 +333,10 @@ def run(jack_server: JackServer) -> Iterator[Run]:
         latency_reply = osc.request("/live/latency")[0].args
         recorder.recording = True
         wait_until(lambda: recorder.first is not None, 5)
+        # JACK tells a client of an xrun on another thread, later than the cycle it was in: the xrun a new client's
+        # connections can cost on a loaded machine arrives up to a few cycles after them (seen: 0.1 s), so it is
+        # counted as before playing, not while the songs play
+        time.sleep(SETTLE)
         before = (osc.request("/live/stats")[0].args, player.xruns + recorder.xruns)
         player.play()
         wait_until(lambda: player.position >= starts[2] + round((LATENCY + GAIN_AT) * RATE), 60)
@@ -345,6 +353,7 @@ def run(jack_server: JackServer) -> Iterator[Run]:
                 client.close()
         if osc is not None:
             osc.close()
+        gc.unfreeze()
         stderr = terminate(process)
     data = recorder.data
     ports = {s: data[2 + 2 * i : 4 + 2 * i] for i, s in enumerate([*STEMS, "mix"])}
@@ -417,17 +426,15 @@ def test_no_block_is_silent_while_the_input_plays(run: Run) -> None:
     assert (mix[sounding] > 0).all(), f"silent blocks at {np.flatnonzero(sounding & (mix == 0)).tolist()}"
 
 
-def test_xruns_stay_rare_and_no_block_is_dry_while_the_input_plays(run: Run) -> None:
-    # JACK tells every client of every xrun. Connecting the test's clients can cost one on a loaded machine, so the
-    # count starts when the player starts. A jackd without real-time scheduling, on a 2-core CI machine shared with
-    # other jobs, has its cycles woken late now and then (measured here: 0 to 2 per 40-s run at a load average of
-    # 3-6); a callback that waited for the worker, locked or allocated would cost one nearly every cycle (hundreds).
-    # The checks above show that no xrun moved or broke the output.
+def test_no_xrun_and_no_dry_block_while_the_input_plays(run: Run) -> None:
+    # JACK tells a client of every xrun it took part in; the count starts once the test's clients have joined and
+    # settled (see SETTLE). A callback that waited for the worker, locked or allocated would cost xruns nearly every
+    # cycle; one that waited for the GIL while the collector ran would cost one now and then (see plugin-host live's
+    # gc.freeze, and the same here for the player and the recorder).
     (_, xruns_before, *_), clients_before = run.extra["before"]
     misses, xruns, windows, *_ = run.stats
-    tolerated = XRUNS_PER_SECOND * run.dry.shape[-1] / RATE
-    assert xruns - xruns_before <= tolerated, f"{run.stats}; before playing: {run.extra['before']}"
-    assert (run.xruns - clients_before) / 2 <= tolerated, "the player and the recorder each hear every xrun"
+    assert xruns - xruns_before == 0, f"{run.stats}; before playing: {run.extra['before']}"
+    assert run.xruns - clients_before == 0, "the player's and the recorder's xruns while the songs played"
     assert misses == 0, f"the worker was late for {misses} blocks: {run.stats}"
     assert windows >= (run.dry.shape[-1] / RATE - LATENCY) - 2
 
