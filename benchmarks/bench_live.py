@@ -12,11 +12,18 @@ Two parts per setting (latency, window, hop, look-ahead):
     python benchmarks/bench_live.py                          # 5 minutes per setting, as issue 20 asks
     python benchmarks/bench_live.py --skip-quality --songs 4  # what BENCHMARKS.md states it ran
     python benchmarks/bench_live.py --settings 2:3:0.5:0.5    # other settings (latency:window:hop:look-ahead)
+    python benchmarks/bench_live.py --skip-real-time --data data/val-out   # quality on the leave-out set
+
+With ``--data`` the quality part plays the songs of a ``separator make-data`` folder (the model card's
+leave-sources-out set, ``data/val-out``) back to back in streams of ``--group`` songs, as a live input
+changes from one song to the next, and scores each stream's stems against the offline split of the
+same stream.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import shutil
@@ -24,6 +31,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -61,16 +69,49 @@ def songs(count: int, seconds: float) -> list[tuple[np.ndarray, np.ndarray]]:
     return [make_song(recipe, 500 + i) for i in range(count)]
 
 
-def quality(separator: object, names: list[str], pieces: list[tuple[np.ndarray, np.ndarray]], setting: Setting | None, block: int) -> float:
-    """Mean SI-SDR improvement (dB) of the live stems (``setting``) or of the offline split (``None``)."""
+def dataset_streams(folder: str, max_songs: int, group: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[list[int]]]:
+    """Songs of a make-data folder played back to back, ``group`` at a time: ``[(stems (5, 2, n), present (5,))]``,
+    a stem present where any of its songs has it (44.1 kHz shards only), and each stream's song lengths in frames."""
+    from separator.classes import CLASSES
+
+    shards = sorted(Path(folder).glob("shard-*[0-9].npz"))
+    if not shards:
+        raise SystemExit(f"{folder}: no make-data shards (shard-*.npz); make them with separator make-data")
+    stems, present = [], []
+    for shard in shards:
+        data = np.load(shard)
+        if int(data["sample_rate"]) != RATE or data["stems"].shape[1] != len(CLASSES):
+            raise SystemExit(f"{shard}: needs {len(CLASSES)}-stem songs at {RATE} Hz")
+        stems += list(data["stems"].astype(np.float32))
+        present += list(data["present"])
+    stems, present = stems[:max_songs], present[:max_songs]
+    starts = range(0, len(stems), group)
+    streams = [(np.concatenate(stems[i : i + group], axis=-1), np.any(present[i : i + group], axis=0)) for i in starts]
+    return streams, [[song.shape[-1] for song in stems[i : i + group]] for i in starts]
+
+
+def quality(
+    separator: object,
+    names: list[str],
+    pieces: list[tuple[np.ndarray, np.ndarray]],
+    setting: Setting | None,
+    block: int,
+    songs: list[list[int]] | None = None,
+) -> float:
+    """Mean SI-SDR improvement (dB) of the live stems (``setting``) or of the offline split (``None``: of each
+    piece, or with ``songs``, each piece's song lengths, of each song alone, back to back)."""
     from plugin_host.control.live.plan import LivePlan
     from plugin_host.control.live.worker import split_offline
     from separator.training.metrics import si_sdr_improvement
 
     scores = []
-    for stems, present in pieces:
+    for i, (stems, present) in enumerate(pieces):
         mix = stems.sum(0)
-        if setting is None:
+        if setting is None and songs is not None:
+            cuts = np.cumsum([0, *songs[i]])
+            alone = [separator.separate(mix[:, a:b], RATE) for a, b in itertools.pairwise(cuts)]  # type: ignore[attr-defined]
+            est = {name: np.concatenate([e[name] for e in alone], axis=-1) for name in names}
+        elif setting is None:
             est = separator.separate(mix, RATE)  # type: ignore[attr-defined]
         else:
             plan = LivePlan(RATE, block, setting.window, setting.hop, setting.lookahead, setting.latency)
@@ -139,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--duration", type=float, default=300.0, help="seconds of real time per setting (default 300, as issue 20 asks)")
     p.add_argument("--songs", type=int, default=8, help="generated songs for the quality part (default 8)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each song (default 10)")
+    p.add_argument("--data", help="quality on the songs of this make-data folder instead (e.g. data/val-out, the leave-out set)")
+    p.add_argument("--max-songs", type=int, default=48, help="with --data: songs read (default 48)")
+    p.add_argument("--group", type=int, default=6, help="with --data: songs played back to back per stream (default 6)")
     p.add_argument("--block", type=int, default=1024, help="JACK period in frames (default 1024)")
     p.add_argument("--skip-real-time", action="store_true", help="only the quality part")
     p.add_argument("--skip-quality", action="store_true", help="only the real-time part")
@@ -153,13 +197,19 @@ def main(argv: list[str] | None = None) -> None:
 
     separator = Separator.from_pretrained(device="cpu", threads=args.threads)
     names = separator.stem_names()
-    pieces = songs(args.songs, args.seconds)
+    pieces, lengths = dataset_streams(args.data, args.max_songs, args.group) if args.data else (songs(args.songs, args.seconds), None)
     audio = np.concatenate([s.sum(0) for s, _ in pieces], axis=-1).astype(np.float32)
     machine = platform.processor() or platform.machine()
     print(f"# {machine}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"# {args.songs} generated songs of {args.seconds:g} s; {args.duration:g} s of real time per setting; {args.block}-frame blocks")
+    what = (
+        f"{args.data}: {len(pieces)} streams of {args.group} songs" if args.data else f"{args.songs} generated songs of {args.seconds:g} s"
+    )
+    print(f"# {what}; {args.duration:g} s of real time per setting; {args.block}-frame blocks")
     offline = float("nan") if args.skip_quality else quality(separator, names, pieces, None, args.block)
     print(f"offline split: SI-SDRi {offline:.2f} dB", flush=True)
+    if lengths and not args.skip_quality:
+        alone = quality(separator, names, pieces, None, args.block, lengths)
+        print(f"offline split of each song alone, back to back: SI-SDRi {alone:.2f} dB", flush=True)
     print("| delay | SI-SDRi live | vs offline | budget per window | mean / max per window | worker load | dry blocks | skipped | xruns |")
     print("|---|---|---|---|---|---|---|---|---|")
     for setting in args.settings or SETTINGS:
