@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from separator.features import bands_to_bins, istft_frames
+from separator.features import bands_to_bins, bin_power, istft_frames
 from separator.kmeans import soft_assign
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
@@ -79,10 +79,10 @@ def bin_masks(band_masks: torch.Tensor, spec: torch.Tensor, routing: Routing, se
     summed into the stems."""
     masks = bands_to_bins(band_masks, spec.shape[-2])
     if (settings.percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2):
-        magnitude = spec.abs()
+        power = bin_power(spec)  # (channels, bins, t), shared by both steps
         if settings.percussive and routing.drums is not None:
-            masks = favour_percussive(masks, percussive_share(spec, magnitude=magnitude), routing.drums, settings.percussive)
-        masks = favour_pan(masks, spec, settings.pan, magnitude=magnitude)
+            masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, settings.percussive)
+        masks = favour_pan(masks, spec, settings.pan, bin_powers=power)
     return collect(masks, routing.collect)
 
 
@@ -96,7 +96,7 @@ def apply_masks(masks: torch.Tensor, spec: torch.Tensor, audio: torch.Tensor, sa
     n_stems = masks.shape[0]
     if n_stems == 1:
         return audio.unsqueeze(0).clone()
-    power = spec.real.square() + spec.imag.square()  # (channels, bins, t)
+    power = bin_power(spec)  # (channels, bins, t)
     loudest = int(torch.einsum("sbt,cbt->s", masks, power).argmax())
     others = [s for s in range(n_stems) if s != loudest]
     out = torch.empty((n_stems, *audio.shape), dtype=audio.dtype, device=audio.device)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from separator.features import bin_power
+
 MIN_VARIANCE = 0.01  # rad²: a stem's pan spread is never taken as narrower than about 6°
 
 
@@ -24,14 +26,14 @@ def pan_angle(spec: torch.Tensor) -> torch.Tensor:
     return torch.atan2(spec[1].abs() + 1e-12, spec[0].abs() + 1e-12)
 
 
-def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float, magnitude: torch.Tensor | None = None) -> torch.Tensor:
+def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float, bin_powers: torch.Tensor | None = None) -> torch.Tensor:
     """Move each bin's mask towards the stems that sit where the bin sits in the stereo field.
 
     Args:
         masks: ``(n_stems, bins, frames)``, summing to 1 over stems.
         spec: ``(channels, bins, frames)`` complex STFT; only stereo input is refined.
         power: weight of the evidence; 0 leaves the masks as they are.
-        magnitude: ``spec.abs()``, when the caller has it already.
+        bin_powers: ``|spec|²`` per channel (:func:`separator.features.bin_power`), when the caller has it already.
 
     Returns:
         ``(n_stems, bins, frames)``, summing to 1 over stems.
@@ -39,11 +41,12 @@ def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float, magnitude:
     if power == 0 or spec.shape[0] != 2:
         return masks
     n_stems, bins, frames = masks.shape
-    magnitude = spec.abs() if magnitude is None else magnitude
-    theta = torch.atan2(magnitude[1] + 1e-12, magnitude[0] + 1e-12).reshape(-1) - torch.pi / 4  # 0: centred
-    bin_power = magnitude.square().sum(0).reshape(-1)
+    powers = bin_power(spec) if bin_powers is None else bin_powers
+    magnitude = powers.sqrt().add_(1e-12)
+    theta = torch.atan2(magnitude[1], magnitude[0]).reshape(-1).sub_(torch.pi / 4)  # 0: centred
+    total_power = (powers[0] + powers[1]).reshape(-1)
     flat = masks.reshape(n_stems, -1)
-    moments = flat @ torch.stack([bin_power, bin_power * theta, bin_power * theta.square()], 1)  # (n_stems, 3)
+    moments = flat @ torch.stack([total_power, total_power * theta, total_power * theta.square()], 1)  # (n_stems, 3)
     total = moments[:, 0].clamp(min=1e-20)
     mean = moments[:, 1] / total
     variance = (moments[:, 2] / total - mean**2).clamp(min=0) + MIN_VARIANCE

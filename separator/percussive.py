@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional
 
+from separator.features import bin_power
+
 KERNEL = 31  # bins (21.5 Hz each) and frames (11.6 ms hops): 670 Hz and 360 ms at every sample rate
 
 
@@ -31,19 +33,19 @@ def _smooth(log_power: torch.Tensor, kernel: int) -> torch.Tensor:
     return ((sums[..., kernel:] - sums[..., :-kernel]) / kernel).to(log_power.dtype)
 
 
-def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, magnitude: torch.Tensor | None = None) -> torch.Tensor:
+def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, power: torch.Tensor | None = None) -> torch.Tensor:
     """How percussive each bin is, 0..1.
 
     Args:
         spec: ``(channels, bins, frames)`` complex STFT (:func:`separator.features.stft`).
         kernel: smoothing length in bins and in frames.
-        magnitude: ``spec.abs()``, when the caller has it already.
+        power: ``|spec|²`` (:func:`separator.features.bin_power`), when the caller has it already.
     Returns:
         ``(bins, frames)`` float: ``p / (p + h)`` for the geometric-mean power ``p`` along
         frequency and ``h`` along time.
     """
-    magnitude = spec.abs() if magnitude is None else magnitude
-    log_power = magnitude.square().mean(0).clamp_(min=1e-12).log_()
+    power = bin_power(spec) if power is None else power
+    log_power = power.mean(0).clamp_(min=1e-12).log_()
     harmonic = _smooth(log_power, kernel)
     percussive = _smooth(log_power.T, kernel).T
     return torch.sigmoid(percussive - harmonic)
@@ -62,10 +64,10 @@ def favour_percussive(masks: torch.Tensor, share: torch.Tensor, drums: int, powe
     """
     if power == 0:
         return masks
-    towards = share.clamp(min=1e-3) ** power  # the drums' evidence
-    away = (1 - share).clamp(min=1e-3) ** power  # every other stem's
+    towards = share.clamp(min=1e-3).pow_(power)  # the drums' evidence
+    away = (1 - share).clamp_(min=1e-3).pow_(power)  # every other stem's
     drum_mask = masks[drums]
-    total = away + drum_mask * (towards - away)  # sum over stems of mask × evidence (masks sum to 1)
-    out = masks * (away / total.clamp(min=1e-12))
-    out[drums] = drum_mask * towards / total.clamp(min=1e-12)
+    total = (towards - away).mul_(drum_mask).add_(away).clamp_(min=1e-12)  # sum over stems of mask × evidence
+    out = masks * away.div_(total)
+    torch.mul(drum_mask, towards, out=out[drums]).div_(total)
     return out
