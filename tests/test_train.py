@@ -12,7 +12,7 @@ import torch
 from separator.model import ChimeraNet, load_checkpoint, save_checkpoint
 from separator.training.data.make import Recipe, make_dataset
 from separator.training.data.render import bundled_soundfont
-from separator.training.train import TrainConfig, freeze, train
+from separator.training.train import TrainConfig, freeze, train, warmup_lr
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,25 @@ def test_freeze_names_its_parts_and_refuses_to_freeze_everything() -> None:
         freeze(ChimeraNet(hidden=8, layers=1), "lstm")
     with pytest.raises(ValueError, match="leaves nothing to train"):
         freeze(ChimeraNet(hidden=8, layers=1), "trunk,embed,mask")
+
+
+def test_warmup_raises_the_learning_rate_linearly_then_holds_it() -> None:
+    assert [warmup_lr(1e-3, 4, step) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert warmup_lr(1e-3, 0, 0) == 1e-3
+
+
+def test_a_warmed_up_fine_tune_moves_the_weights_less_in_its_first_steps(tiny_data: Path, tmp_path: Path) -> None:
+    """Adam's first updates move every weight by about ``lr``; with ``--warmup`` they start near 0."""
+    init = tmp_path / "init.pt"
+    start = ChimeraNet(hidden=16, layers=1)
+    save_checkpoint(start, init)
+    moved = {}
+    for warmup in (0, 100):
+        run = tmp_path / f"run-{warmup}"
+        cfg = TrainConfig(data=str(tiny_data), out=str(run), init=str(init), steps=2, batch=2, seconds=1.0, lr=0.01, warmup=warmup)
+        train(cfg)
+        trained, extra = load_checkpoint(run / "last.pt")
+        assert extra["config"]["warmup"] == warmup
+        moved[warmup] = max(float((trained.state_dict()[k] - v).abs().max()) for k, v in start.state_dict().items())
+    assert moved[0] == pytest.approx(0.02, rel=0.2)  # two steps of about lr each
+    assert moved[100] < moved[0] / 10  # 1 % and 2 % of lr

@@ -52,6 +52,7 @@ class TrainConfig:
     lofi: float = 0.0
     freeze: str = ""
     lr: float = 1e-3
+    warmup: int = 0
     alpha: float = 0.5
     hidden: int = 256
     layers: int = 2
@@ -85,6 +86,8 @@ OPTION_HELP: dict[str, str] = {
     "freeze": 'keep these parts as they are and train the rest: "trunk" (the BLSTM: only the heads learn) '
     'or "trunk,embed" (only the class-mask head learns; blind splits stay exactly as they were)',
     "lr": "Adam learning rate",
+    "warmup": "raise the learning rate linearly from 0 to --lr over this many steps from step 0 (a fine-tune from --init "
+    "starts with a fresh Adam, whose first steps move every weight by about --lr whatever its gradient); 0: none",
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
     "hidden": "BLSTM units per direction (new models only)",
     "layers": "BLSTM layers (new models only)",
@@ -272,6 +275,8 @@ def train(cfg: TrainConfig) -> Path:
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
+        for group in optimizer.param_groups:
+            group["lr"] = warmup_lr(cfg.lr, cfg.warmup, step)
         optimizer.step()
         step += 1
         for k, v in {"loss": float(loss.detach()), **parts}.items():
@@ -290,6 +295,12 @@ def train(cfg: TrainConfig) -> Path:
             log.info("stopping at step %d: --minutes %g reached", step, cfg.minutes)
             break
     return out / "last.pt"
+
+
+def warmup_lr(lr: float, warmup: int, step: int) -> float:
+    """The learning rate of the update made at ``step`` (0-based): ``lr · (step + 1) / warmup`` during the first
+    ``warmup`` steps, then ``lr``. A run resumed inside the warm-up goes on with it."""
+    return lr if warmup <= 0 else lr * min(1.0, (step + 1) / warmup)
 
 
 def _bank(cfg: TrainConfig, out: Path) -> StemBank:
