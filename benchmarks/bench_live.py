@@ -31,7 +31,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -70,21 +69,20 @@ def songs(count: int, seconds: float) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def dataset_streams(folder: str, max_songs: int, group: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[list[int]]]:
-    """Songs of a make-data folder played back to back, ``group`` at a time: ``[(stems (5, 2, n), present (5,))]``,
-    a stem present where any of its songs has it (44.1 kHz shards only), and each stream's song lengths in frames."""
+    """Songs of an evaluation folder (:func:`separator.training.evaluate.iter_songs`: make-data shards, MUSDB18-HQ or
+    stem folders) played back to back, ``group`` at a time: ``[(stems (5, 2, n), present (5,))]``, a stem present
+    where any of its songs has it, and each stream's song lengths in frames (44.1 kHz stereo songs only)."""
     from separator.classes import CLASSES
+    from separator.training.evaluate import iter_songs
 
-    shards = sorted(Path(folder).glob("shard-*[0-9].npz"))
-    if not shards:
-        raise SystemExit(f"{folder}: no make-data shards (shard-*.npz); make them with separator make-data")
     stems, present = [], []
-    for shard in shards:
-        data = np.load(shard)
-        if int(data["sample_rate"]) != RATE or data["stems"].shape[1] != len(CLASSES):
-            raise SystemExit(f"{shard}: needs {len(CLASSES)}-stem songs at {RATE} Hz")
-        stems += list(data["stems"].astype(np.float32))
-        present += list(data["present"])
-    stems, present = stems[:max_songs], present[:max_songs]
+    for refs, labels, rate in iter_songs(folder, max_songs):
+        if rate != RATE or refs.shape[1] != 2 or (labels < 0).any():
+            raise SystemExit(f"{folder}: needs named stereo songs at {RATE} Hz")
+        song = np.zeros((len(CLASSES), *refs.shape[1:]), np.float32)
+        np.add.at(song, labels, refs)  # several sources of one class add up to its stem
+        stems.append(song)
+        present.append(np.isin(np.arange(len(CLASSES)), labels))
     starts = range(0, len(stems), group)
     streams = [(np.concatenate(stems[i : i + group], axis=-1), np.any(present[i : i + group], axis=0)) for i in starts]
     return streams, [[song.shape[-1] for song in stems[i : i + group]] for i in starts]

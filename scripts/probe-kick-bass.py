@@ -93,25 +93,21 @@ def band_limit(x: np.ndarray, cutoff: float = 3800.0) -> np.ndarray:
     return sosfilt(sos, sosfilt(sos, x))
 
 
-def _si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
-    scale = float(estimate @ reference) / float(reference @ reference)
-    target = scale * reference
-    return float(10 * np.log10(float(target @ target) / max(float((estimate - target) @ (estimate - target)), 1e-20)))
-
-
 def _low_db(x: np.ndarray) -> float:
     low = sosfilt(butter(4, 200, "lp", fs=RATE, output="sos"), x)
     return float(10 * np.log10(np.mean(low**2) + 1e-20))
 
 
 def report(separator: object, stems: dict[str, np.ndarray], label: str) -> None:
+    from separator.training.metrics import si_sdr_improvement
+
     mix = sum(stems.values())
     assert isinstance(mix, np.ndarray)
     split = separator.separate(np.stack([mix, mix]).astype(np.float32), RATE)  # type: ignore[attr-defined]
     print(f"{label}: stem, SI-SDRi dB, level below 200 Hz (split / true) dB, level (split / true) dB")
     for name, reference in stems.items():
         estimate = split[name].mean(0).astype(np.float64)
-        gain = _si_sdr(estimate, reference) - _si_sdr(mix, reference)
+        gain = si_sdr_improvement(estimate, reference, mix)
         level, true_level = 10 * np.log10(np.mean(estimate**2) + 1e-20), 10 * np.log10(np.mean(reference**2))
         print(f"  {name:7s} {gain:6.2f}   {_low_db(estimate):6.1f} / {_low_db(reference):6.1f}   {level:6.1f} / {true_level:6.1f}")
 

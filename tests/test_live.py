@@ -333,9 +333,9 @@ def run(jack_server: JackServer) -> Iterator[Run]:
         latency_reply = osc.request("/live/latency")[0].args
         recorder.recording = True
         wait_until(lambda: recorder.first is not None, 5)
-        # JACK tells a client of an xrun on another thread, later than the cycle it was in: the xrun a new client's
-        # connections can cost on a loaded machine arrives up to a few cycles after them (seen: 0.1 s), so it is
-        # counted as before playing, not while the songs play
+        # JACK tells a client of an xrun on another thread, after the cycle it was in: the xrun a new client's
+        # connections can cost on a loaded machine may arrive after the clients are connected (seen once in three
+        # runs), so it is counted as before playing, not while the songs play
         time.sleep(SETTLE)
         before = (osc.request("/live/stats")[0].args, player.xruns + recorder.xruns)
         player.play()
