@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from separator.features import bands_to_bins, bin_power, istft_frames
+from separator.features import bands_to_bins, bin_power, istft_frames, sum_first
 from separator.kmeans import soft_assign
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
@@ -73,40 +73,48 @@ def collect(masks: torch.Tensor, into: torch.Tensor) -> torch.Tensor:
     return torch.einsum("u...,us->s...", masks, into)
 
 
-def bin_masks(band_masks: torch.Tensor, spec: torch.Tensor, routing: Routing, settings: SplitSettings) -> torch.Tensor:
+def bin_masks(
+    band_masks: torch.Tensor, spec: torch.Tensor, routing: Routing, settings: SplitSettings, power: torch.Tensor | None = None
+) -> torch.Tensor:
     """Per-bin stem masks ``(n_stems, bins, t)`` from per-unit band masks ``(n_units, t, bands)`` and the
-    segment's ``spec (channels, bins, t)``: copied to the bins, refined by the percussive and pan evidence,
-    summed into the stems."""
+    segment's ``spec (channels, bins, t)`` (and its :func:`~separator.features.bin_power`, when the caller
+    has it): copied to the bins, refined by the percussive and pan evidence, summed into the stems."""
     masks = bands_to_bins(band_masks, spec.shape[-2])
     if (settings.percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2):
-        power = bin_power(spec)  # (channels, bins, t), shared by both steps
+        power = bin_power(spec) if power is None else power  # (channels, bins, t), shared by both steps
         if settings.percussive and routing.drums is not None:
             masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, settings.percussive)
         masks = favour_pan(masks, spec, settings.pan, bin_powers=power)
     return collect(masks, routing.collect)
 
 
-def apply_masks(masks: torch.Tensor, spec: torch.Tensor, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+def apply_masks(
+    masks: torch.Tensor, spec: torch.Tensor, audio: torch.Tensor, sample_rate: int, power: torch.Tensor | None = None
+) -> torch.Tensor:
     """Stems ``(n_stems, channels, n)`` of ``audio (channels, n)`` from ``masks (n_stems, bins, t)`` that sum
     to 1 over stems and the audio's ``spec (channels, bins, t)``.
 
     One batched iSTFT for every stem but the loudest, which is the audio minus the others: the stems add
-    up to the input exactly, and the inverse transform runs once less.
+    up to the input exactly, and the inverse transform runs once less. ``power``: the spectrum's
+    :func:`~separator.features.bin_power`, when the caller has it.
     """
     n_stems = masks.shape[0]
     if n_stems == 1:
         return audio.unsqueeze(0).clone()
-    power = bin_power(spec)  # (channels, bins, t)
-    loudest = int(torch.einsum("sbt,cbt->s", masks, power).argmax())
+    power = bin_power(spec) if power is None else power  # (channels, bins, t)
+    frames_first = masks.transpose(1, 2).reshape(n_stems, -1), sum_first(power).T.reshape(-1)  # views of stft's layout
+    loudest = int((frames_first[0] @ frames_first[1]).argmax())
     others = [s for s in range(n_stems) if s != loudest]
-    out = torch.empty((n_stems, *audio.shape), dtype=audio.dtype, device=audio.device)
-    picked = masks[others].transpose(1, 2).contiguous()  # (n_stems - 1, t, bins): frames first, as the inverse FFT reads them
-    for c in range(audio.shape[0]):  # a channel at a time: half the memory for the same work
-        frames = spec[c].T  # (t, bins)
+    channels, length = audio.shape
+    # samples before channels in memory, as audio files interleave them: the stems are written without a copy
+    out = torch.empty((n_stems, length, channels), dtype=audio.dtype, device=audio.device).transpose(1, 2)
+    picked = masks.transpose(1, 2)[others]  # (n_stems - 1, t, bins): frames first, as the inverse FFT reads them
+    for c in range(channels):  # a channel at a time: half the memory for the same work
+        frames = torch.view_as_real(spec[c].T)  # (t, bins, 2): stft's own layout, no copy
         product = torch.empty((*picked.shape, 2), dtype=picked.dtype, device=picked.device)  # complex, as (re, im) pairs
-        torch.mul(picked, frames.real.contiguous(), out=product[..., 0])
-        torch.mul(picked, frames.imag.contiguous(), out=product[..., 1])
-        out[others, c] = istft_frames(torch.view_as_complex(product), sample_rate, audio.shape[-1])
+        torch.mul(picked, frames[..., 0], out=product[..., 0])  # two strided products: 2.5× faster than a broadcast one
+        torch.mul(picked, frames[..., 1], out=product[..., 1])
+        out[others, c] = istft_frames(torch.view_as_complex(product), sample_rate, length)
     out[loudest] = 0
-    out[loudest] = audio - out.sum(0)
+    out[loudest] = audio - sum_first(out)
     return out

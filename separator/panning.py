@@ -41,11 +41,11 @@ def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float, bin_powers
     if power == 0 or spec.shape[0] != 2:
         return masks
     n_stems, bins, frames = masks.shape
-    powers = bin_power(spec) if bin_powers is None else bin_powers
+    powers = (bin_power(spec) if bin_powers is None else bin_powers).transpose(-1, -2)  # frames first, as stft lays them out
     magnitude = powers.sqrt().add_(1e-12)
     theta = torch.atan2(magnitude[1], magnitude[0]).reshape(-1).sub_(torch.pi / 4)  # 0: centred
     total_power = (powers[0] + powers[1]).reshape(-1)
-    flat = masks.reshape(n_stems, -1)
+    flat = masks.transpose(-1, -2).reshape(n_stems, -1)
     moments = flat @ torch.stack([total_power, total_power * theta, total_power * theta.square()], 1)  # (n_stems, 3)
     total = moments[:, 0].clamp(min=1e-20)
     mean = moments[:, 1] / total
@@ -55,4 +55,4 @@ def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float, bin_powers
     weight = quadratic @ torch.stack([theta.square(), theta, torch.ones_like(theta)])  # (n_stems, bins·frames)
     # softmax(log mask + weight) over stems, as mask · exp(weight − max) / sum: no logarithm of the masks
     weight = weight.sub_(weight.amax(0, keepdim=True)).exp_().mul_(flat.clamp(min=1e-12))
-    return weight.div_(weight.sum(0, keepdim=True)).reshape(n_stems, bins, frames)
+    return weight.div_(weight.sum(0, keepdim=True)).reshape(n_stems, frames, bins).transpose(-1, -2)

@@ -15,22 +15,24 @@ are renormalised, so the stems still add up to the mixture.
 from __future__ import annotations
 
 import torch
-from torch.nn import functional
 
-from separator.features import bin_power
+from separator.features import bin_power, sum_first
 
 KERNEL = 31  # bins (21.5 Hz each) and frames (11.6 ms hops): 670 Hz and 360 ms at every sample rate
 
 
-def _smooth(log_power: torch.Tensor, kernel: int) -> torch.Tensor:
-    """Mean over ``kernel`` neighbours along the last axis (edges repeated): ``(rows, n)`` → ``(rows, n)``.
+def _smooth(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
+    """Mean over ``kernel`` neighbours along ``dim`` (edges repeated), same shape as ``values``.
 
     A running sum (in float64, so the long sums lose nothing): the cost does not grow with the kernel.
     """
-    half = kernel // 2
-    padded = functional.pad(log_power.unsqueeze(0), (half, kernel - 1 - half), mode="replicate").squeeze(0).double()
-    sums = functional.pad(padded.cumsum(-1), (1, 0))
-    return ((sums[..., kernel:] - sums[..., :-kernel]) / kernel).to(log_power.dtype)
+    half, n = kernel // 2, values.shape[dim]
+    x = values.double()
+    ends = [x.narrow(dim, 0, 1)] * half, [x.narrow(dim, n - 1, 1)] * (kernel - 1 - half)
+    sums = torch.cat([*ends[0], x, *ends[1]], dim).cumsum_(dim)
+    zero = torch.zeros_like(sums.narrow(dim, 0, 1))
+    sums = torch.cat([zero, sums], dim)
+    return ((sums.narrow(dim, kernel, n) - sums.narrow(dim, 0, n)) / kernel).to(values.dtype)
 
 
 def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, power: torch.Tensor | None = None) -> torch.Tensor:
@@ -42,12 +44,12 @@ def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, power: torch.Tens
         power: ``|spec|²`` (:func:`separator.features.bin_power`), when the caller has it already.
     Returns:
         ``(bins, frames)`` float: ``p / (p + h)`` for the geometric-mean power ``p`` along
-        frequency and ``h`` along time.
+        frequency and ``h`` along time; laid out in memory as ``spec`` (frames first for :func:`stft`'s).
     """
     power = bin_power(spec) if power is None else power
-    log_power = power.mean(0).clamp_(min=1e-12).log_()
-    harmonic = _smooth(log_power, kernel)
-    percussive = _smooth(log_power.T, kernel).T
+    log_power = sum_first(power).div_(power.shape[0]).clamp_(min=1e-12).log_().T  # (frames, bins)
+    harmonic = _smooth(log_power, kernel, dim=0).T
+    percussive = _smooth(log_power, kernel, dim=1).T
     return torch.sigmoid(percussive - harmonic)
 
 

@@ -35,7 +35,7 @@ import torch
 from separator.chunking import crossfade, segment_starts, segments
 from separator.devices import map_in_order, network_dtype, one_thread_each, resolve_device, use_threads
 from separator.errors import SeparationError
-from separator.features import FLOOR_DB, band_power, features, log_power, stft, stft_size
+from separator.features import FLOOR_DB, band_power, bin_power, features, log_power, stft, stft_size
 from separator.kmeans import kmeans
 from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
 from separator.model import Network, load_checkpoint
@@ -481,8 +481,9 @@ class Separator:
         assert plan.routing is not None
         x = item[1]
         spec, band_masks = self._piece(plan, item)
-        masks = bin_masks(band_masks, spec, plan.routing, self.settings)
-        return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate).cpu().numpy()
+        power = bin_power(spec)  # (channels, bins, t), for the per-bin steps and the choice of the loudest stem
+        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power)
+        return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate, power).cpu().numpy()
 
     def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         """Pass 2 one segment at a time: ``(index, spec (channels, bins, t), unit band masks (n_units, t, bands))``."""

@@ -8,7 +8,18 @@ import torch
 from conftest import sine
 
 from separator.chunking import process_chunked
-from separator.features import N_BANDS, _reference_band_of_bin, band_power, bands_to_bins, features, istft, stft, stft_size
+from separator.features import (
+    N_BANDS,
+    _reference_band_of_bin,
+    band_power,
+    bands_to_bins,
+    bin_power,
+    features,
+    istft,
+    stft,
+    stft_size,
+    sum_first,
+)
 
 
 @pytest.mark.parametrize("sample_rate", [8000, 22050, 44100, 48000, 96000])
@@ -34,6 +45,18 @@ def test_band_features_have_fixed_shape_and_unit_mask_keeps_full_bandwidth() -> 
     ones = torch.ones(spec.shape[-1], N_BANDS)
     back = istft(bands_to_bins(ones, spec.shape[-2]) * spec, 44100, audio.shape[-1])
     assert torch.allclose(back, audio, atol=1e-5)
+
+
+def test_per_bin_steps_keep_the_stft_layout_frames_before_bins() -> None:
+    """The per-bin steps read and write the spectrum as torch.stft lays it out, so none reorders it."""
+    spec = stft(torch.randn(2, 44100, generator=torch.Generator().manual_seed(1)), 44100)  # (channels, bins, t)
+    power = bin_power(spec)
+    assert spec.transpose(-1, -2).is_contiguous() and power.transpose(-1, -2).is_contiguous()
+    torch.testing.assert_close(power, spec.abs() ** 2, rtol=1e-5, atol=1e-6)
+    masks = bands_to_bins(torch.rand(5, spec.shape[-1], N_BANDS), spec.shape[-2])
+    assert masks.shape == (5, *spec.shape[-2:]) and masks.transpose(-1, -2).is_contiguous()
+    total = sum_first(power)
+    assert torch.equal(total, power[0] + power[1]) and total.transpose(-1, -2).is_contiguous()
 
 
 def test_band_power_puts_a_tone_in_one_band() -> None:
