@@ -54,12 +54,17 @@ class StemFiles:
     def __init__(self, parts: Sequence[audio_io.PartFile]) -> None:
         self.parts = list(parts)
         self.peaks = np.zeros(len(self.parts))
+        self.can_clip = [part.file.subtype not in ("FLOAT", "DOUBLE") for part in self.parts]
 
     def write(self, piece: np.ndarray) -> None:
-        """Append ``piece`` ``(n_stems, channels, n)``: one ``(channels, n)`` block to each stem's file."""
+        """Append ``piece`` ``(n_stems, channels, n)``: one ``(channels, n)`` block to each stem's file.
+
+        Samples before channels in memory (the separator's layout) are written without a copy; peaks are
+        kept only for integer files, the ones that can clip."""
         for i, (part, stem) in enumerate(zip(self.parts, piece, strict=True)):
             part.file.write(np.ascontiguousarray(stem.T))
-            self.peaks[i] = max(self.peaks[i], float(np.abs(stem).max(initial=0.0)))
+            if self.can_clip[i]:
+                self.peaks[i] = max(self.peaks[i], float(stem.max(initial=0.0)), -float(stem.min(initial=0.0)))
 
 
 @contextlib.contextmanager

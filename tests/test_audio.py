@@ -66,6 +66,31 @@ def test_integer_output_that_would_clip_warns(tmp_path: Path) -> None:
     assert audio_io.load(tmp_path / "loud32.wav")[0].max() == pytest.approx(1.5, rel=1e-4)
 
 
+def test_float_stems_carry_no_peak_chunk_and_integer_stems_still_warn_of_clipping(tmp_path: Path) -> None:
+    loud = np.stack([sine(100, 0.1, 44100, channels=2, amplitude=1.5)] * 2)  # (n_stems, channels, n)
+    float_targets = stem_paths(tmp_path / "f", ["a", "b"])
+    with stem_writers(float_targets, 44100, 2) as files:
+        files.write(loud)
+    for target in float_targets:
+        assert b"PEAK" not in target.read_bytes()[:512]  # libsndfile's optional chunk: a pass over every sample
+        np.testing.assert_array_equal(audio_io.load(target)[0], loud[0])
+    with pytest.warns(UserWarning) as warned:
+        with stem_writers(stem_paths(tmp_path / "i", ["a", "b"]), 44100, 2, "16") as files:
+            files.write(loud[:, :, :100])
+            files.write(loud[:, :, 100:])
+    assert [str(w.message).split("/i/")[1] for w in warned] == [
+        f"{stem}.wav: peak +3.5 dBFS clips at this bit depth; use --bit-depth 32f to keep it" for stem in "ab"
+    ]
+
+
+def test_stems_laid_out_samples_first_are_written_as_they_are(tmp_path: Path) -> None:
+    interleaved = np.ascontiguousarray(np.stack([sine(440, 0.1, 44100, channels=2)] * 2).transpose(0, 2, 1))
+    targets = stem_paths(tmp_path, ["a", "b"])
+    with stem_writers(targets, 44100, 2) as files:
+        files.write(interleaved.transpose(0, 2, 1))  # (n_stems, channels, n), samples first in memory
+    np.testing.assert_array_equal(audio_io.load(targets[1])[0], interleaved[1].T)
+
+
 @pytest.mark.parametrize(
     "name,depth,message",
     [
