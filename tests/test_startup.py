@@ -3,6 +3,7 @@ moment of start-up is one line and exit code 130, and the OSC server answers bef
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -74,6 +75,21 @@ COMMANDS = {
     "separator split": ("stemsplit.separator_cli", ["split", "{input}", "-q"]),
     "plugin-host run": ("stemsplit.plugin_host_cli", ["run", "karaoke", "{input}", "-q"]),
 }
+
+
+LOAD = """
+import gc, os, sys
+from stemsplit import separator_cli
+separator_cli._import_torch()
+print(os.environ["OPENBLAS_NUM_THREADS"], gc.isenabled(), gc.get_freeze_count() > 100_000, "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("asked", "threads"), [(None, "1"), ("3", "3")])
+def test_separating_commands_load_torch_with_one_blas_thread_unless_asked_and_freeze_what_it_made(asked: str | None, threads: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | ({"OPENBLAS_NUM_THREADS": asked} if asked else {})
+    out = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, check=True, env=env).stdout.split()
+    assert out == [threads, "True", "True", "True"]  # the collector is back on; torch's objects are out of its passes
 
 
 @pytest.fixture(scope="module")
