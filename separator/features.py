@@ -151,9 +151,10 @@ def sum_first(values: torch.Tensor) -> torch.Tensor:
 
 
 def pool_bands(power: torch.Tensor) -> torch.Tensor:
-    """Mean of each band's bins: ``(..., n_bins, n_frames)`` → ``(..., n_frames, N_BANDS)``."""
+    """Mean of each band's bins: ``(..., n_bins, n_frames)`` → ``(..., n_frames, N_BANDS)``, one matrix
+    product over the frames-first layout of :func:`stft`'s outputs."""
     pool = _pool_matrix(power.shape[-2], str(power.device))
-    return (pool.T @ power).transpose(-1, -2)
+    return power.transpose(-1, -2) @ pool
 
 
 def bands_to_bins(mask: torch.Tensor, n_bins: int) -> torch.Tensor:
@@ -199,10 +200,9 @@ def spatial(spec: torch.Tensor, band_powers: torch.Tensor | None = None) -> torc
     if band_powers is None:
         band_powers = band_power(spec)
     p_left, p_right = band_powers[..., 0, :, :], band_powers[..., 1, :, :]
-    parts = torch.view_as_real(spec.contiguous())  # (..., channels, bins, frames, 2): real arithmetic only
+    parts = torch.view_as_real(spec)  # (..., channels, bins, frames, 2): real arithmetic only, in stft's layout
     lr, li, rr, ri = parts[..., 0, :, :, 0], parts[..., 0, :, :, 1], parts[..., 1, :, :, 0], parts[..., 1, :, :, 1]
-    cross = pool_bands(torch.stack([lr * rr + li * ri, li * rr - lr * ri], dim=-3))  # Re, Im of L·R*: (..., 2, t, bands)
-    re, im = cross[..., 0, :, :], cross[..., 1, :, :]
+    re, im = pool_bands(torch.addcmul(lr * rr, li, ri)), pool_bands(torch.addcmul(li * rr, lr, ri, value=-1))  # L·R*
     norm = (p_left * p_right).sqrt()
     quiet = norm < 1e-12
     re = torch.where(quiet, torch.ones_like(re), re / norm.clamp(min=1e-12))
