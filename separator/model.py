@@ -106,7 +106,17 @@ class ChimeraNet(nn.Module):
         v = self.embed(h).view(batch, n_frames, self.n_bands, self.embed_dim)
         v = nn.functional.normalize(v, dim=-1)
         logits = self.mask(h).view(batch, n_frames, self.n_bands, len(self.classes))
-        return v, logits.softmax(dim=-1)
+        return v, class_softmax(logits)
+
+
+def class_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis (the few classes), computed class-major: ``(..., C)`` → ``(..., C)``.
+
+    torch's softmax over a last axis of length 5 runs a short loop per bin (25 ms per 20-s segment
+    on one core); over a leading axis it is a few vectorised passes over whole planes, and the two
+    reorderings cost less than that (3.4 ms in all). Equal to ``logits.softmax(-1)`` to float rounding.
+    """
+    return logits.movedim(-1, 0).contiguous().softmax(0).movedim(0, -1).contiguous()
 
 
 class ChimeraEnsemble(nn.Module):

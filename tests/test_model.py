@@ -10,7 +10,7 @@ import torch
 
 from separator import DEFAULT_MODEL, ModelLoadError
 from separator.classes import CLASSES
-from separator.model import ChimeraEnsemble, ChimeraNet, load_checkpoint, save_checkpoint
+from separator.model import ChimeraEnsemble, ChimeraNet, class_softmax, load_checkpoint, save_checkpoint
 from separator.settings import SplitSettings
 from separator.training.train import trainable
 from stemsplit.separator_cli import main
@@ -23,6 +23,13 @@ def test_embeddings_are_unit_norm_and_masks_sum_to_one() -> None:
     assert masks.shape == (2, 30, 128, len(CLASSES))
     assert torch.allclose(embeddings.norm(dim=-1), torch.ones(2, 30, 128), atol=1e-5)
     assert torch.allclose(masks.sum(-1), torch.ones(2, 30, 128), atol=1e-5)
+
+
+def test_the_class_softmax_is_torchs_softmax_over_the_classes_laid_out_as_they_are() -> None:
+    logits = 8 * torch.randn(2, 300, 128, 5, generator=torch.Generator().manual_seed(2))
+    masks = class_softmax(logits)
+    assert masks.shape == logits.shape and masks.is_contiguous()
+    torch.testing.assert_close(masks, logits.softmax(-1), atol=1e-6, rtol=0)
 
 
 def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path: Path) -> None:
