@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from separator.features import bands_to_bins, bin_power, istft_frames, sum_first
-from separator.kmeans import soft_assign
+from separator.kmeans import responsibilities
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
 from separator.settings import SplitSettings
@@ -61,8 +61,8 @@ def unit_masks(embeddings: torch.Tensor, class_masks: torch.Tensor, routing: Rou
     if routing.centroids is None or routing.route is None:
         return head
     t, f, _ = embeddings.shape
-    resp = soft_assign(cluster_features(embeddings, class_masks, settings.class_weight), routing.centroids, settings.hardness)
-    masks = (resp @ routing.route).T.reshape(-1, t, f)
+    resp = responsibilities(cluster_features(embeddings, class_masks, settings.class_weight), routing.centroids, settings.hardness)
+    masks = (routing.route.T @ resp).reshape(-1, t, f)  # (k, n) planes → (n_units, t, bands)
     return masks if routing.blend >= 1 else routing.blend * masks + (1 - routing.blend) * head
 
 

@@ -9,7 +9,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from separator.kmeans import kmeans, soft_assign
+from separator.kmeans import kmeans, responsibilities, soft_assign
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here"))]
 
@@ -56,3 +56,16 @@ def test_soft_assignment_rows_sum_to_one_and_hard_limit_is_one_hot() -> None:
     assert set(hard.unique().tolist()) == {0.0, 1.0}
     assert torch.equal(hard.argmax(1), soft.argmax(1))
     assert np.allclose(hard.sum(1).numpy(), 1)
+
+
+@pytest.mark.parametrize("hardness", [3.0, float("inf")])
+def test_cluster_major_responsibilities_are_the_soft_assignment_one_plane_per_cluster(hardness: float) -> None:
+    x = torch.nn.functional.normalize(torch.randn(500, 20, generator=torch.Generator().manual_seed(3)), dim=1)
+    centroids = x[:6] + 0.05
+    planes = responsibilities(x, centroids, hardness)
+    assert planes.shape == (6, 500) and planes.is_contiguous()
+    torch.testing.assert_close(planes.sum(0), torch.ones(500))
+    reference = torch.softmax(-hardness * torch.cdist(x, centroids) ** 2, dim=1) if hardness < float("inf") else None
+    if reference is not None:
+        torch.testing.assert_close(planes.T, reference, atol=1e-5, rtol=0)
+    assert torch.equal(planes.argmax(0), torch.cdist(x, centroids).argmin(1))
