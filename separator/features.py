@@ -71,11 +71,13 @@ def istft_frames(frames_spec: torch.Tensor, sample_rate: int, length: int) -> to
         audio = torch.istft(flat.transpose(1, 2), n_fft, hop, window=window, center=True, length=length)
         return audio.reshape(*shape[:-2], length)
     n, frames_per_window, n_frames = flat.shape[0], n_fft // hop, flat.shape[-2]
-    frames = torch.fft.irfft(flat, n=n_fft, dim=-1).mul_(window)  # (n, frames, n_fft)
-    pieces = frames.view(n, n_frames, frames_per_window, hop)
-    summed = frames.new_zeros(n, n_frames + frames_per_window - 1, hop)
-    for j in range(frames_per_window):
-        summed[:, j : j + n_frames] += pieces[:, :, j]
+    pieces = torch.fft.irfft(flat, n=n_fft, dim=-1).view(n, n_frames, frames_per_window, hop)  # not yet windowed
+    window_pieces = window.view(frames_per_window, hop)  # each hop-long piece windowed as it is added
+    summed = pieces.new_empty(n, n_frames + frames_per_window - 1, hop)
+    torch.mul(pieces[:, :, 0], window_pieces[0], out=summed[:, :n_frames])
+    summed[:, n_frames:].zero_()
+    for j in range(1, frames_per_window):
+        summed[:, j : j + n_frames].addcmul_(pieces[:, :, j], window_pieces[j])
     start = n_fft // 2  # the centre padding of stft
     norm = _window_sum(n_fft, hop, n_frames, str(frames_spec.device))
     audio = summed.view(n, -1)[:, start : start + length] / norm[start : start + length]
