@@ -102,18 +102,18 @@ def apply_masks(
     if n_stems == 1:
         return audio.unsqueeze(0).clone()
     power = bin_power(spec) if power is None else power  # (channels, bins, t)
-    frames_first = masks.transpose(1, 2).reshape(n_stems, -1), sum_first(power).T.reshape(-1)  # views of stft's layout
-    loudest = int((frames_first[0] @ frames_first[1]).argmax())
+    frames_first = masks.transpose(1, 2)  # (n_stems, t, bins): stft's layout, as the inverse FFT reads it
+    loudest = int((frames_first.reshape(n_stems, -1) @ sum_first(power).T.reshape(-1)).argmax())
     others = [s for s in range(n_stems) if s != loudest]
     channels, length = audio.shape
     # samples before channels in memory, as audio files interleave them: the stems are written without a copy
     out = torch.empty((n_stems, length, channels), dtype=audio.dtype, device=audio.device).transpose(1, 2)
-    picked = masks.transpose(1, 2)[others]  # (n_stems - 1, t, bins): frames first, as the inverse FFT reads them
+    product = masks.new_empty((len(others), *frames_first.shape[1:], 2))  # complex, as (re, im) pairs
     for c in range(channels):  # a channel at a time: half the memory for the same work
         frames = torch.view_as_real(spec[c].T)  # (t, bins, 2): stft's own layout, no copy
-        product = torch.empty((*picked.shape, 2), dtype=picked.dtype, device=picked.device)  # complex, as (re, im) pairs
-        torch.mul(picked, frames[..., 0], out=product[..., 0])  # two strided products: 2.5× faster than a broadcast one
-        torch.mul(picked, frames[..., 1], out=product[..., 1])
+        for j, s in enumerate(others):  # strided products: 2.5× faster than one broadcast over (re, im)
+            torch.mul(frames_first[s], frames[..., 0], out=product[j, ..., 0])
+            torch.mul(frames_first[s], frames[..., 1], out=product[j, ..., 1])
         out[others, c] = istft_frames(torch.view_as_complex(product), sample_rate, length)
     out[loudest] = 0
     out[loudest] = audio - sum_first(out)

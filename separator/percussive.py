@@ -27,11 +27,14 @@ def _smooth(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
     A running sum (in float64, so the long sums lose nothing): the cost does not grow with the kernel.
     """
     half, n = kernel // 2, values.shape[dim]
-    x = values.double()
-    ends = [x.narrow(dim, 0, 1)] * half, [x.narrow(dim, n - 1, 1)] * (kernel - 1 - half)
-    sums = torch.cat([*ends[0], x, *ends[1]], dim).cumsum_(dim)
-    zero = torch.zeros_like(sums.narrow(dim, 0, 1))
-    sums = torch.cat([zero, sums], dim)
+    shape = list(values.shape)
+    shape[dim] = 1 + half + n + (kernel - 1 - half)  # a zero, the first value repeated, the values, the last repeated
+    sums = values.new_empty(shape, dtype=torch.float64)
+    sums.narrow(dim, 0, 1).zero_()
+    sums.narrow(dim, 1, half).copy_(values.narrow(dim, 0, 1))
+    sums.narrow(dim, 1 + half, n).copy_(values)
+    sums.narrow(dim, 1 + half + n, kernel - 1 - half).copy_(values.narrow(dim, n - 1, 1))
+    sums.narrow(dim, 1, shape[dim] - 1).cumsum_(dim)
     return ((sums.narrow(dim, kernel, n) - sums.narrow(dim, 0, n)) / kernel).to(values.dtype)
 
 
