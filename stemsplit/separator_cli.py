@@ -438,12 +438,9 @@ COMMANDS = {
 def _import_torch() -> None:
     """Import torch and the separator while Ctrl-C still exits at once (:mod:`stembase.interrupt`).
 
-    numpy's and scipy's OpenBLAS get one thread unless ``OPENBLAS_NUM_THREADS`` says otherwise: their
-    matrices here are tiny, and their idle threads spin on the cores torch's work needs. The cyclic
-    garbage collector is off while torch loads (its passes over the 170,000 new objects free nothing and
-    cost 0.1 s), and those objects are then frozen out of later collections (:func:`gc.freeze`).
+    The cyclic garbage collector is off while torch loads (its passes over the 170,000 new objects free
+    nothing and cost 0.1 s), and those objects are then frozen out of later collections (:func:`gc.freeze`).
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.disable()
     try:
         import separator.separate  # noqa: F401
@@ -454,6 +451,9 @@ def _import_torch() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (``separator`` calls ``sys.exit`` with it)."""
+    # numpy's and scipy's OpenBLAS: one thread unless asked (their matrices here are tiny, and their idle
+    # threads spin on the cores torch needs); set before numpy loads, which the parser's imports do
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         args = get_parser().parse_args(argv)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
