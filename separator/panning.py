@@ -44,15 +44,15 @@ def favour_pan(masks: torch.Tensor, spec: torch.Tensor, power: float, bin_powers
     powers = (bin_power(spec) if bin_powers is None else bin_powers).transpose(-1, -2)  # frames first, as stft lays them out
     magnitude = powers.sqrt().add_(1e-12)
     theta = torch.atan2(magnitude[1], magnitude[0]).reshape(-1).sub_(torch.pi / 4)  # 0: centred
-    total_power = (powers[0] + powers[1]).reshape(-1)
+    theta_sq, total_power = theta.square(), (powers[0] + powers[1]).reshape(-1)
     flat = masks.transpose(-1, -2).reshape(n_stems, -1)
-    moments = flat @ torch.stack([total_power, total_power * theta, total_power * theta.square()], 1)  # (n_stems, 3)
+    moments = flat @ torch.stack([total_power, total_power * theta, total_power * theta_sq], 1)  # (n_stems, 3)
     total = moments[:, 0].clamp(min=1e-20)
     mean = moments[:, 1] / total
     variance = (moments[:, 2] / total - mean**2).clamp(min=0) + MIN_VARIANCE
     # power · log N(θ; mean, variance) up to a constant, as a quadratic in θ: one matrix product for every bin
     quadratic = power * torch.stack([-0.5 / variance, mean / variance, -0.5 * mean**2 / variance - 0.5 * variance.log()], 1)
-    weight = quadratic @ torch.stack([theta.square(), theta, torch.ones_like(theta)])  # (n_stems, bins·frames)
+    weight = torch.addmm(quadratic[:, 2:], quadratic[:, :2], torch.stack([theta_sq, theta]))  # (n_stems, bins·frames)
     # softmax(log mask + weight) over stems, as mask · exp(weight − max) / sum: no logarithm of the masks
     weight = weight.sub_(weight.amax(0, keepdim=True)).exp_().mul_(flat.clamp(min=1e-12))
     return weight.div_(weight.sum(0, keepdim=True)).reshape(n_stems, frames, bins).transpose(-1, -2)
