@@ -39,7 +39,7 @@ from separator.features import FLOOR_DB, band_power, bin_power, features, log_po
 from separator.kmeans import kmeans
 from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
 from separator.model import Network, load_checkpoint
-from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, prepare_matching, present_names, stable_order
+from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
 from separator.settings import NAMINGS, SplitSettings
 from stembase import audio as audio_io
 from stembase.stem_outputs import check_stem_files, stem_paths, stem_writers
@@ -380,8 +380,6 @@ class Separator:
         if not self._needs_first_pass(plan):
             plan.routing = self._head_only(plan.names)
             return first
-        if self._two_pass(plan.clusters):
-            prepare_matching()
         kept, mean_power = self._read_features(reader, plan)
         plan.offset_db = self._level_offset(mean_power)
         if not self._two_pass(plan.clusters):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from conftest import generated_song
+from scipy.optimize import linear_sum_assignment
 
 from separator import Separator
 from separator.classes import CLASSES
@@ -123,3 +127,13 @@ def test_extra_clusters_must_be_a_whole_number(bad) -> None:  # type: ignore[no-
 
     with pytest.raises(SeparationError, match=r"extra_clusters must be a whole number ≥ 0, got"):
         Separator.from_pretrained(device="cpu", extra_clusters=bad)
+
+
+def test_hungarian_matching_is_scipys_without_importing_scipy_optimize() -> None:
+    probe = (
+        "import sys, numpy as np; from separator.naming import _assignment; "
+        "cost = np.random.default_rng(0).random((6, 5)); print(*map(list, _assignment(cost)), 'scipy.optimize' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    rows, cols = linear_sum_assignment(np.random.default_rng(0).random((6, 5)))
+    assert out.strip() == f"{list(rows)} {list(cols)} False"  # the same matching; the package's 0.3-s import skipped
