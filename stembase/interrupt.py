@@ -8,6 +8,8 @@ that Ctrl-C is a ``KeyboardInterrupt`` again, so that half-written files are cle
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -39,12 +41,23 @@ def raise_from_now_on() -> None:
         _state["installed"] = False
 
 
-def run_command(main: Callable[[], int], message: str, code: int = 130) -> None:
-    """Run a command line's ``main`` and exit with its code; Ctrl-C at any moment prints ``message``, exits ``code``."""
+def run_command(main: Callable[[], int], message: str, code: int = 130, skip_teardown: bool = False) -> None:
+    """Run a command line's ``main`` and exit with its code; Ctrl-C at any moment prints ``message``, exits ``code``.
+
+    ``skip_teardown``: once ``main`` has returned (its files closed), run the ``atexit`` handlers, flush
+    the standard streams and end the process without the interpreter's teardown, which with torch
+    loaded frees its objects one by one (0.1 s of a 5-s split, measured alternating).
+    """
     exit_at_once(message, code)
     try:
         status = main()
     except KeyboardInterrupt:  # between main's return and here, or a second Ctrl-C while printing
         sys.stderr.write(message + "\n")
         status = code
+    if skip_teardown:
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(status)
     sys.exit(status)

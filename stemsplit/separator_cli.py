@@ -471,4 +471,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    interrupt.run_command(main, INTERRUPTED, EXIT_INTERRUPTED)
+    interrupt.run_command(main, INTERRUPTED, EXIT_INTERRUPTED, skip_teardown=True)

@@ -96,6 +96,18 @@ def test_a_split_runs_numpys_blas_on_one_thread_unless_asked_and_freezes_torchs_
     assert out.split(maxsplit=1)[1].strip() == f"{threads} True True True"  # the collector is back on; torch's objects out of its passes
 
 
+def test_the_separator_command_ends_without_teardown_yet_runs_atexit_and_flushes_what_it_printed(tmp_path: Path) -> None:
+    probe = (
+        "import atexit, sys; from stemsplit.separator_cli import run; "
+        "atexit.register(lambda: print('atexit ran', flush=False)); "
+        f"sys.argv = ['separator', 'split', 'missing.wav', '-o', {str(tmp_path)!r}]; run()"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.strip().endswith("atexit ran")
+    assert "error: " in done.stderr and "missing.wav" in done.stderr
+
+
 @pytest.fixture(scope="module")
 def two_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example song repeated to two minutes: no command finishes it within the delays below."""
