@@ -490,12 +490,21 @@ class Separator:
             yield (item[0], *self._piece(plan, item))
 
     def _workers(self, plan: _Plan) -> int:
-        """Segments worked on at once: one per core left free, at most one per segment (a single segment
-        keeps every core for its own tensor work), one on a GPU."""
+        """Segments worked on at once: one per core, at most one per segment (a single segment keeps torch's
+        threads for its own tensor work), one on a GPU.
+
+        Each worker runs its segment on one torch thread and never waits for another, so a core that another
+        program takes costs the workers their fair share of it; torch's own threads, which wait for each
+        other at every parallel step, are fitted to the cores left free (:class:`~separator.devices.CpuShare`)
+        for the work outside the workers. With one of two cores kept busy, a 3-minute split took 1.34× its
+        quiet time with two workers and 1.51× with one (BENCHMARKS.md).
+        """
         if self.device.type != "cpu":
             return 1
-        free = self._cpu.adapt() if self._cpu is not None else torch.get_num_threads()
-        return max(1, min(free, plan.n_segments))
+        if self._cpu is None:  # a thread count asked for: that many workers
+            return max(1, min(torch.get_num_threads(), plan.n_segments))
+        self._cpu.adapt()
+        return max(1, min(self._cpu.cores, plan.n_segments))
 
     def _adapt_threads(self) -> None:
         """Before each segment: threads for the cores other programs leave free (unless a count was asked for)."""

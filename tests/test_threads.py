@@ -68,6 +68,24 @@ def test_a_core_kept_busy_by_another_process_is_left_to_it() -> None:
         hog.wait()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/stat") or (os.cpu_count() or 1) < 2, reason="needs Linux's /proc and two cores")
+def test_with_a_core_taken_every_core_keeps_a_segment_worker_and_torchs_own_threads_make_way() -> None:
+    """Workers never wait for each other, so they keep their share of a taken core; torch's threads would."""
+    before = torch.get_num_threads()
+    separator = Separator.from_pretrained()
+    plan = separator._plan(separator.stem_names(), None, 44100, 60 * 44100)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        assert separator._cpu is not None
+        assert separator._workers(plan) == separator._cpu.cores
+        assert torch.get_num_threads() <= separator._cpu.cores - 1
+    finally:
+        hog.kill()
+        hog.wait()
+        torch.set_num_threads(before)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_freed_memory_is_kept_for_the_next_tensors_on_glibc_in_worker_threads_too() -> None:
     """100 MB freed in a worker thread stays in the process for the next tensors (without the setting, or
