@@ -147,8 +147,8 @@ def sum_first(values: torch.Tensor) -> torch.Tensor:
     """``(n, ...)`` → ``(...)``: the slices along the first axis (channels, stems) added in order, laid out
     in memory as each slice is (``values.sum(0)`` reorders a frames-first spectrum, three times slower)."""
     total = values[0].clone()
-    for channel in values[1:]:
-        total += channel
+    for part in values[1:]:
+        total += part
     return total
 
 

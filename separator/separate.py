@@ -501,10 +501,9 @@ class Separator:
         """
         if self.device.type != "cpu":
             return 1
-        if self._cpu is None:  # a thread count asked for: that many workers
-            return max(1, min(torch.get_num_threads(), plan.n_segments))
-        self._cpu.adapt()
-        return max(1, min(self._cpu.cores, plan.n_segments))
+        self._adapt_threads()
+        cores = torch.get_num_threads() if self._cpu is None else self._cpu.cores  # a thread count asked for: that many
+        return max(1, min(cores, plan.n_segments))
 
     def _adapt_threads(self) -> None:
         """Before each segment: threads for the cores other programs leave free (unless a count was asked for)."""

@@ -25,6 +25,7 @@ from stembase.errors import ArgumentError, AudioLoadError, AudioWriteError
 from stembase.outputs import write_error
 
 BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # files that hold any level: they cannot clip and libsndfile may give them a PEAK chunk
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
 FLAC_BIT_DEPTHS = ("16", "24")
 
@@ -239,7 +240,7 @@ def _warn_clipping(path: Path, audio: np.ndarray, subtype: str) -> None:
 
 def warn_if_clipped(path: str | Path, peak: float, subtype: str, stacklevel: int = 2) -> None:
     """Warn that a file written with integer ``subtype`` (e.g. ``"PCM_16"``) clipped its ``peak`` (linear, > 1)."""
-    if subtype != "FLOAT" and peak > 1.0:
+    if subtype not in FLOAT_SUBTYPES and peak > 1.0:
         warnings.warn(
             f"{path}: peak {20 * np.log10(peak):+.1f} dBFS clips at this bit depth; use --bit-depth 32f to keep it", stacklevel=stacklevel
         )
@@ -329,7 +330,7 @@ def _no_peak_chunk(f: sf.SoundFile) -> None:
     call goes through soundfile's handle on libsndfile; where that is missing, the chunk stays.
     """
     snd, ffi = getattr(sf, "_snd", None), getattr(sf, "_ffi", None)
-    if f.subtype in ("FLOAT", "DOUBLE") and snd is not None and ffi is not None:
+    if f.subtype in FLOAT_SUBTYPES and snd is not None and ffi is not None:
         snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, ffi.NULL, snd.SF_FALSE)
 
 

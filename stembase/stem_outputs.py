@@ -54,7 +54,7 @@ class StemFiles:
     def __init__(self, parts: Sequence[audio_io.PartFile]) -> None:
         self.parts = list(parts)
         self.peaks = np.zeros(len(self.parts))
-        self.can_clip = [part.file.subtype not in ("FLOAT", "DOUBLE") for part in self.parts]
+        self.can_clip = [part.file.subtype not in audio_io.FLOAT_SUBTYPES for part in self.parts]
 
     def write(self, piece: np.ndarray) -> None:
         """Append ``piece`` ``(n_stems, channels, n)``: one ``(channels, n)`` block to each stem's file.
