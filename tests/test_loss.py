@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import doctest
 
+import numpy as np
 import pytest
 import torch
 
 import separator.training.loss
-from separator.training.loss import deep_clustering_loss, mask_inference_loss
+from separator.features import bands_to_bins, istft, stft
+from separator.training.loss import SNR_CEILING_DB, deep_clustering_loss, mask_inference_loss, phase_sensitive_loss
+from separator.training.train import targets
 
 
 def naive_loss(v: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -57,6 +60,76 @@ def test_mask_loss_is_zero_for_ideal_ratio_masks() -> None:
     assert float(mask_inference_loss(masks, mixture, sources, torch.ones(2, 10, 8))) == pytest.approx(0.0, abs=1e-6)
     uniform = torch.full_like(masks, 1 / 3)
     assert float(mask_inference_loss(uniform, mixture, sources, torch.ones(2, 10, 8))) > 0.1
+
+
+def _two_class_song(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 0.5-s stereo example of two labelled sources (classes 0 and 2) in noise: ``sources (1, 2, 2, n)``, labels."""
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(22050) / 44100
+    tone = torch.sin(2 * torch.pi * 220 * t) * torch.tensor([[1.0], [0.6]])
+    noise = 0.3 * torch.randn(2, 22050, generator=gen)
+    return torch.stack([tone, noise])[None], torch.tensor([[0, 2]])
+
+
+def _waveform_snrs(sources: torch.Tensor, masks: torch.Tensor) -> list[float]:
+    """SNR in dB of classes 0 and 2 of :func:`_two_class_song` resynthesised from the band masks."""
+    mix_spec = stft(sources.sum(1), 44100)[0]  # (ch, bins, t)
+    snrs = []
+    for c, source in ((0, sources[0, 0]), (2, sources[0, 1])):
+        estimate = istft(bands_to_bins(masks[0, ..., c], mix_spec.shape[-2]) * mix_spec, 44100, source.shape[-1])
+        snrs.append(float(10 * torch.log10(source.square().sum() / (source - estimate).square().sum())))
+    return snrs
+
+
+def test_phase_sensitive_loss_is_the_snr_of_the_masked_resynthesised_class() -> None:
+    sources, labels = _two_class_song(1)
+    batch = targets(sources, labels, 44100, stereo=True, phase=True)
+    assert batch["class_present"].tolist() == [[True, False, True, False, False]]
+    args = (batch["mix_sum"], batch["cross"], batch["src_sum"], batch["class_present"])
+    share = batch["src_sum"] / batch["mix_sum"].unsqueeze(-1).clamp(min=1e-12)  # band ratio masks: smooth in time
+    blurred = 0.6 * share + 0.4 / 5  # about 6 dB, where the ceiling does not matter
+    assert float(phase_sensitive_loss(blurred, *args)) == pytest.approx(-np.mean(_waveform_snrs(sources, blurred)), abs=0.3)
+    # the iSTFT projects a masked spectrum onto signals, which never adds error: the loss is a bound
+    noisy = torch.rand(*share.shape, generator=torch.Generator().manual_seed(2))
+    assert float(phase_sensitive_loss(noisy, *args)) >= -np.mean(_waveform_snrs(sources, noisy))
+
+
+def test_phase_sensitive_error_equals_the_complex_error_summed_over_bins() -> None:
+    sources, labels = _two_class_song(3)
+    batch = targets(sources, labels, 44100, stereo=True, phase=True)
+    masks = torch.rand(*batch["cross"].shape, generator=torch.Generator().manual_seed(4))
+    specs = stft(sources[0], 44100)  # (2 sources, ch, bins, t)
+    mix_spec = specs.sum(0)
+    for c, source in ((0, specs[0]), (2, specs[1])):
+        error = (source - bands_to_bins(masks[0, ..., c], mix_spec.shape[-2]) * mix_spec).abs().square().sum()
+        snr = 10 * torch.log10(source.abs().square().sum() / (error + 10 ** (-SNR_CEILING_DB / 10) * source.abs().square().sum()))
+        present = torch.zeros(1, 5, dtype=torch.bool)
+        present[0, c] = True
+        loss = phase_sensitive_loss(masks, batch["mix_sum"], batch["cross"], batch["src_sum"], present)
+        assert float(loss) == pytest.approx(-float(snr), abs=1e-3)
+
+
+def test_phase_sensitive_loss_rewards_the_right_class_and_caps_at_its_ceiling() -> None:
+    sources, labels = _two_class_song(5)
+    batch = targets(sources, labels, 44100, phase=True)
+    share = batch["src_sum"] / batch["mix_sum"].unsqueeze(-1).clamp(min=1e-12)  # an ideal ratio mask, by band
+    args = (batch["mix_sum"], batch["cross"], batch["src_sum"], batch["class_present"])
+    swapped = share[..., [2, 1, 0, 3, 4]]
+    assert float(phase_sensitive_loss(share, *args)) < -10 < 0 < float(phase_sensitive_loss(swapped, *args))
+    alone = targets(sources[:, :1], labels[:, :1], 44100, phase=True)  # class 0 is the whole mixture
+    perfect = torch.ones_like(alone["src_sum"])
+    loss = phase_sensitive_loss(perfect, alone["mix_sum"], alone["cross"], alone["src_sum"], alone["class_present"])
+    assert float(loss) == pytest.approx(-SNR_CEILING_DB, abs=0.01)
+
+
+def test_phase_targets_leave_unlabelled_and_absent_classes_out() -> None:
+    sources, _ = _two_class_song(6)
+    batch = targets(sources, torch.tensor([[1, -1]]), 44100, phase=True)
+    assert batch["class_present"].tolist() == [[False, True, False, False, False]]
+    assert float(batch["src_sum"][..., [0, 2, 3, 4]].abs().max()) == 0.0 and float(batch["cross"][..., 0].abs().max()) == 0.0
+    alone = targets(sources[:, :1], torch.tensor([[1]]), 44100, phase=True)  # the class is the whole mixture
+    assert torch.allclose(alone["src_sum"][..., 1], alone["mix_sum"], rtol=1e-4)
+    assert torch.allclose(alone["cross"][..., 1], alone["mix_sum"], rtol=1e-4)
 
 
 def test_loss_docstring_example_holds() -> None:

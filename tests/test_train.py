@@ -137,6 +137,16 @@ def test_training_with_lofi_mixtures_runs_and_records_the_setting(tiny_data: Pat
     assert all(np.isfinite(losses))
 
 
+def test_training_with_the_phase_sensitive_loss_logs_it_and_records_the_setting(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path), steps=2, batch=4, seconds=1.0, hidden=16, layers=1, log_every=1, psa=0.5)
+    train(cfg)
+    _, extra = load_checkpoint(tmp_path / "last.pt")
+    assert extra["config"]["psa"] == 0.5
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    # the negative SNR in dB of the masked classes: finite, and an untrained mask head is no better than 15 dB
+    assert all(np.isfinite(r["psa"]) and -15 < r["psa"] for r in records)
+
+
 def test_a_frozen_trunk_and_embedding_keep_their_weights_and_only_the_mask_head_learns(tiny_data: Path, tmp_path: Path) -> None:
     """``--freeze trunk,embed`` fine-tunes the class masks alone: blind splits cannot change."""
     init = tmp_path / "init.pt"

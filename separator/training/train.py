@@ -19,11 +19,11 @@ import torch
 
 from separator.classes import CLASSES
 from separator.devices import resolve_device
-from separator.features import band_power, log_power, pool_bands, spatial, stft
+from separator.features import band_power, bin_power, bins_per_band, log_power, pool_bands, spatial, stft, sum_first
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
 from separator.training.data.lofi import lofi_batch
 from separator.training.data.mix import Batch, StemBank
-from separator.training.loss import deep_clustering_loss, mask_inference_loss
+from separator.training.loss import deep_clustering_loss, mask_inference_loss, phase_sensitive_loss
 
 log = logging.getLogger(__name__)
 # Validation splits with the inference settings the shipped models use, so the best checkpoint is
@@ -54,6 +54,7 @@ class TrainConfig:
     lr: float = 1e-3
     warmup: int = 0
     alpha: float = 0.5
+    psa: float = 0.0
     hidden: int = 256
     layers: int = 2
     embed_dim: int = 20
@@ -89,6 +90,8 @@ OPTION_HELP: dict[str, str] = {
     "warmup": "raise the learning rate linearly from 0 to --lr over this many steps from step 0 (a fine-tune from --init "
     "starts with a fresh Adam, whose first steps move every weight by about --lr whatever its gradient); 0: none",
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
+    "psa": "share of the mask head's loss scored phase-sensitively (negative SNR of each class's masked complex "
+    "spectrum) rather than on band magnitudes, e.g. 0.5; 0: magnitudes only",
     "hidden": "BLSTM units per direction (new models only)",
     "layers": "BLSTM layers (new models only)",
     "embed_dim": "embedding size D (new models only)",
@@ -104,7 +107,12 @@ OPTION_HELP: dict[str, str] = {
 
 
 def targets(
-    sources: torch.Tensor, labels: torch.Tensor, sample_rate: int, stereo: bool = False, powers: torch.Tensor | None = None
+    sources: torch.Tensor,
+    labels: torch.Tensor,
+    sample_rate: int,
+    stereo: bool = False,
+    powers: torch.Tensor | None = None,
+    phase: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Features and training targets for a batch of source sets.
 
@@ -122,6 +130,10 @@ def targets(
         group is a class: only those train the mask head. That is every bin of an example whose
         sources all have a class, and the labelled sources' bins of a partly labelled one (a
         tracker window with named drums among unnamed instruments).
+        With ``phase``, also what :func:`~separator.training.loss.phase_sensitive_loss` scores, each a sum
+        over the band's bins and the channels: ``mix_sum (b, t, f)`` of ``|X|²``, and per class of its
+        labelled sources ``S``, ``cross (b, t, f, c)`` of ``Re(S·X*)`` and ``src_sum (b, t, f, c)`` of
+        ``|S|²``; and ``class_present (b, c)`` bool, the classes with an audible labelled source.
     """
     present = sources.flatten(2).abs().amax(-1) > 0  # (b, s)
     if powers is None:
@@ -150,18 +162,52 @@ def targets(
     out["labelled"] = labelled
     if stereo:
         out["cues"] = spatial(mix_spec)
+    if phase:
+        out.update(_phase_targets(sources, present, to_class, mix_spec, sample_rate))
     return out
 
 
-def batch_targets(batch: Batch, sample_rate: int, device: torch.device, stereo: bool) -> dict[str, torch.Tensor]:
+def _phase_targets(
+    sources: torch.Tensor, present: torch.Tensor, to_class: torch.Tensor, mix_spec: torch.Tensor, sample_rate: int
+) -> dict[str, torch.Tensor]:
+    """:func:`targets`' ``phase`` outputs. Only the classes an example has are transformed."""
+    audible = to_class * present[..., None].float()  # (b, s, c): labelled, audible sources
+    class_present = audible.sum(1) > 0
+    rows, classes = class_present.nonzero(as_tuple=True)
+    waves = torch.einsum("bsc,bskn->bckn", audible, sources)[rows, classes]  # (n, ch, samples)
+    spec = torch.view_as_real(stft(waves, sample_rate))  # (n, ch, bins, t, 2)
+    mix = torch.view_as_real(mix_spec)
+    counts = torch.from_numpy(bins_per_band(sample_rate)).to(sources.device).float()
+    products = torch.empty(spec.shape[:-1], device=spec.device)  # (n, ch, bins, t): Re(S·X*) per channel
+    examples, counts_per_example = torch.unique_consecutive(rows, return_counts=True)  # rows come sorted
+    start = 0
+    for b, n in zip(examples.tolist(), counts_per_example.tolist(), strict=True):
+        part = slice(start, start + n)  # the classes of example b: views, one multiply against its mixture
+        torch.addcmul(spec[part, ..., 0] * mix[b, ..., 0], spec[part, ..., 1], mix[b, ..., 1], out=products[part])
+        start += n
+    cross_n = pool_bands(sum_first(products.transpose(0, 1))) * counts  # (n, t, f)
+    src_n = pool_bands(sum_first(bin_power(torch.view_as_complex(spec)).transpose(0, 1))) * counts
+    shape = (*class_present.shape[:1], *cross_n.shape[1:], class_present.shape[1])  # (b, t, f, c)
+    cross, src = cross_n.new_zeros(shape), cross_n.new_zeros(shape)
+    cross[rows, :, :, classes], src[rows, :, :, classes] = cross_n, src_n
+    mix_sum = pool_bands(sum_first(bin_power(mix_spec).transpose(0, 1))) * counts
+    return {"mix_sum": mix_sum, "cross": cross, "src_sum": src, "class_present": class_present}
+
+
+def batch_targets(batch: Batch, sample_rate: int, device: torch.device, stereo: bool, phase: bool = False) -> dict[str, torch.Tensor]:
     """:func:`targets` of a drawn :class:`~separator.training.data.mix.Batch`, on ``device``."""
     sources = torch.from_numpy(batch.sources).to(device)
     powers = None if batch.powers is None else torch.from_numpy(batch.powers).to(device)
-    return targets(sources, torch.from_numpy(batch.labels).to(device), sample_rate, stereo, powers)
+    return targets(sources, torch.from_numpy(batch.labels).to(device), sample_rate, stereo, powers, phase)
 
 
-def compute_loss(model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """``alpha · DC + (1 − alpha) · MI`` for one batch; also returns both parts."""
+def compute_loss(
+    model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float, psa: float = 0.0
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """``alpha · DC + (1 − alpha) · ((1 − psa) · MI + psa · PSA / 10)`` for one batch; also returns the parts.
+
+    PSA is :func:`~separator.training.loss.phase_sensitive_loss` in dB (a tenth of it is about MI's
+    scale); ``batch`` needs :func:`targets`' ``phase`` outputs when ``psa > 0``."""
     embeddings, masks = model(batch["feats"], batch.get("cues"))
     embeddings, masks = embeddings.float(), masks.float()
     b = embeddings.shape[0]
@@ -171,7 +217,12 @@ def compute_loss(model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float
     )
     mi_weights = batch["weights"] * batch["labelled"] if "labelled" in batch else batch["weights"]
     mi = mask_inference_loss(masks, batch["mix"], batch["src"], mi_weights)
-    return alpha * dc + (1 - alpha) * mi, {"dc": float(dc.detach()), "mi": float(mi.detach())}
+    parts = {"dc": float(dc.detach()), "mi": float(mi.detach())}
+    if psa <= 0:
+        return alpha * dc + (1 - alpha) * mi, parts
+    ps = phase_sensitive_loss(masks, batch["mix_sum"], batch["cross"], batch["src_sum"], batch["class_present"])
+    parts["psa"] = float(ps.detach())
+    return alpha * dc + (1 - alpha) * ((1 - psa) * mi + psa * ps / 10), parts
 
 
 def _feature_stats(bank: StemBank, samples: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -269,9 +320,9 @@ def train(cfg: TrainConfig) -> Path:
         drawn = bank.draw(rng, cfg.batch, samples, powers=True)
         if cfg.lofi > 0:
             lofi_batch(drawn, np.random.default_rng([cfg.seed, step, 1]), cfg.lofi, bank.sample_rate)
-        batch = batch_targets(drawn, bank.sample_rate, device, model.stereo)
+        batch = batch_targets(drawn, bank.sample_rate, device, model.stereo, phase=cfg.psa > 0)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss, parts = compute_loss(model, batch, cfg.alpha)
+            loss, parts = compute_loss(model, batch, cfg.alpha, cfg.psa)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
