@@ -12,7 +12,7 @@ import torch
 from separator.model import ChimeraNet, load_checkpoint, save_checkpoint
 from separator.training.data.make import Recipe, make_dataset
 from separator.training.data.render import bundled_soundfont
-from separator.training.train import TrainConfig, freeze, train, warmup_lr
+from separator.training.train import TrainConfig, freeze, train, update_average, warmup_lr
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +145,34 @@ def test_training_with_the_phase_sensitive_loss_logs_it_and_records_the_setting(
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     # the negative SNR in dB of the masked classes: finite, and an untrained mask head is no better than 15 dB
     assert all(np.isfinite(r["psa"]) and -15 < r["psa"] for r in records)
+
+
+def test_the_weight_average_moves_a_fraction_of_the_way_each_step_and_copies_buffers() -> None:
+    torch.manual_seed(0)
+    average, model = ChimeraNet(hidden=8, layers=1), ChimeraNet(hidden=8, layers=1)
+    before = [p.clone() for p in average.parameters()]
+    model.feat_mean.fill_(3.0)
+    update_average(average, model, 0.75)
+    for old, new, target in zip(before, average.parameters(), model.parameters(), strict=True):
+        assert torch.allclose(new, 0.75 * old + 0.25 * target)
+    assert float(average.feat_mean.min()) == 3.0
+
+
+def test_an_averaged_run_validates_and_keeps_the_average_and_resumes_it(tiny_data: Path, tmp_path: Path) -> None:
+    common = dict(data=str(tiny_data), out=str(tmp_path), batch=2, seconds=1.0, hidden=16, layers=1, log_every=1, save_every=2)
+    cfg = TrainConfig(**common, steps=2, ema=0.5, val_data=str(tiny_data), val_songs=1, val_every=2, lr=0.01)  # type: ignore[arg-type]
+    train(cfg)
+    trained, extra = load_checkpoint(tmp_path / "last.pt")
+    best, best_extra = load_checkpoint(tmp_path / "best.pt")
+    average = extra["average"]
+    assert best_extra["step"] == 2
+    for name, value in best.state_dict().items():  # best.pt holds the average, not the trained weights
+        assert torch.equal(value, average[name])
+    assert any(not torch.equal(v, trained.state_dict()[k]) for k, v in average.items() if k.startswith("lstm"))
+    cfg.steps = 4
+    train(cfg)
+    _, resumed = load_checkpoint(tmp_path / "last.pt")
+    assert resumed["step"] == 4 and not torch.equal(resumed["average"]["embed.weight"], average["embed.weight"])
 
 
 def test_a_frozen_trunk_and_embedding_keep_their_weights_and_only_the_mask_head_learns(tiny_data: Path, tmp_path: Path) -> None:
