@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from separator.bandwidth import extend_bands, last_live_band
 from separator.chunking import crossfade, segment_starts, segments
 from separator.devices import map_in_order, network_dtype, one_thread_each, resolve_device, use_threads
 from separator.errors import SeparationError
@@ -57,7 +58,8 @@ __all__ = ["DEFAULT_MODEL", "NAMINGS", "Separator", "SplitSettings"]
 class _Plan:
     """Everything decided once per track: ``names`` of the output stems, ``clusters`` (blind mode's K or
     ``None``), segment ``block`` and ``overlap`` in samples, ``offset_db`` added to the network's input
-    features, and the ``routing`` of its masks."""
+    features, the ``routing`` of its masks, and the ``last_live_band`` of a band-limited track
+    (:mod:`separator.bandwidth`; ``None``: full band, or not measured)."""
 
     names: list[str]
     clusters: int | None
@@ -67,6 +69,7 @@ class _Plan:
     overlap: int
     offset_db: float = 0.0
     routing: Routing | None = None
+    last_live_band: int | None = None
 
     @property
     def n_segments(self) -> int:
@@ -380,8 +383,9 @@ class Separator:
         if not self._needs_first_pass(plan):
             plan.routing = self._head_only(plan.names)
             return first
-        kept, mean_power = self._read_features(reader, plan)
+        kept, mean_power, band_peak = self._read_features(reader, plan)
         plan.offset_db = self._level_offset(mean_power)
+        plan.last_live_band = None if band_peak is None else last_live_band(band_peak)
         if not self._two_pass(plan.clusters):
             plan.routing = self._head_only(plan.names)
             return first
@@ -389,10 +393,15 @@ class Separator:
         plan.routing = self._fit(outputs, plan) or self._head_only(plan.names)
         return first
 
-    def _read_features(self, reader: Reader, plan: _Plan) -> tuple[list[tuple[torch.Tensor, torch.Tensor | None]] | None, float]:
-        """Pass 1's read: every segment's ``(dB features, stereo cues)`` (``None`` past :data:`FEATURE_BYTES`)
-        and the track's mean power, from one decoding; the features are computed by worker threads."""
+    def _read_features(
+        self, reader: Reader, plan: _Plan
+    ) -> tuple[list[tuple[torch.Tensor, torch.Tensor | None]] | None, float, torch.Tensor | None]:
+        """Pass 1's read: every segment's ``(dB features, stereo cues)`` (``None`` past :data:`FEATURE_BYTES`),
+        the track's mean power and each band's loudest frame in dB ``(n_bands,)`` (``None`` when the
+        split needs no features before pass 2), from one decoding; the features are computed by worker
+        threads."""
         kept: list[tuple[torch.Tensor, torch.Tensor | None]] | None = []
+        band_peak: torch.Tensor | None = None
         total, count, used = 0.0, 0, 0
         want = self._two_pass(plan.clusters)
 
@@ -406,13 +415,16 @@ class Separator:
         with one_thread_each() if workers > 1 else contextlib.nullcontext():
             for energy, size, feats in map_in_order(measured, enumerate(self._segments(reader, plan)), workers):
                 total, count = total + energy, count + size
+                if feats is not None:
+                    peak = feats[0].amax(0)
+                    band_peak = peak if band_peak is None else torch.maximum(band_peak, peak)
                 if kept is not None and feats is not None:
                     used += sum(t.numel() * t.element_size() for t in feats if t is not None)
                     if used <= FEATURE_BYTES:
                         kept.append(feats)
                     else:
                         kept = None  # too long to keep: pass 1 reads the track a second time
-        return kept, total / max(count, 1)
+        return kept, total / max(count, 1), band_peak
 
     def _first_outputs(
         self,
@@ -429,7 +441,7 @@ class Separator:
 
         def outputs(item: tuple[torch.Tensor, torch.Tensor | None] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             feats, cues = self._features(item, plan) if isinstance(item, np.ndarray) else item
-            return (feats, *self._run_network(feats, cues, plan.offset_db))
+            return (feats, *self._run_network(feats, cues, plan))
 
         workers = self._workers(plan)
         with one_thread_each() if workers > 1 else contextlib.nullcontext():
@@ -446,13 +458,16 @@ class Separator:
         return feats, cues
 
     @torch.no_grad()
-    def _run_network(self, feats: torch.Tensor, cues: torch.Tensor | None, offset_db: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(embeddings (t, bands, D), class masks (t, bands, C))`` of one segment's features.
+    def _run_network(self, feats: torch.Tensor, cues: torch.Tensor | None, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(embeddings (t, bands, D), class masks (t, bands, C))`` of one segment's features, heard at the
+        plan's level and, for a band-limited track, with its dead top bands filled (:mod:`separator.bandwidth`).
 
         One segment at a time: batching segments is faster on some CPUs and several times slower on
         others (oneDNN's LSTM on an Intel Xeon with AMX: 0.21 s per 20-s segment alone, 0.55 s in twos)."""
+        if plan.last_live_band is not None and self.settings.band_fill > 0:
+            feats, cues = extend_bands(feats, cues, plan.last_live_band, self.settings.band_fill)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._dtype == torch.bfloat16):
-            embeddings, masks = self.model(_shift(feats, offset_db), None if cues is None else cues.unsqueeze(0))
+            embeddings, masks = self.model(_shift(feats, plan.offset_db), None if cues is None else cues.unsqueeze(0))
         return embeddings[0].float(), masks[0].float()
 
     def _inputs(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, _Outputs | None]]:
@@ -467,7 +482,7 @@ class Separator:
         _, x, known = item
         if known is None:
             spec, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
-            embeddings, class_masks = self._run_network(feats, cues, plan.offset_db)
+            embeddings, class_masks = self._run_network(feats, cues, plan)
         else:
             spec = stft(x, plan.sample_rate)
             embeddings, class_masks = known

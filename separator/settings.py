@@ -46,6 +46,9 @@ class SplitSettings:
         blind_blend: blind mode: weight of the cluster masks against the mask head's, grouped by source.
         percussive: weight of the per-bin percussive evidence on the drums stem (0: off).
         pan: weight of the per-bin stereo-position evidence (0: off; mono input is never changed).
+        band_fill: band-limited input (dead bands above some frequency over the whole track): the network
+            hears the last live band's level carried upward, this many dB quieter per band
+            (:mod:`separator.bandwidth`; 0: off). The masks still apply to the track as it is.
         precision: the network's arithmetic: ``"float32"``, ``"bfloat16"`` (autocast, as the shipped model
             was trained: about twice as fast on CPUs that compute it natively, a few hundredths of a dB
             lower), or ``"auto"``: bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), float32
@@ -67,6 +70,7 @@ class SplitSettings:
     blind_blend: float = 0.5
     percussive: float = 0.5
     pan: float = 2.0
+    band_fill: float = 0.25
     precision: str = "float32"
 
     def __post_init__(self) -> None:
@@ -148,6 +152,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "blind_blend": (0.0, 1.0),
     "percussive": (0.0, 100.0),
     "pan": (0.0, 100.0),
+    "band_fill": (0.0, 20.0),
     "reference_db": (-120.0, 0.0),
 }
 
