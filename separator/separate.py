@@ -415,10 +415,11 @@ class Separator:
         with one_thread_each() if workers > 1 else contextlib.nullcontext():
             for energy, size, feats in map_in_order(measured, enumerate(self._segments(reader, plan)), workers):
                 total, count = total + energy, count + size
-                if feats is not None:
-                    peak = feats[0].amax(0)
-                    band_peak = peak if band_peak is None else torch.maximum(band_peak, peak)
-                if kept is not None and feats is not None:
+                if feats is None:
+                    continue
+                peak = feats[0].amax(0)  # (n_bands,) dB: this segment's loudest frame per band
+                band_peak = peak if band_peak is None else torch.maximum(band_peak, peak)
+                if kept is not None:
                     used += sum(t.numel() * t.element_size() for t in feats if t is not None)
                     if used <= FEATURE_BYTES:
                         kept.append(feats)

@@ -167,14 +167,20 @@ def targets(
     if stereo:
         out["cues"] = spatial(mix_spec)
     if phase:
-        out.update(_phase_targets(sources, present, to_class, mix_spec, sample_rate))
+        out.update(_phase_targets(sources, present, to_class, mix_spec, mix_power, sample_rate))
     return out
 
 
 def _phase_targets(
-    sources: torch.Tensor, present: torch.Tensor, to_class: torch.Tensor, mix_spec: torch.Tensor, sample_rate: int
+    sources: torch.Tensor,
+    present: torch.Tensor,
+    to_class: torch.Tensor,
+    mix_spec: torch.Tensor,
+    mix_power: torch.Tensor,
+    sample_rate: int,
 ) -> dict[str, torch.Tensor]:
-    """:func:`targets`' ``phase`` outputs. Only the classes an example has are transformed."""
+    """:func:`targets`' ``phase`` outputs. Only the classes an example has are transformed; the mixture's
+    sums come from its band power ``mix_power (b, t, f)`` (the mean over each band's bins and the channels)."""
     audible = to_class * present[..., None].float()  # (b, s, c): labelled, audible sources
     class_present = audible.sum(1) > 0
     rows, classes = class_present.nonzero(as_tuple=True)
@@ -194,7 +200,7 @@ def _phase_targets(
     shape = (*class_present.shape[:1], *cross_n.shape[1:], class_present.shape[1])  # (b, t, f, c)
     cross, src = cross_n.new_zeros(shape), cross_n.new_zeros(shape)
     cross[rows, :, :, classes], src[rows, :, :, classes] = cross_n, src_n
-    mix_sum = pool_bands(sum_first(bin_power(mix_spec).transpose(0, 1))) * counts
+    mix_sum = mix_power * counts * mix_spec.shape[1]
     return {"mix_sum": mix_sum, "cross": cross, "src_sum": src, "class_present": class_present}
 
 
@@ -245,16 +251,19 @@ def trainable(model: Network, path: Path) -> ChimeraNet:
     return model
 
 
-def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[ChimeraNet, torch.optim.Optimizer, int]:
-    """The model in ``OUT/last.pt`` with its optimiser and step, or ``--init``'s weights, or a fresh model."""
+def _start(
+    cfg: TrainConfig, bank: StemBank, device: torch.device
+) -> tuple[ChimeraNet, torch.optim.Optimizer, int, dict[str, torch.Tensor] | None]:
+    """The model in ``OUT/last.pt`` with its optimiser, step and weight average (``--ema``; ``None`` when it
+    holds none), or ``--init``'s weights, or a fresh model."""
     last = Path(cfg.out) / "last.pt"
     model = ChimeraNet(hidden=cfg.hidden, layers=cfg.layers, embed_dim=cfg.embed_dim, dropout=cfg.dropout, stereo=cfg.stereo)
     step = 0
-    optimizer_state = None
+    optimizer_state = average_state = None
     if last.exists():
         loaded, extra = load_checkpoint(last)
         model = trainable(loaded, last)
-        step, optimizer_state = extra["step"], extra.get("optimizer")
+        step, optimizer_state, average_state = extra["step"], extra.get("optimizer"), extra.get("average")
     elif cfg.init:
         model = trainable(load_checkpoint(cfg.init)[0], Path(cfg.init))
         model = with_stereo_inputs(model) if cfg.stereo else model
@@ -270,7 +279,7 @@ def _start(cfg: TrainConfig, bank: StemBank, device: torch.device) -> tuple[Chim
         optimizer.load_state_dict(optimizer_state)
         for group in optimizer.param_groups:  # a resumed run may lower the learning rate
             group["lr"] = cfg.lr
-    return model, optimizer, step
+    return model, optimizer, step, average_state
 
 
 FREEZABLE = ("trunk", "embed", "mask")
@@ -315,8 +324,8 @@ def train(cfg: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
     bank = _bank(cfg, out)
-    model, optimizer, step = _start(cfg, bank, device)
-    average = _average(model, cfg, Path(cfg.out) / "last.pt")
+    model, optimizer, step, average_state = _start(cfg, bank, device)
+    average = _average(model, cfg.ema, average_state)
     samples = int(cfg.seconds * bank.sample_rate)
     running: dict[str, float] = {}
     tic = start = time.time()
@@ -357,15 +366,13 @@ def train(cfg: TrainConfig) -> Path:
     return out / "last.pt"
 
 
-def _average(model: ChimeraNet, cfg: TrainConfig, last: Path) -> ChimeraNet | None:
-    """The moving average of ``--ema``: resumed from ``last``'s, or starting at the model's weights."""
-    if cfg.ema <= 0:
+def _average(model: ChimeraNet, ema: float, saved: dict[str, torch.Tensor] | None) -> ChimeraNet | None:
+    """The moving average of ``--ema``: resumed from ``saved`` (``last.pt``'s), or starting at the model's weights."""
+    if ema <= 0:
         return None
     average = copy.deepcopy(model).requires_grad_(False).eval()
-    if last.exists():
-        state = load_checkpoint(last)[1].get("average")
-        if state is not None:
-            average.load_state_dict(state)
+    if saved is not None:
+        average.load_state_dict(saved)
     return average
 
 
