@@ -10,7 +10,7 @@ import torch
 
 import separator.training.loss
 from separator.features import bands_to_bins, istft, stft
-from separator.training.loss import SNR_CEILING_DB, deep_clustering_loss, mask_inference_loss, phase_sensitive_loss
+from separator.training.loss import SNR_CEILING_DB, deep_clustering_loss, magnitude_weights, mask_inference_loss, phase_sensitive_loss
 from separator.training.train import targets
 
 
@@ -51,6 +51,42 @@ def test_perfect_embeddings_give_zero_loss_and_collapsed_ones_do_not() -> None:
     assert float(deep_clustering_loss(y, y, w)) == pytest.approx(0.0, abs=1e-7)
     collapsed = torch.nn.functional.one_hot(torch.zeros_like(labels), 3).float()
     assert float(deep_clustering_loss(collapsed, y, w)) > 0.5
+
+
+def test_magnitude_weights_follow_the_band_magnitude_average_one_and_leave_silent_bins_out() -> None:
+    active = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])  # (batch, frames, bands)
+    energy = torch.tensor([[[16.0, 4.0, 1.0, 100.0]]])  # power summed over each band's bins
+    assert torch.equal(magnitude_weights(active, energy, 0.0), active)  # 0: activity weights as before
+    w = magnitude_weights(active, energy, 1.0)  # magnitudes 4, 2, 1 scaled to mean 1 over the active bins
+    assert torch.allclose(w, torch.tensor([[[12 / 7, 6 / 7, 3 / 7, 0.0]]]))
+    half = magnitude_weights(active, energy, 0.5)  # |X| ** 0.5: 2, 1.41, 1
+    assert half[0, 0, 3] == 0 and float(half[0, 0, :3].mean()) == pytest.approx(1.0)
+    assert float(half[0, 0, 0] / half[0, 0, 2]) == pytest.approx(2.0)
+
+
+def test_with_magnitude_weights_a_loud_bin_in_the_wrong_cluster_costs_more_than_a_quiet_one() -> None:
+    """What SI-SDR hears: a kick's loud low bin given to the bass costs more than a quiet high bin would."""
+    labels = torch.tensor([[0, 0, 0, 1, 1, 1]])
+    y = torch.nn.functional.one_hot(labels, 2).float()
+    energy = torch.tensor([[100.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+    active = torch.ones(1, 6)
+    loud_wrong, quiet_wrong = y.clone(), y.clone()
+    loud_wrong[0, 0] = torch.tensor([0.0, 1.0])  # the loud bin embedded with the other source
+    quiet_wrong[0, 1] = torch.tensor([0.0, 1.0])
+    w = magnitude_weights(active[:, None], energy[:, None], 1.0)[:, 0]
+    assert float(deep_clustering_loss(loud_wrong, y, w)) > 2 * float(deep_clustering_loss(quiet_wrong, y, w))
+    # with activity weights the two mistakes cost the same
+    assert float(deep_clustering_loss(loud_wrong, y, active)) == pytest.approx(float(deep_clustering_loss(quiet_wrong, y, active)))
+
+
+def test_targets_give_each_band_its_summed_power() -> None:
+    from separator.features import bins_per_band
+
+    gen = torch.Generator().manual_seed(3)
+    sources = torch.randn(1, 2, 2, 44100, generator=gen) * 0.1
+    batch = targets(sources, torch.tensor([[0, 1]]), 44100)
+    counts = torch.from_numpy(bins_per_band(44100)).float()
+    assert torch.allclose(batch["energy"], batch["mix"] ** 2 * counts, rtol=1e-5)
 
 
 def test_mask_loss_is_zero_for_ideal_ratio_masks() -> None:

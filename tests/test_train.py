@@ -147,6 +147,17 @@ def test_training_with_the_phase_sensitive_loss_logs_it_and_records_the_setting(
     assert all(np.isfinite(r["psa"]) and -15 < r["psa"] for r in records)
 
 
+def test_training_with_magnitude_weighted_clustering_records_the_setting(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        data=str(tiny_data), out=str(tmp_path), steps=2, batch=4, seconds=1.0, hidden=16, layers=1, log_every=1, dc_magnitude=1.0
+    )
+    train(cfg)
+    _, extra = load_checkpoint(tmp_path / "last.pt")
+    assert extra["step"] == 2 and extra["config"]["dc_magnitude"] == 1.0
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["dc"]) and 0 < r["dc"] for r in records)
+
+
 def test_the_weight_average_moves_a_fraction_of_the_way_each_step_and_copies_buffers() -> None:
     torch.manual_seed(0)
     average, model = ChimeraNet(hidden=8, layers=1), ChimeraNet(hidden=8, layers=1)

@@ -35,6 +35,29 @@ def deep_clustering_loss(embeddings: torch.Tensor, assignments: torch.Tensor, we
     return ((vv - 2 * vy + yy) / norm).mean()
 
 
+def magnitude_weights(active: torch.Tensor, energy: torch.Tensor, power: float) -> torch.Tensor:
+    """Deep-clustering bin weights that follow the mixture's magnitude (Wang, Le Roux & Hershey, "Alternative
+    objective functions for deep clustering", ICASSP 2018: magnitude-ratio weights beat 0/1 activity weights).
+
+    With 0/1 weights every active bin counts alike, so the few low bands, where most of a song's energy and
+    most of a split's error sit (a kick's body, a bass line, a voice's fundamental), weigh little against the
+    many high ones. Each active bin is weighted by its band's magnitude ``energy ** (power / 2)``, scaled so
+    the weights' mean over an example's active bins stays 1.
+
+    Args:
+        active: ``(batch, n_frames, n_bands)`` 0/1 activity (:func:`~separator.training.train.targets`' ``weights``).
+        energy: ``(batch, n_frames, n_bands)`` the mixture's power summed over each band's bins.
+        power: exponent of the magnitude; 0 returns ``active``, 1 gives magnitude-ratio weights.
+    Returns:
+        ``(batch, n_frames, n_bands)`` ≥ 0, zero where ``active`` is.
+    """
+    if power <= 0:
+        return active
+    weights = active * energy.clamp(min=0).pow(power / 2)
+    mean = weights.sum(dim=(1, 2), keepdim=True) / active.sum(dim=(1, 2), keepdim=True).clamp(min=1)
+    return weights / mean.clamp(min=1e-30)
+
+
 def mask_inference_loss(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Magnitude-approximation loss of the chimera network's mask head.
 

@@ -24,7 +24,7 @@ from separator.features import band_power, bin_power, bins_per_band, log_power, 
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
 from separator.training.data.lofi import lofi_batch
 from separator.training.data.mix import Batch, StemBank
-from separator.training.loss import deep_clustering_loss, mask_inference_loss, phase_sensitive_loss
+from separator.training.loss import deep_clustering_loss, magnitude_weights, mask_inference_loss, phase_sensitive_loss
 
 log = logging.getLogger(__name__)
 # Validation splits with the inference settings the shipped models use, so the best checkpoint is
@@ -56,6 +56,7 @@ class TrainConfig:
     warmup: int = 0
     alpha: float = 0.5
     psa: float = 0.0
+    dc_magnitude: float = 0.0
     ema: float = 0.0
     hidden: int = 256
     layers: int = 2
@@ -94,6 +95,9 @@ OPTION_HELP: dict[str, str] = {
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
     "psa": "share of the mask head's loss scored phase-sensitively (negative SNR of each class's masked complex "
     "spectrum) rather than on band magnitudes, e.g. 0.5; 0: magnitudes only",
+    "dc_magnitude": "weight each active bin in the deep-clustering loss by its band's mixture magnitude to this power "
+    "(1: magnitude-ratio weights, Wang et al. 2018), so the loud low bands count as much as in the stems' SI-SDR; 0: "
+    "every active bin alike",
     "ema": "also keep an exponential moving average of the weights, moving this close to the trained ones each step "
     "(e.g. 0.998: about the last 500 steps); validation and best.pt then score and keep the average; 0: none",
     "hidden": "BLSTM units per direction (new models only)",
@@ -130,7 +134,8 @@ def targets(
         ``feats (b, t, f)`` dB, ``cues (b, t, f, 3)`` (stereo only), ``mix (b, t, f)`` band
         magnitude, ``src (b, t, f, c)`` band magnitude per class, ``onehot (b, t, f, c + s)``
         dominant group (sources of one class form one group; each unnamed source its own),
-        ``weights (b, t, f)`` 0/1 activity and ``labelled (b, t, f)`` 1 in the bins whose loudest
+        ``weights (b, t, f)`` 0/1 activity, ``energy (b, t, f)`` the mixture's power summed over each
+        band's bins, and ``labelled (b, t, f)`` 1 in the bins whose loudest
         group is a class: only those train the mask head. That is every bin of an example whose
         sources all have a class, and the labelled sources' bins of a partly labelled one (a
         tracker window with named drums among unnamed instruments).
@@ -163,6 +168,7 @@ def targets(
     to_class = to_group[..., :n_classes]
     labelled = onehot[..., :n_classes].sum(-1)
     out = {"feats": feats, "mix": mix_power.sqrt(), "src": (src_power @ to_class[:, None]).sqrt(), "onehot": onehot, "weights": weights}
+    out["energy"] = mix_power * torch.from_numpy(bins_per_band(sample_rate)).to(mix_power)
     out["labelled"] = labelled
     if stereo:
         out["cues"] = spatial(mix_spec)
@@ -212,9 +218,12 @@ def batch_targets(batch: Batch, sample_rate: int, device: torch.device, stereo: 
 
 
 def compute_loss(
-    model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float, psa: float = 0.0
+    model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float, psa: float = 0.0, dc_magnitude: float = 0.0
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``alpha · DC + (1 − alpha) · ((1 − psa) · MI + psa · PSA / 10)`` for one batch; also returns the parts.
+
+    DC weighs the active bins alike, or by the mixture's magnitude to the power ``dc_magnitude``
+    (:func:`~separator.training.loss.magnitude_weights`).
 
     PSA is :func:`~separator.training.loss.phase_sensitive_loss` in dB (a tenth of it is about MI's
     scale); ``batch`` needs :func:`targets`' ``phase`` outputs when ``psa > 0``."""
@@ -223,7 +232,9 @@ def compute_loss(
     b = embeddings.shape[0]
     onehot = batch["onehot"]
     dc = deep_clustering_loss(
-        embeddings.reshape(b, -1, model.embed_dim), onehot.reshape(b, -1, onehot.shape[-1]), batch["weights"].reshape(b, -1)
+        embeddings.reshape(b, -1, model.embed_dim),
+        onehot.reshape(b, -1, onehot.shape[-1]),
+        magnitude_weights(batch["weights"], batch["energy"], dc_magnitude).reshape(b, -1),
     )
     mi_weights = batch["weights"] * batch["labelled"] if "labelled" in batch else batch["weights"]
     mi = mask_inference_loss(masks, batch["mix"], batch["src"], mi_weights)
@@ -336,7 +347,7 @@ def train(cfg: TrainConfig) -> Path:
             lofi_batch(drawn, np.random.default_rng([cfg.seed, step, 1]), cfg.lofi, bank.sample_rate)
         batch = batch_targets(drawn, bank.sample_rate, device, model.stereo, phase=cfg.psa > 0)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss, parts = compute_loss(model, batch, cfg.alpha, cfg.psa)
+            loss, parts = compute_loss(model, batch, cfg.alpha, cfg.psa, cfg.dc_magnitude)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
