@@ -48,3 +48,15 @@ def test_a_song_without_both_sources_is_left_as_split() -> None:
     script = load_script()
     stems = {"drums": tone(60), "bass": tone(100)}
     assert script.redivide(stems, {"drums": tone(60)}, ("drums", "bass"), 300.0, RATE) is stems
+
+
+def test_each_true_stem_s_energy_is_shared_out_whole_among_the_named_stems(separator) -> None:  # type: ignore[no-untyped-def]
+    from separator.classes import CLASSES
+
+    script = load_script()
+    kick, voice = tone(60), tone(440)
+    shares = script.energy_shares(separator, kick + voice, {"drums": kick, "vocals": voice}, RATE)
+    assert set(shares) == {"drums", "vocals"}
+    for share in shares.values():
+        assert share.shape == (len(CLASSES),) and np.all(share >= 0)
+        assert abs(float(share.sum()) - 1) < 1e-3  # the masks sum to 1 over stems
