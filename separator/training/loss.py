@@ -49,7 +49,7 @@ def magnitude_weights(active: torch.Tensor, energy: torch.Tensor, power: float) 
         energy: ``(batch, n_frames, n_bands)`` the mixture's power summed over each band's bins.
         power: exponent of the magnitude; 0 returns ``active``, 1 gives magnitude-ratio weights.
     Returns:
-        ``(batch, n_frames, n_bands)`` ≥ 0, zero where ``active`` is.
+        ``(batch, n_frames, n_bands)`` ≥ 0, zero where ``active`` is zero.
     """
     if power <= 0:
         return active
