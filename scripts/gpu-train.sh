@@ -16,7 +16,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 MINUTES [OUTDIR]   (MINUTES: whole minutes for the whole job, at least 10)" >&2
+    echo "usage: $0 MINUTES [OUTDIR]   (MINUTES: whole minutes for the whole job, at least 5)" >&2
     exit 2
 }
 say() { printf '[gpu-train %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -28,7 +28,7 @@ die() {
 [[ $# -ge 1 && $# -le 2 ]] || usage
 [[ $1 =~ ^[0-9]+$ ]] || usage
 MINUTES=$1
-((MINUTES >= 10)) || die "MINUTES ($MINUTES) must be at least 10: data, training and evaluation each need a few"
+((MINUTES >= 5)) || die "MINUTES ($MINUTES) must be at least 5: data, training and evaluation each need one or more"
 START=$(date +%s)
 DEADLINE=$((START + MINUTES * 60))
 
@@ -53,6 +53,7 @@ VAL_SEED=${VAL_SEED:-8}
 INIT=${INIT:-$REPO/separator/pretrained/default.pt}
 EXTRA_TRAIN_ARGS=${EXTRA_TRAIN_ARGS:-}  # e.g. "--bf16"
 MAKE_DATA_ARGS=${MAKE_DATA_ARGS:-}      # more make-data flags, e.g. "--sounds DIR"
+VAL_ONLY=${VAL_ONLY:-}                  # sources of the validation songs (default: the held-out ones)
 PYTHON=${PYTHON:-python}
 
 if [[ -z ${SEPARATOR:-} ]]; then
@@ -101,8 +102,10 @@ run() {
 
 # 1. Data. make-data keeps shards that exist, so this resumes too.
 # Validation on the held-out sources only (separator.training.data.sources.HELD_OUT), training never on them.
+# VAL_ONLY picks other sources for a machine without the held-out ones (the comparison is then not a
+# leave-sources-out one: say so where the numbers are reported).
 HELD_OUT=$("$PYTHON" -c 'from separator.training.data.sources import HELD_OUT; print(",".join(HELD_OUT))')
-run "$SEPARATOR" make-data "$OUTDIR/val" --songs "$VAL_SONGS" --seed "$VAL_SEED" --shard-size "$VAL_SONGS" --jobs "$JOBS" --only "$HELD_OUT"
+run "$SEPARATOR" make-data "$OUTDIR/val" --songs "$VAL_SONGS" --seed "$VAL_SEED" --shard-size "$VAL_SONGS" --jobs "$JOBS" --only "${VAL_ONLY:-$HELD_OUT}"
 # shellcheck disable=SC2086  # MAKE_DATA_ARGS is a list of flags
 run "$SEPARATOR" make-data "$OUTDIR/data" --songs "$SONGS" --seed "$TRAIN_SEED" --shard-size 250 --jobs "$JOBS" --exclude "$HELD_OUT" $MAKE_DATA_ARGS
 
@@ -119,19 +122,16 @@ else
     say "only $((LEFT + EVAL_MINUTES * 60)) s left: no training this time, evaluating what there is"
 fi
 
-# 3. Export the best checkpoint with the shipped model's inference settings, evaluate both.
+# 3. Export the best checkpoint with the shipped model's split settings (OUTDIR/settings.json), evaluate both.
 CHECKPOINT=$OUTDIR/run/best.pt
 [[ -f $CHECKPOINT ]] || CHECKPOINT=$OUTDIR/run/last.pt
 [[ -f $CHECKPOINT ]] || die "$OUTDIR/run has no checkpoint (no training step finished); run again with more MINUTES"
-mapfile -t SETTINGS < <("$PYTHON" - "$INIT" <<'EOF'
-import sys
+"$PYTHON" - "$INIT" "$OUTDIR/settings.json" <<'EOF'
+import json, sys
 from separator.model import load_checkpoint
-for name, value in (load_checkpoint(sys.argv[1])[1].get("inference") or {}).items():
-    print(f"--{name.replace('_', '-')}")
-    print(value)
+json.dump(load_checkpoint(sys.argv[1])[1].get("inference") or {}, open(sys.argv[2], "w"), indent=1)
 EOF
-)
-run "$SEPARATOR" export "$CHECKPOINT" -o "$OUTDIR/model.pt" "${SETTINGS[@]}"
+run "$SEPARATOR" export "$CHECKPOINT" -o "$OUTDIR/model.pt" --settings "$OUTDIR/settings.json"
 for which in trained shipped; do
     model=$OUTDIR/model.pt
     [[ $which == shipped ]] && model=$INIT
