@@ -7,6 +7,7 @@ log interval (loss) and per validation (SI-SDR improvement per mode).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -22,8 +23,8 @@ from separator.classes import CLASSES
 from separator.devices import resolve_device
 from separator.features import band_power, bin_power, bins_per_band, log_power, pool_bands, spatial, stft, sum_first
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
-from separator.training.data.lofi import lofi_batch
 from separator.training.data.mix import Batch, StemBank
+from separator.training.loader import Drawing, batches
 from separator.training.loss import deep_clustering_loss, magnitude_weights, mask_inference_loss, phase_sensitive_loss
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class TrainConfig:
     val_every: int = 1000
     val_songs: int = 16
     threads: int = 0
+    workers: int = 0
 
 
 # --help of each `separator train` option
@@ -105,12 +107,15 @@ OPTION_HELP: dict[str, str] = {
     "embed_dim": "embedding size D (new models only)",
     "dropout": "dropout between the BLSTM layers",
     "device": "auto, cpu or cuda",
-    "seed": "seed of the mixtures drawn (each step draws from seed and step, so a resumed run draws new ones)",
+    "seed": "seed of the mixtures drawn (each step draws from seed and step, so a resumed run draws new ones) and of a "
+    "new network's first weights",
     "log_every": "log the mean losses every this many steps",
     "save_every": "write OUT/last.pt every this many steps",
     "val_every": "validate every this many steps",
     "val_songs": "songs of --val-data scored at each validation",
     "threads": "torch CPU threads; 0 leaves torch's default",
+    "workers": "processes that draw the next batches while the network trains (0: drawn in the loop); on a GPU the "
+    "draw is most of a step: give it a few cores (each batch is the same whatever this is)",
 }
 
 
@@ -335,45 +340,47 @@ def train(cfg: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
     bank = _bank(cfg, out)
+    torch.manual_seed(cfg.seed)  # a new network's first weights and the dropout: a run is repeatable
     model, optimizer, step, average_state = _start(cfg, bank, device)
     average = _average(model, cfg.ema, average_state)
     samples = int(cfg.seconds * bank.sample_rate)
     running: dict[str, float] = {}
     tic = start = time.time()
-    while step < cfg.steps:
-        rng = np.random.default_rng([cfg.seed, step])
-        drawn = bank.draw(rng, cfg.batch, samples, powers=True)
-        if cfg.lofi > 0:
-            lofi_batch(drawn, np.random.default_rng([cfg.seed, step, 1]), cfg.lofi, bank.sample_rate)
-        batch = batch_targets(drawn, bank.sample_rate, device, model.stereo, phase=cfg.psa > 0)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss, parts = compute_loss(model, batch, cfg.alpha, cfg.psa, cfg.dc_magnitude)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
-        for group in optimizer.param_groups:
-            group["lr"] = warmup_lr(cfg.lr, cfg.warmup, step)
-        optimizer.step()
-        if average is not None:
-            update_average(average, model, cfg.ema)
-        step += 1
-        for k, v in {"loss": float(loss.detach()), **parts}.items():
-            running[k] = running.get(k, 0.0) + v / cfg.log_every
-        if step % cfg.log_every == 0:
-            _log(out, {"step": step, **running, "songs": len(bank), "sec_per_step": (time.time() - tic) / cfg.log_every})
-            running, tic = {}, time.time()
-        out_of_time = bool(cfg.minutes) and time.time() - start > 60 * cfg.minutes
-        if step % cfg.save_every == 0 or step == cfg.steps or out_of_time:
-            extra = {"step": step, "optimizer": optimizer.state_dict(), "config": asdict(cfg)}
+    drawing = Drawing(cfg.seed, cfg.batch, samples, cfg.lofi, refresh_every=cfg.save_every)
+    with contextlib.closing(batches(bank, drawing, step, cfg.workers)) as drawn_batches:  # closing stops the workers
+        while step < cfg.steps:
+            drawn_step, drawn = next(drawn_batches)
+            assert drawn_step == step, (drawn_step, step)
+            batch = batch_targets(drawn, bank.sample_rate, device, model.stereo, phase=cfg.psa > 0)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss, parts = compute_loss(model, batch, cfg.alpha, cfg.psa, cfg.dc_magnitude)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
+            for group in optimizer.param_groups:
+                group["lr"] = warmup_lr(cfg.lr, cfg.warmup, step)
+            optimizer.step()
             if average is not None:
-                extra["average"] = average.state_dict()
-            save_checkpoint(model, out / "last.pt", extra)
-            bank.refresh()
-        if cfg.val_data and (step % cfg.val_every == 0 or step == cfg.steps):
-            _validate(model if average is None else average, cfg, out, step)
-        if out_of_time:
-            log.info("stopping at step %d: --minutes %g reached", step, cfg.minutes)
-            break
+                update_average(average, model, cfg.ema)
+            step += 1
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
+                running[k] = running.get(k, 0.0) + v / cfg.log_every
+            if step % cfg.log_every == 0:
+                _log(out, {"step": step, **running, "songs": len(bank), "sec_per_step": (time.time() - tic) / cfg.log_every})
+                running, tic = {}, time.time()
+            out_of_time = bool(cfg.minutes) and time.time() - start > 60 * cfg.minutes
+            if step % cfg.save_every == 0 or step == cfg.steps or out_of_time:
+                extra = {"step": step, "optimizer": optimizer.state_dict(), "config": asdict(cfg)}
+                if average is not None:
+                    extra["average"] = average.state_dict()
+                save_checkpoint(model, out / "last.pt", extra)
+                if cfg.workers == 0:  # workers refresh their own copies
+                    bank.refresh()
+            if cfg.val_data and (step % cfg.val_every == 0 or step == cfg.steps):
+                _validate(model if average is None else average, cfg, out, step)
+            if out_of_time:
+                log.info("stopping at step %d: --minutes %g reached", step, cfg.minutes)
+                break
     return out / "last.pt"
 
 
