@@ -46,6 +46,7 @@ MAX_SONGS=${MAX_SONGS:-12000}           # ~1.8 MB each in memory while training 
 VAL_SONGS=${VAL_SONGS:-48}
 EVAL_MINUTES=${EVAL_MINUTES:-4}         # kept back for export and the two evaluations
 BATCH=${BATCH:-16}
+WORKERS=${WORKERS:-$(( $(nproc) >= 4 ? ($(nproc) / 2 < 8 ? $(nproc) / 2 : 8) : 0 ))}  # processes drawing batches ahead of the GPU
 LR=${LR:-0.0003}                        # fine-tuning: lower than the 1e-3 of a fresh run
 VAL_EVERY=${VAL_EVERY:-1000}
 TRAIN_SEED=${TRAIN_SEED:-7}             # the shipped model saw seed 1 (train) and seed 2 (validation)
@@ -117,7 +118,7 @@ if ((LEFT >= 60)); then
     # shellcheck disable=SC2086  # EXTRA_TRAIN_ARGS is a list of flags
     run "$SEPARATOR" train --data "$OUTDIR/data" --val-data "$OUTDIR/val" --out "$OUTDIR/run" \
         --init "$INIT" --stereo --bf16 --device cuda --minutes "$TRAIN_MINUTES" --steps 100000000 \
-        --batch "$BATCH" --lr "$LR" --val-every "$VAL_EVERY" $EXTRA_TRAIN_ARGS
+        --batch "$BATCH" --workers "$WORKERS" --lr "$LR" --val-every "$VAL_EVERY" $EXTRA_TRAIN_ARGS
 else
     say "only $((LEFT + EVAL_MINUTES * 60)) s left: no training this time, evaluating what there is"
 fi
