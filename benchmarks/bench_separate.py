@@ -67,7 +67,8 @@ def whole_process(checkout: Path, mixture: Path, out: Path, mode: str, extra: li
     cmd = [sys.executable, "-c", RUN_CLI, "split", str(mixture), "-o", str(out), "-q", "--overwrite"]
     cmd += ["--clusters", "4"] if mode == "blind" else []
     cmd += extra or []
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    # the checkout first; what PYTHONPATH already holds (wheels carried to a GPU machine, say) after it
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")]))}
     tic = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)

@@ -2,9 +2,9 @@
 
     python benchmarks/bench_split_devices.py MIXTURE [--runs 2]     # a GPU machine; scripts/gpu-check.sh runs it
 
-Each split is a fresh process (start-up, CUDA initialisation, model load, split, exit), as a user runs it;
-medians per mode and device, printed and (with ``$OUT`` set, as on a lent device machine) written to
-``$OUT/split-timing.json``.
+Each split is a fresh process (start-up, CUDA initialisation, model load, split, exit), as a user runs it
+(``bench_separate.whole_process``); medians per mode and device, printed and (with ``$OUT`` set, as on a
+lent device machine) written to ``$OUT/split-timing.json``.
 """
 
 from __future__ import annotations
@@ -13,31 +13,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import soundfile as sf
 
-RUN_CLI = (
-    "import atexit, sys; "
-    "atexit.register(lambda: sys.stderr.write(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')))); "
-    "from stemsplit.separator_cli import run; sys.argv[0] = 'separator'; sys.exit(run())"
-)
-
-
-def once(mixture: Path, mode: str, device: str) -> tuple[float, float] | None:
-    """``(wall seconds, peak RSS MB)`` of one split, or None (its error printed) when it failed."""
-    cmd = [sys.executable, "-c", RUN_CLI, "split", str(mixture), "-o", f"/tmp/out-{mode}-{device}", "-q", "--overwrite"]
-    cmd += ["--device", device] + (["--clusters", "4"] if mode == "blind" else [])
-    tic = time.perf_counter()
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    wall = time.perf_counter() - tic
-    if done.returncode:
-        print(done.stderr[-2000:])
-        return None
-    return wall, int(done.stderr.rsplit("VmHWM:", 1)[1].split()[0]) / 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_separate import HERE, whole_process
 
 
 def main() -> None:
@@ -46,20 +28,23 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=2)
     args = p.parse_args()
     seconds = sf.info(str(args.mixture)).duration
-    runs: dict[str, list[tuple[float, float]]] = {}
+    runs: dict[str, list[dict[str, float]]] = {}
     for rep in range(args.runs):
         for mode in ("named", "blind"):
             for device in ("cuda", "cpu"):
-                result = once(args.mixture, mode, device)
+                try:
+                    result = whole_process(HERE, args.mixture.resolve(), Path(f"/tmp/out-{mode}-{device}"), mode, ["--device", device])
+                except SystemExit as failed:  # one device failing (no CUDA) leaves the other's numbers
+                    print(failed)
+                    continue
                 print(rep, mode, device, result, flush=True)
-                if result:
-                    runs.setdefault(f"{mode}-{device}", []).append(result)
+                runs.setdefault(f"{mode}-{device}", []).append(result)
     summary = {
         key: {
-            "median_wall_s": statistics.median(w for w, _ in values),
-            "x_realtime": seconds / statistics.median(w for w, _ in values),
-            "peak_rss_mb": max(m for _, m in values),
-            "walls": [round(w, 2) for w, _ in values],
+            "median_wall_s": statistics.median(r["wall_s"] for r in values),
+            "x_realtime": seconds / statistics.median(r["wall_s"] for r in values),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in values),
+            "walls": [round(r["wall_s"], 2) for r in values],
         }
         for key, values in runs.items()
     }
