@@ -72,3 +72,26 @@ def test_ci_runs_the_fetch_and_stops_when_it_fails() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "set -euo pipefail" in ci
     assert re.search(r"^\.ci/fetch-vst3 \"\$PLUGIN_HOST_TEST_VST3_DIR\"$", ci, flags=re.M)
+
+
+CHECK_DISK = ROOT / ".ci" / "check-disk"
+
+
+def test_ci_fails_in_one_line_when_the_disk_is_too_full(tmp_path: Path) -> None:
+    result = subprocess.run([str(CHECK_DISK), str(tmp_path), "1000000"], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert f"MB free in {tmp_path}; CI needs 1000000 GB" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_ci_goes_on_when_the_disk_has_room(tmp_path: Path) -> None:
+    assert subprocess.run([str(CHECK_DISK), str(tmp_path), "0"], check=False).returncode == 0
+
+
+def test_ci_checks_the_disk_and_removes_everything_it_makes_outside_the_checkout() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    before_venv = ci.split("python3 -m venv")[0]
+    assert re.search(r"^\.ci/check-disk ", before_venv, flags=re.M)
+    assert re.search(r"^scratch=\$\(mktemp -d\)\ntrap 'rm -rf \"\$scratch\"' EXIT$", before_venv, flags=re.M)
+    assert ci.count("mktemp") == 1, "every temporary folder of CI lies under $scratch"
+    assert "venv=$scratch/venv" in ci and "sounds=$scratch/sounds" in ci
