@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import torch
 from separator.model import ChimeraNet, load_checkpoint, save_checkpoint
 from separator.training.data.make import Recipe, make_dataset
 from separator.training.data.render import bundled_soundfont
-from separator.training.train import TrainConfig, freeze, train, update_average, warmup_lr
+from separator.training.train import TrainConfig, TrainOptionError, decayed_lr, freeze, train, update_average, warmup_lr
+from stemsplit.separator_cli import main as separator_main
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +215,42 @@ def test_freeze_names_its_parts_and_refuses_to_freeze_everything() -> None:
 def test_warmup_raises_the_learning_rate_linearly_then_holds_it() -> None:
     assert [warmup_lr(1e-3, 4, step) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
     assert warmup_lr(1e-3, 0, 0) == 1e-3
+
+
+def test_decay_holds_the_rate_until_its_step_then_falls_along_a_half_cosine_to_lr_end() -> None:
+    cfg = TrainConfig(lr=1e-3, steps=110, decay_from=10, lr_end=0.01)
+    assert decayed_lr(1e-3, cfg, 0) == decayed_lr(1e-3, cfg, 9) == decayed_lr(1e-3, cfg, 10) == 1e-3
+    assert decayed_lr(1e-3, cfg, 60) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))  # half way: half way down
+    assert decayed_lr(1e-3, cfg, 110) == pytest.approx(1e-5)
+    rates = [decayed_lr(1e-3, cfg, step) for step in range(10, 111)]
+    assert all(later < earlier for earlier, later in itertools.pairwise(rates))
+    assert decayed_lr(1e-3, TrainConfig(steps=110), 100) == 1e-3  # -1: held to the end
+
+
+def test_a_decaying_run_saves_its_schedule_and_trains_with_the_last_rate(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "run"), steps=4, batch=2, seconds=1.0, hidden=16, layers=1,
+                      lr=0.01, decay_from=2, lr_end=0.1)  # fmt: skip
+    train(cfg)
+    _, extra = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert (extra["config"]["decay_from"], extra["config"]["lr_end"]) == (2, 0.1)
+    rate_of_step_3 = 0.01 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * 0.5)))
+    assert extra["optimizer"]["param_groups"][0]["lr"] == pytest.approx(rate_of_step_3)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--steps", "100", "--decay-from", "100"], "--decay-from 100 is not before --steps 100: the learning rate would never fall"),
+        (["--decay-from", "0", "--lr-end", "2"], "--lr-end 2.0 is a share of --lr: give a number from 0 to 1"),
+        (["--freeze", "lstm"], "--freeze 'lstm': unknown part(s) ['lstm']; choose from trunk, embed, mask"),
+    ],
+)
+def test_train_options_that_cannot_work_say_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    assert separator_main(["train", "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "run"), *options]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {message}"
+    assert issubclass(TrainOptionError, ValueError)
 
 
 def test_a_warmed_up_fine_tune_moves_the_weights_less_in_its_first_steps(tiny_data: Path, tmp_path: Path) -> None:

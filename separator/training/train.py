@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import torch
 
 from separator.classes import CLASSES
 from separator.devices import resolve_device
+from separator.errors import SeparatorError
 from separator.features import band_power, bin_power, bins_per_band, log_power, pool_bands, spatial, stft, sum_first
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
 from separator.training.data.mix import Batch, StemBank
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 # chosen by what users get (soft k-means masks, every track heard at the same level).
 VALIDATION_INFERENCE: dict[str, Any] = {"reference_db": -28.0, "hardness": 3.0}
 SILENCE_DB = 40.0  # bins this far under the mixture's loudest bin are left out of the loss
+
+
+class TrainOptionError(SeparatorError, ValueError):
+    """Options of ``separator train`` that cannot work together; the message names them and the fix."""
 
 
 @dataclass
@@ -55,6 +61,8 @@ class TrainConfig:
     freeze: str = ""
     lr: float = 1e-3
     warmup: int = 0
+    decay_from: int = -1
+    lr_end: float = 0.01
     alpha: float = 0.5
     psa: float = 0.0
     dc_magnitude: float = 0.0
@@ -94,6 +102,9 @@ OPTION_HELP: dict[str, str] = {
     "lr": "Adam learning rate",
     "warmup": "raise the learning rate linearly from 0 to --lr over this many steps from step 0 (a fine-tune from --init "
     "starts with a fresh Adam, whose first steps move every weight by about --lr whatever its gradient); 0: none",
+    "decay_from": "from this step on, lower the learning rate along a half cosine to --lr × --lr-end at --steps (a run "
+    "held at --lr can be resumed with a decay: raise --steps and set this to the step it stopped at); -1: hold --lr",
+    "lr_end": "the learning rate at --steps, as a share of --lr, when --decay-from is set",
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
     "psa": "share of the mask head's loss scored phase-sensitively (negative SNR of each class's masked complex "
     "spectrum) rather than on band magnitudes, e.g. 0.5; 0: magnitudes only",
@@ -301,20 +312,25 @@ def _start(
 FREEZABLE = ("trunk", "embed", "mask")
 
 
+def frozen_parts(parts: str) -> list[str]:
+    """The parts ``--freeze`` names, checked: each one of ``FREEZABLE``, and not all of them."""
+    names = [p for p in parts.split(",") if p]
+    unknown = sorted(set(names) - set(FREEZABLE))
+    if unknown:
+        raise TrainOptionError(f"--freeze {parts!r}: unknown part(s) {unknown}; choose from {', '.join(FREEZABLE)}")
+    if set(FREEZABLE) <= set(names):
+        raise TrainOptionError(f"--freeze {parts!r} leaves nothing to train")
+    return names
+
+
 def freeze(model: ChimeraNet, parts: str) -> list[torch.nn.Parameter]:
     """Stop the named parts of ``model`` learning; returns the parameters left to train.
 
     ``trunk`` is the BLSTM (kept in eval mode, so its dropout is off as at inference), ``embed``
     the embedding head and ``mask`` the class-mask head. No gradient flows into a frozen part.
     """
-    names = [p for p in parts.split(",") if p]
-    unknown = sorted(set(names) - set(FREEZABLE))
-    if unknown:
-        raise ValueError(f"--freeze {parts!r}: unknown part(s) {unknown}; choose from {', '.join(FREEZABLE)}")
-    if set(FREEZABLE) <= set(names):
-        raise ValueError(f"--freeze {parts!r} leaves nothing to train")
     modules = {"trunk": model.lstm, "embed": model.embed, "mask": model.mask}
-    for name in names:
+    for name in frozen_parts(parts):
         modules[name].requires_grad_(False)
     return [p for p in model.parameters() if p.requires_grad]
 
@@ -334,6 +350,7 @@ def _log(out: Path, record: dict[str, Any]) -> None:
 
 def train(cfg: TrainConfig) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
+    _check_options(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -358,7 +375,7 @@ def train(cfg: TrainConfig) -> Path:
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
             for group in optimizer.param_groups:
-                group["lr"] = warmup_lr(cfg.lr, cfg.warmup, step)
+                group["lr"] = decayed_lr(warmup_lr(cfg.lr, cfg.warmup, step), cfg, step)
             optimizer.step()
             if average is not None:
                 update_average(average, model, cfg.ema)
@@ -409,6 +426,25 @@ def warmup_lr(lr: float, warmup: int, step: int) -> float:
     """The learning rate of the update made at ``step`` (0-based): ``lr · (step + 1) / warmup`` during the first
     ``warmup`` steps, then ``lr``. A run resumed inside the warm-up goes on with it."""
     return lr if warmup <= 0 else lr * min(1.0, (step + 1) / warmup)
+
+
+def _check_options(cfg: TrainConfig) -> None:
+    """Fail before any data loads when options cannot work together."""
+    frozen_parts(cfg.freeze)
+    if cfg.decay_from >= cfg.steps:
+        raise TrainOptionError(f"--decay-from {cfg.decay_from} is not before --steps {cfg.steps}: the learning rate would never fall")
+    if not 0.0 <= cfg.lr_end <= 1.0:
+        raise TrainOptionError(f"--lr-end {cfg.lr_end} is a share of --lr: give a number from 0 to 1")
+
+
+def decayed_lr(lr: float, cfg: TrainConfig, step: int) -> float:
+    """``lr`` at the update made at ``step`` (0-based) under ``--decay-from``: held before that step, then along a
+    half cosine from ``lr`` to ``lr · lr_end`` at ``cfg.steps`` (SGDR's annealing without restarts)."""
+    if cfg.decay_from < 0 or step < cfg.decay_from:
+        return lr
+    span = max(1, cfg.steps - cfg.decay_from)
+    progress = min(1.0, (step - cfg.decay_from) / span)
+    return lr * (cfg.lr_end + (1 - cfg.lr_end) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def _bank(cfg: TrainConfig, out: Path) -> StemBank:
