@@ -14,6 +14,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 import soundfile as sf
@@ -29,28 +30,32 @@ def main() -> None:
     args = p.parse_args()
     seconds = sf.info(str(args.mixture)).duration
     runs: dict[str, list[dict[str, float]]] = {}
-    for rep in range(args.runs):
-        for mode in ("named", "blind"):
-            for device in ("cuda", "cpu"):
-                try:
-                    result = whole_process(HERE, args.mixture.resolve(), Path(f"/tmp/out-{mode}-{device}"), mode, ["--device", device])
-                except SystemExit as failed:  # one device failing (no CUDA) leaves the other's numbers
-                    print(failed)
-                    continue
-                print(rep, mode, device, result, flush=True)
-                runs.setdefault(f"{mode}-{device}", []).append(result)
-    summary = {
-        key: {
-            "median_wall_s": statistics.median(r["wall_s"] for r in values),
-            "x_realtime": seconds / statistics.median(r["wall_s"] for r in values),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in values),
-            "walls": [round(r["wall_s"], 2) for r in values],
-        }
-        for key, values in runs.items()
-    }
+    with tempfile.TemporaryDirectory() as tmp:  # the stems (about 300 MB a split) go when the timing is done
+        for rep in range(args.runs):
+            for mode in ("named", "blind"):
+                for device in ("cuda", "cpu"):
+                    try:
+                        result = whole_process(HERE, args.mixture.resolve(), Path(tmp) / f"out-{mode}-{device}", mode, ["--device", device])
+                    except SystemExit as failed:  # one device failing (no CUDA) leaves the other's numbers
+                        print(failed)
+                        continue
+                    print(rep, mode, device, result, flush=True)
+                    runs.setdefault(f"{mode}-{device}", []).append(result)
+    summary = {key: _summary(values, seconds) for key, values in runs.items()}
     print(json.dumps(summary, indent=1))
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "split-timing.json").write_text(json.dumps(summary, indent=1))
+
+
+def _summary(runs: list[dict[str, float]], seconds: float) -> dict[str, object]:
+    """Median wall time and speed (× real time for ``seconds`` of audio), peak memory and every wall time."""
+    wall = statistics.median(r["wall_s"] for r in runs)
+    return {
+        "median_wall_s": wall,
+        "x_realtime": seconds / wall,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "walls": [round(r["wall_s"], 2) for r in runs],
+    }
 
 
 if __name__ == "__main__":
