@@ -1,0 +1,335 @@
+"""A learned second look at the lowest bins (issue 18, item 5): measured, not shipped.
+
+Under about 500 Hz each STFT bin (21.5 Hz) is its own mel band, and re-dividing drums and bass there in
+their true ratio gains more than 1 dB of named-mode SI-SDR (``scripts/low-band-ceiling.py``). This script
+tests whether a small network can learn that re-division from what the split already knows: the
+"enhancement network" after deep clustering (Isik et al., Interspeech 2016), kept to the 24 lowest bins.
+It sees each frame's low-bin levels, five coarse context bands (a kick's click, a voice's formants) and
+the class masks the named split has made (after its percussive and pan steps), over about 0.66 s, and
+corrects the masks in the log domain; its last layer starts at zero, so an untrained refiner changes
+nothing, and the masks still sum to 1 over classes.
+
+    python scripts/low-band-refiner.py extract --data data/lb-train --skip-songs 0 --max-songs 200 --out s0.npz
+    python scripts/low-band-refiner.py train --out refiner.pt --kind 1d --hidden 48 s0.npz s1.npz s3.npz
+    python scripts/low-band-refiner.py score --data data/tune-out --max-songs 32 --refiner refiner.pt
+
+``extract`` splits every song twice (as made, and with random stem gains of −9…+3 dB) and keeps the low
+bins of the mixture's STFT, of each class's true STFT and of the split's masks; ``train`` minimises each
+class's complex error in those bins over its own energy (a song's two versions are held out together);
+``score`` prints the named SI-SDR improvement and the karaoke accompaniment's with the refiner in the
+split. Results (model card, "2026-12-06, ninth"): the low-bin error of unseen songs fell by 2 % at best,
+and on the held-out sources named mode lost 0.15–0.5 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+import separator.separate as split_module
+from separator import Separator
+from separator.classes import CLASSES
+from separator.features import bands_to_bins, bin_power, stft, sum_first
+from separator.masks import collect
+from separator.panning import favour_pan
+from separator.percussive import favour_percussive, percussive_share
+from separator.training.evaluate import iter_songs
+from separator.training.metrics import si_sdr_improvement
+
+N_LOW = 24  # bins refined: 0 … 516 Hz at every sample rate (21.5 Hz bins, separator.features)
+CONTEXT_HZ = (520.0, 1000.0, 2000.0, 4000.0, 8000.0)  # lower edges of the context bands (the last ends at Nyquist)
+BIN_HZ = 44100 / 2048
+LEVEL_SCALE_DB = 20.0
+FLOOR_DB = -80.0
+MASK_FLOOR = 1e-4
+N_CONTEXT = len(CONTEXT_HZ)
+
+
+def pad_bins(values: torch.Tensor) -> torch.Tensor:
+    """``(..., bins, frames)`` → ``(..., N_LOW, frames)``: the first ``N_LOW`` bins, zeros for those a low rate lacks."""
+    values = values[..., :N_LOW, :]
+    short = N_LOW - values.shape[-2]
+    if short == 0:
+        return values
+    return torch.cat([values, values.new_zeros(*values.shape[:-2], short, values.shape[-1])], dim=-2)
+
+
+def low_inputs(power: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The refiner's input for one segment.
+
+    Args:
+        power: ``(channels, bins, frames)`` the mixture's ``|spec|²``.
+        masks: ``(n_classes, bins, frames)`` the split's class masks, summing to 1 over classes.
+    Returns:
+        ``(N_LOW + N_CONTEXT + n_classes · N_LOW, frames)`` float32: the low bins' and the context bands'
+        levels in dB over the segment's mean power (so loudness does not matter), over ``LEVEL_SCALE_DB``
+        and floored, then the low bins' masks.
+    """
+    mono = sum_first(power).div_(power.shape[0]).float()  # (bins, frames)
+    n_bins = mono.shape[0]
+    edges = [min(n_bins, int(round(hz / BIN_HZ))) for hz in CONTEXT_HZ] + [n_bins]
+    context = [mono[lo:hi].mean(0) if hi > lo else mono.new_zeros(mono.shape[1]) for lo, hi in itertools.pairwise(edges)]
+    levels = torch.cat([pad_bins(mono), torch.stack(context)])
+    db = (10 * torch.log10(levels / mono.mean().clamp(min=1e-12) + 1e-12)).clamp(min=FLOOR_DB) / LEVEL_SCALE_DB
+    return torch.cat([db, pad_bins(masks.float()).reshape(-1, masks.shape[-1])])
+
+
+def zero_init(layer: nn.Module) -> None:
+    """Zero a layer's weights and bias: a refiner that starts as the identity."""
+    for param in layer.parameters():
+        nn.init.zeros_(param)
+
+
+class Refiner1D(nn.Module):
+    """Dilated temporal convolutions over all of :func:`low_inputs` at once (each bin its own weights)."""
+
+    def __init__(self, n_classes: int = 5, hidden: int = 48, kernel: int = 9, dilations: tuple[int, ...] = (1, 2, 4)) -> None:
+        super().__init__()
+        self.inp = nn.Conv1d(N_LOW + N_CONTEXT + n_classes * N_LOW, hidden, 1)
+        self.blocks = nn.ModuleList(nn.Conv1d(hidden, hidden, kernel, dilation=d, padding=d * (kernel - 1) // 2) for d in dilations)
+        self.out = nn.Conv1d(hidden, n_classes * N_LOW, 1)
+        zero_init(self.out)
+
+    def forward(self, inputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """``inputs (batch, n_in, frames)``, ``masks (batch, n_classes, N_LOW, frames)`` → refined masks, same shape."""
+        h = torch.relu(self.inp(inputs))
+        for block in self.blocks:
+            h = h + torch.relu(block(h))
+        return torch.softmax(masks.clamp(min=MASK_FLOOR).log() + self.out(h).reshape(masks.shape), dim=1)
+
+
+class Refiner2D(nn.Module):
+    """Dilated convolutions over (bins, frames), the same weights at every bin; each bin also hears its
+    frequency and its frames' context bands."""
+
+    def __init__(
+        self, n_classes: int = 5, hidden: int = 24, kernel: tuple[int, int] = (3, 9), dilations: tuple[int, ...] = (1, 2, 4)
+    ) -> None:
+        super().__init__()
+        kb, kt = kernel
+        self.inp = nn.Conv2d(n_classes + 2 + N_CONTEXT, hidden, 1)
+        pads = [(kb // 2, d * (kt - 1) // 2) for d in dilations]
+        blocks = [nn.Conv2d(hidden, hidden, kernel, dilation=(1, d), padding=p) for d, p in zip(dilations, pads, strict=True)]
+        self.blocks = nn.ModuleList(blocks)
+        self.out = nn.Conv2d(hidden, n_classes, 1)
+        zero_init(self.out)
+
+    def forward(self, inputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """As :meth:`Refiner1D.forward`."""
+        batch, _, frames = inputs.shape
+        levels = inputs[:, None, :N_LOW]  # (batch, 1, N_LOW, frames)
+        context = inputs[:, N_LOW : N_LOW + N_CONTEXT, None].expand(-1, -1, N_LOW, -1)
+        freq = torch.linspace(0, 1, N_LOW, dtype=inputs.dtype)[None, None, :, None].expand(batch, 1, N_LOW, frames)
+        h = torch.relu(self.inp(torch.cat([masks, levels, freq, context], dim=1)))
+        for block in self.blocks:
+            h = h + torch.relu(block(h))
+        return torch.softmax(masks.clamp(min=MASK_FLOOR).log() + self.out(h), dim=1)
+
+
+def make_refiner(kind: str, hidden: int) -> nn.Module:
+    """A fresh (identity) refiner of ``kind`` ``"1d"`` or ``"2d"``."""
+    return Refiner1D(hidden=hidden) if kind == "1d" else Refiner2D(hidden=hidden)
+
+
+def refine(masks: torch.Tensor, power: torch.Tensor, refiner: nn.Module) -> torch.Tensor:
+    """``(n_classes, bins, frames)`` class masks with their lowest bins re-decided; still summing to 1."""
+    n = min(N_LOW, masks.shape[1])
+    with torch.no_grad():
+        refined = refiner(low_inputs(power, masks)[None], pad_bins(masks.float())[None])[0, :, :n]
+    out = masks.clone()
+    out[:, :n] = refined.to(masks.dtype)
+    return out
+
+
+Hook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@contextlib.contextmanager
+def class_mask_hook(hook: Hook) -> Iterator[None]:
+    """Run ``hook(masks (n_units, bins, frames), power, spec) → masks`` inside every split's per-bin step,
+    after the percussive and pan evidence and before the units are summed into stems (the split's own
+    steps otherwise, as :func:`separator.masks.bin_masks` makes them)."""
+
+    def bin_masks(band_masks, spec, routing, settings, power=None):  # type: ignore[no-untyped-def]
+        masks = bands_to_bins(band_masks, spec.shape[-2])
+        power = bin_power(spec) if power is None else power
+        if settings.percussive and routing.drums is not None:
+            masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, settings.percussive)
+        if settings.pan and spec.shape[0] == 2:
+            masks = favour_pan(masks, spec, settings.pan, bin_powers=power)
+        return collect(hook(masks, power, spec), routing.collect)
+
+    original = split_module.bin_masks
+    split_module.bin_masks = bin_masks
+    try:
+        yield
+    finally:
+        split_module.bin_masks = original
+
+
+def extract(args: argparse.Namespace) -> None:
+    """Split each song as made and remixed; keep the low bins of mixture, true classes and masks."""
+    sep = Separator.from_pretrained(threads=1)
+    rng = np.random.default_rng(args.seed)
+    seen: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    keep: dict[str, list[np.ndarray]] = {"inputs": [], "masks": [], "mix": [], "target": []}
+
+    def capture(masks: torch.Tensor, power: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
+        seen.append((masks.clone(), power, spec))
+        return masks
+
+    with class_mask_hook(capture):
+        for refs, labels, rate in iter_songs(args.data, args.max_songs, args.skip_songs):
+            if len(refs) < 2:
+                continue
+            for version in range(2):
+                gains = np.ones(len(refs)) if version == 0 else 10 ** (rng.uniform(-9, 3, len(refs)) / 20)
+                sources = refs * gains[:, None, None].astype(np.float32)
+                seen.clear()
+                sep.separate(sources.sum(0), rate)
+                if len(seen) != 1:
+                    raise SystemExit(f"{args.data}: songs longer than one segment are not supported here")
+                masks, power, spec = seen[0]
+                target = torch.zeros((len(CLASSES), *spec.shape), dtype=spec.dtype)
+                for source, label in zip(sources, labels, strict=True):
+                    target[label] += stft(torch.from_numpy(source), rate)
+                keep["inputs"].append(low_inputs(power, masks).half().numpy())
+                keep["masks"].append(pad_bins(masks).half().numpy())
+                keep["mix"].append(pad_bins(spec).numpy())
+                keep["target"].append(pad_bins(target).numpy())
+    lengths = np.array([a.shape[-1] for a in keep["inputs"]])
+    np.savez(args.out, lengths=lengths, **{k: np.concatenate(v, axis=-1) for k, v in keep.items()})  # type: ignore[arg-type]
+    print(f"{len(lengths) // 2} songs, {lengths.sum()} frames → {args.out}")
+
+
+Example = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def load_examples(paths: list[str]) -> list[Example]:
+    """Every split of :func:`extract`'s files as ``(inputs, masks, mix, target)``, in order (two per song)."""
+    examples = []
+    for path in paths:
+        with np.load(path) as file:
+            data = {k: file[k] for k in file.files}
+        starts = np.concatenate([[0], np.cumsum(data["lengths"])[:-1]])
+        for s, n in zip(starts, data["lengths"], strict=True):
+            inputs, masks, mix, target = (data[k][..., s : s + n] for k in ("inputs", "masks", "mix", "target"))
+            examples.append((inputs.astype(np.float32), masks.astype(np.float32), mix, target))
+    return examples
+
+
+def class_error(refiner: nn.Module, inputs: torch.Tensor, masks: torch.Tensor, mix: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over songs and classes of the complex low-bin error over the class's energy (plus 5 % of the
+    mixture's, so an absent class's leak counts without dividing by zero)."""
+    estimate = refiner(inputs, masks)[:, :, None] * mix[:, None]  # (batch, classes, channels, N_LOW, frames)
+    error = (estimate - target).abs().pow(2).sum((2, 3, 4))
+    energy = target.abs().pow(2).sum((2, 3, 4))
+    return (error / (energy + 0.05 * mix.abs().pow(2).sum((1, 2, 3))[:, None] + 1e-8)).mean()
+
+
+def stack(examples: list[Example], frames: int, rng: np.random.Generator | None) -> tuple[torch.Tensor, ...]:
+    """A batch of ``frames``-long windows (random offsets with ``rng``, else from the start)."""
+    cut = []
+    for example in examples:
+        n = example[0].shape[-1]
+        start = int(rng.integers(0, n - frames + 1)) if rng is not None and n > frames else 0
+        cut.append([a[..., start : start + frames] for a in example])
+    return tuple(torch.from_numpy(np.stack(parts)) for parts in zip(*cut, strict=True))
+
+
+def train(args: argparse.Namespace) -> None:
+    """Fit a refiner; keep the weights of its best validation (songs held out with both their versions)."""
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    examples = load_examples(args.files)
+    songs = rng.permutation(len(examples) // 2)
+    n_val = max(4, len(songs) // 10)
+    val = [examples[2 * s + v] for s in songs[:n_val] for v in range(2)]
+    fit = [examples[2 * s + v] for s in songs[n_val:] for v in range(2)]
+    refiner = make_refiner(args.kind, args.hidden)
+    opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    held = stack(val, min(e[0].shape[-1] for e in val), None)
+    with torch.no_grad():
+        identity = best = float(class_error(refiner, *held))
+    print(f"{len(fit)} splits to fit, {len(val)} held out; held-out error at identity {identity:.4f}")
+    for step in range(1, args.steps + 1):
+        loss = class_error(refiner, *stack([fit[i] for i in rng.integers(0, len(fit), args.batch)], args.frames, rng))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(refiner.parameters(), 5.0)
+        opt.step()
+        if step % 250 == 0:
+            with torch.no_grad():
+                error = float(class_error(refiner, *held))
+            print(f"step {step}: fit {loss.item():.4f}, held out {error:.4f} ({error / identity:.3f} of identity)")
+            if error < best:
+                best = error
+                torch.save({"kind": args.kind, "hidden": args.hidden, "state": refiner.state_dict(), "step": step}, args.out)
+    print(f"best held-out error {best / identity:.3f} of identity" + ("" if best < identity else "; nothing saved"))
+
+
+def score(args: argparse.Namespace) -> None:
+    """Named SI-SDRi per stem and the karaoke accompaniment's, with the refiner (or none) in the split."""
+    refiner = None
+    if args.refiner:
+        blob = torch.load(args.refiner, weights_only=True)
+        refiner = make_refiner(blob["kind"], blob["hidden"])
+        refiner.load_state_dict(blob["state"])
+        refiner.eval()
+
+    def hook(masks: torch.Tensor, power: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
+        return refine(masks, power, refiner) if refiner is not None and masks.shape[0] == len(CLASSES) else masks
+
+    sep = Separator.from_pretrained(threads=1)
+    named: dict[str, list[float]] = {c: [] for c in CLASSES}
+    karaoke = []
+    with class_mask_hook(hook):
+        for refs, labels, rate in iter_songs(args.data, args.max_songs, args.skip_songs):
+            names = [CLASSES[c] for c in labels]
+            mix = refs.sum(0)
+            stems = sep.separate(mix, rate)
+            for name, ref in zip(names, refs, strict=True):
+                if names.count(name) == 1 and len(refs) > 1:
+                    named[name].append(si_sdr_improvement(stems[name], ref, mix))
+            if names.count("vocals") == 1 and len(refs) > 1:
+                accompaniment = sep.separate(mix, rate, stems=["vocals"])["other"]
+                karaoke.append(si_sdr_improvement(accompaniment, mix - refs[names.index("vocals")], mix))
+    every = [v for values in named.values() for v in values]
+    per_stem = " ".join(f"{c} {np.mean(v):.2f}" for c, v in named.items() if v)
+    print(f"{args.data} refiner {args.refiner or 'none'}: named {np.mean(every):.2f} ({per_stem}), karaoke {np.mean(karaoke):.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("extract", "score"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--data", required=True, help="a make-data folder (4-s songs)")
+        sub.add_argument("--max-songs", type=int, default=32)
+        sub.add_argument("--skip-songs", type=int, default=0)
+    commands.choices["extract"].add_argument("--out", required=True, help=".npz file to write")
+    commands.choices["extract"].add_argument("--seed", type=int, default=0, help="the remixes' gains")
+    commands.choices["score"].add_argument("--refiner", default=None, help="weights from train (none: the split as shipped)")
+    fit = commands.add_parser("train")
+    fit.add_argument("files", nargs="+", help="extract's .npz files")
+    fit.add_argument("--out", required=True)
+    fit.add_argument("--kind", choices=("1d", "2d"), default="1d")
+    fit.add_argument("--hidden", type=int, default=48)
+    fit.add_argument("--steps", type=int, default=1000)
+    fit.add_argument("--batch", type=int, default=16)
+    fit.add_argument("--frames", type=int, default=256)
+    fit.add_argument("--lr", type=float, default=1e-3)
+    fit.add_argument("--weight-decay", type=float, default=0.1)
+    fit.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    {"extract": extract, "train": train, "score": score}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
