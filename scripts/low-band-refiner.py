@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -35,49 +34,13 @@ from torch import nn
 import separator.separate as split_module
 from separator import Separator
 from separator.classes import CLASSES
-from separator.features import bands_to_bins, bin_power, stft, sum_first
+from separator.features import bands_to_bins, bin_power, stft
+from separator.lowband import MASK_FLOOR, N_CONTEXT, N_LOW, LowBandRefiner, load_refiner, low_inputs, pad_bins, save_refiner
 from separator.masks import collect
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
 from separator.training.evaluate import iter_songs
 from separator.training.metrics import si_sdr_improvement
-
-N_LOW = 24  # bins refined: 0 … 516 Hz at every sample rate (21.5 Hz bins, separator.features)
-CONTEXT_HZ = (520.0, 1000.0, 2000.0, 4000.0, 8000.0)  # lower edges of the context bands (the last ends at Nyquist)
-BIN_HZ = 44100 / 2048
-LEVEL_SCALE_DB = 20.0
-FLOOR_DB = -80.0
-MASK_FLOOR = 1e-4
-N_CONTEXT = len(CONTEXT_HZ)
-
-
-def pad_bins(values: torch.Tensor) -> torch.Tensor:
-    """``(..., bins, frames)`` → ``(..., N_LOW, frames)``: the first ``N_LOW`` bins, zeros for those a low rate lacks."""
-    values = values[..., :N_LOW, :]
-    short = N_LOW - values.shape[-2]
-    if short == 0:
-        return values
-    return torch.cat([values, values.new_zeros(*values.shape[:-2], short, values.shape[-1])], dim=-2)
-
-
-def low_inputs(power: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """The refiner's input for one segment.
-
-    Args:
-        power: ``(channels, bins, frames)`` the mixture's ``|spec|²``.
-        masks: ``(n_classes, bins, frames)`` the split's class masks, summing to 1 over classes.
-    Returns:
-        ``(N_LOW + N_CONTEXT + n_classes · N_LOW, frames)`` float32: the low bins' and the context bands'
-        levels in dB over the segment's mean power (so loudness does not matter), over ``LEVEL_SCALE_DB``
-        and floored, then the low bins' masks.
-    """
-    mono = sum_first(power).div_(power.shape[0]).float()  # (bins, frames)
-    n_bins = mono.shape[0]
-    edges = [min(n_bins, int(round(hz / BIN_HZ))) for hz in CONTEXT_HZ] + [n_bins]
-    context = [mono[lo:hi].mean(0) if hi > lo else mono.new_zeros(mono.shape[1]) for lo, hi in itertools.pairwise(edges)]
-    levels = torch.cat([pad_bins(mono), torch.stack(context)])
-    db = (10 * torch.log10(levels / mono.mean().clamp(min=1e-12) + 1e-12)).clamp(min=FLOOR_DB) / LEVEL_SCALE_DB
-    return torch.cat([db, pad_bins(masks.float()).reshape(-1, masks.shape[-1])])
 
 
 def zero_init(layer: nn.Module) -> None:
@@ -104,37 +67,20 @@ class Refiner1D(nn.Module):
         return torch.softmax(masks.clamp(min=MASK_FLOOR).log() + self.out(h).reshape(masks.shape), dim=1)
 
 
-class Refiner2D(nn.Module):
-    """Dilated convolutions over (bins, frames), the same weights at every bin; each bin also hears its
-    frequency and its frames' context bands."""
-
-    def __init__(
-        self, n_classes: int = 5, hidden: int = 24, kernel: tuple[int, int] = (3, 9), dilations: tuple[int, ...] = (1, 2, 4)
-    ) -> None:
-        super().__init__()
-        kb, kt = kernel
-        self.inp = nn.Conv2d(n_classes + 2 + N_CONTEXT, hidden, 1)
-        pads = [(kb // 2, d * (kt - 1) // 2) for d in dilations]
-        blocks = [nn.Conv2d(hidden, hidden, kernel, dilation=(1, d), padding=p) for d, p in zip(dilations, pads, strict=True)]
-        self.blocks = nn.ModuleList(blocks)
-        self.out = nn.Conv2d(hidden, n_classes, 1)
-        zero_init(self.out)
-
-    def forward(self, inputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """As :meth:`Refiner1D.forward`."""
-        batch, _, frames = inputs.shape
-        levels = inputs[:, None, :N_LOW]  # (batch, 1, N_LOW, frames)
-        context = inputs[:, N_LOW : N_LOW + N_CONTEXT, None].expand(-1, -1, N_LOW, -1)
-        freq = torch.linspace(0, 1, N_LOW, dtype=inputs.dtype)[None, None, :, None].expand(batch, 1, N_LOW, frames)
-        h = torch.relu(self.inp(torch.cat([masks, levels, freq, context], dim=1)))
-        for block in self.blocks:
-            h = h + torch.relu(block(h))
-        return torch.softmax(masks.clamp(min=MASK_FLOOR).log() + self.out(h), dim=1)
-
-
 def make_refiner(kind: str, hidden: int) -> nn.Module:
-    """A fresh (identity) refiner of ``kind`` ``"1d"`` or ``"2d"``."""
-    return Refiner1D(hidden=hidden) if kind == "1d" else Refiner2D(hidden=hidden)
+    """A fresh (identity) refiner: ``"2d"`` the shipped kind (:class:`separator.lowband.LowBandRefiner`,
+    the same weights at every bin), ``"1d"`` each bin with its own weights."""
+    return Refiner1D(hidden=hidden) if kind == "1d" else LowBandRefiner(hidden=hidden)
+
+
+def load_any(path: str) -> nn.Module:
+    """A refiner ``train`` wrote, of either kind."""
+    blob = torch.load(path, weights_only=True)
+    if blob.get("class") == LowBandRefiner.__name__:
+        return load_refiner(path)
+    refiner = Refiner1D(hidden=blob["hidden"])
+    refiner.load_state_dict(blob["state"])
+    return refiner.eval()
 
 
 def refine(masks: torch.Tensor, power: torch.Tensor, refiner: nn.Module) -> torch.Tensor:
@@ -156,7 +102,7 @@ def class_mask_hook(hook: Hook) -> Iterator[None]:
     after the percussive and pan evidence and before the units are summed into stems (the split's own
     steps otherwise, as :func:`separator.masks.bin_masks` makes them)."""
 
-    def bin_masks(band_masks, spec, routing, settings, power=None):  # type: ignore[no-untyped-def]
+    def bin_masks(band_masks, spec, routing, settings, power=None, low_band=None):  # type: ignore[no-untyped-def]
         masks = bands_to_bins(band_masks, spec.shape[-2])
         power = bin_power(spec) if power is None else power
         if settings.percussive and routing.drums is not None:
@@ -175,7 +121,7 @@ def class_mask_hook(hook: Hook) -> Iterator[None]:
 
 def extract(args: argparse.Namespace) -> None:
     """Split each song as made and remixed; keep the low bins of mixture, true classes and masks."""
-    sep = Separator.from_pretrained(threads=1)
+    sep = Separator.from_pretrained(threads=1, low_band=0)  # the masks before any refiner
     rng = np.random.default_rng(args.seed)
     seen: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     keep: dict[str, list[np.ndarray]] = {"inputs": [], "masks": [], "mix": [], "target": []}
@@ -270,23 +216,21 @@ def train(args: argparse.Namespace) -> None:
             print(f"step {step}: fit {loss.item():.4f}, held out {error:.4f} ({error / identity:.3f} of identity)")
             if error < best:
                 best = error
-                torch.save({"kind": args.kind, "hidden": args.hidden, "state": refiner.state_dict(), "step": step}, args.out)
+                if isinstance(refiner, LowBandRefiner):
+                    save_refiner(refiner, args.out, {"step": step, "held_out_error": error / identity, "files": args.files})
+                else:
+                    torch.save({"kind": args.kind, "hidden": args.hidden, "state": refiner.state_dict(), "step": step}, args.out)
     print(f"best held-out error {best / identity:.3f} of identity" + ("" if best < identity else "; nothing saved"))
 
 
 def score(args: argparse.Namespace) -> None:
     """Named SI-SDRi per stem and the karaoke accompaniment's, with the refiner (or none) in the split."""
-    refiner = None
-    if args.refiner:
-        blob = torch.load(args.refiner, weights_only=True)
-        refiner = make_refiner(blob["kind"], blob["hidden"])
-        refiner.load_state_dict(blob["state"])
-        refiner.eval()
+    refiner = load_any(args.refiner) if args.refiner else None
 
     def hook(masks: torch.Tensor, power: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
         return refine(masks, power, refiner) if refiner is not None and masks.shape[0] == len(CLASSES) else masks
 
-    sep = Separator.from_pretrained(threads=1)
+    sep = Separator.from_pretrained(threads=1, low_band=0)  # the shipped refiner off: this one, or none, instead
     named: dict[str, list[float]] = {c: [] for c in CLASSES}
     karaoke = []
     with class_mask_hook(hook):

@@ -16,6 +16,7 @@ import torch
 
 from separator.features import bands_to_bins, bin_power, istft_frames, sum_first
 from separator.kmeans import responsibilities
+from separator.lowband import LowBandRefiner, refine_low_bins
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
 from separator.settings import SplitSettings
@@ -74,17 +75,27 @@ def collect(masks: torch.Tensor, into: torch.Tensor) -> torch.Tensor:
 
 
 def bin_masks(
-    band_masks: torch.Tensor, spec: torch.Tensor, routing: Routing, settings: SplitSettings, power: torch.Tensor | None = None
+    band_masks: torch.Tensor,
+    spec: torch.Tensor,
+    routing: Routing,
+    settings: SplitSettings,
+    power: torch.Tensor | None = None,
+    low_band: LowBandRefiner | None = None,
 ) -> torch.Tensor:
     """Per-bin stem masks ``(n_stems, bins, t)`` from per-unit band masks ``(n_units, t, bands)`` and the
     segment's ``spec (channels, bins, t)`` (and its :func:`~separator.features.bin_power`, when the caller
-    has it): copied to the bins, refined by the percussive and pan evidence, summed into the stems."""
+    has it): copied to the bins, refined by the percussive and pan evidence and, where the units are the
+    refiner's classes (named mode), by ``low_band`` (:mod:`separator.lowband`), summed into the stems."""
     masks = bands_to_bins(band_masks, spec.shape[-2])
-    if (settings.percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2):
-        power = bin_power(spec) if power is None else power  # (channels, bins, t), shared by both steps
+    refine = low_band is not None and settings.low_band > 0 and masks.shape[0] == low_band.n_classes
+    if (settings.percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2) or refine:
+        power = bin_power(spec) if power is None else power  # (channels, bins, t), shared by the steps
         if settings.percussive and routing.drums is not None:
             masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, settings.percussive)
         masks = favour_pan(masks, spec, settings.pan, bin_powers=power)
+        if refine:
+            assert low_band is not None
+            masks = refine_low_bins(masks, power, low_band, settings.low_band)
     return collect(masks, routing.collect)
 
 

@@ -30,6 +30,7 @@ from torch.torch_version import TorchVersion
 from separator.classes import CLASSES
 from separator.errors import ModelLoadError, SeparationError
 from separator.features import N_BANDS, SPATIAL
+from separator.lowband import load_refiner, refiner_path
 from separator.settings import SplitSettings
 
 # Files written before 2026-12-04 hold torch's version object; allowed once for the process (a context
@@ -200,9 +201,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
     Returns:
         ``(model in eval mode on device, extra)``; ``model.split_settings`` holds the split settings stored
-        with it (:class:`~separator.settings.SplitSettings`, the shipped defaults for those it does not store).
+        with it (:class:`~separator.settings.SplitSettings`, the shipped defaults for those it does not store)
+        and ``model.low_band_refiner`` the refiner beside the file (:mod:`separator.lowband`) or ``None``.
     Raises:
-        ModelLoadError: the file is missing, truncated, corrupt or not a checkpoint.
+        ModelLoadError: the file is missing, truncated, corrupt or not a checkpoint, or its refiner is unreadable.
     """
     path = Path(path)
     try:
@@ -227,4 +229,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         model.split_settings = SplitSettings.from_dict(extra.get("inference", {}))
     except SeparationError as exc:
         raise ModelLoadError(f"{path}: the stored split settings are not usable ({exc}); export the model again") from exc
+    # The low-band refiner trained on this model's masks travels with it (X.lowband.pt beside X.pt), kept
+    # out of the network's modules so that its state and exports stay the network's alone.
+    sidecar = refiner_path(path)
+    model.__dict__["low_band_refiner"] = load_refiner(sidecar, device) if sidecar.is_file() else None
     return model.to(device).eval(), extra

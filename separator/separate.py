@@ -38,6 +38,7 @@ from separator.devices import map_in_order, network_dtype, one_thread_each, reso
 from separator.errors import SeparationError
 from separator.features import FLOOR_DB, band_power, bin_power, features, log_power, stft, stft_size
 from separator.kmeans import kmeans
+from separator.lowband import LowBandRefiner
 from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
 from separator.model import Network, load_checkpoint
 from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
@@ -115,6 +116,8 @@ class Separator:
             defaults — so ``Separator(model)`` and :meth:`from_pretrained` split alike.
         threads: CPU threads for the tensor work (default: ``SEPARATOR_THREADS``, else every core);
             see :func:`separator.devices.use_threads`.
+        low_band: the refiner of named mode's lowest bins trained on this model's masks (:mod:`separator.lowband`);
+            default: the one :func:`~separator.model.load_checkpoint` found beside the model file, if any.
         **overrides: single settings, e.g. ``pan=0`` (names of :class:`SplitSettings`).
     """
 
@@ -124,6 +127,7 @@ class Separator:
         device: str | torch.device = "auto",
         settings: SplitSettings | None = None,
         threads: int | None = None,
+        low_band: LowBandRefiner | None = None,
         **overrides: Any,
     ) -> None:
         base = settings or getattr(model, "split_settings", None) or SplitSettings()
@@ -131,6 +135,8 @@ class Separator:
         self.device = resolve_device(device)
         self._cpu = use_threads(threads) if self.device.type == "cpu" else None
         self.model = model.to(self.device).eval()
+        low_band = low_band if low_band is not None else getattr(model, "low_band_refiner", None)
+        self.low_band = None if low_band is None else low_band.to(self.device).eval()
         self._dtype = network_dtype(self.settings.precision, self.device)
 
     @classmethod
@@ -142,10 +148,11 @@ class Separator:
         threads: int | None = None,
         **overrides: Any,
     ) -> Separator:
-        """Load a checkpoint (default: the model shipped in ``separator/pretrained``) with its stored settings.
+        """Load a checkpoint (default: the model shipped in ``separator/pretrained``) with its stored settings,
+        and the low-band refiner beside it when there is one (``X.pt`` → ``X.lowband.pt``, :mod:`separator.lowband`).
 
         Raises:
-            ModelLoadError: the checkpoint is missing or corrupt.
+            ModelLoadError: the checkpoint or its refiner is missing or corrupt.
             SeparationError: an unknown setting or a value out of range.
         """
         dev = resolve_device(device)
@@ -496,7 +503,8 @@ class Separator:
         x = item[1]
         spec, band_masks = self._piece(plan, item)
         power = bin_power(spec)  # (channels, bins, t), for the per-bin steps and the choice of the loudest stem
-        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power)
+        low_band = self.low_band if plan.clusters is None else None  # named mode: the units are the classes
+        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band)
         return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate, power).cpu().numpy()
 
     def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:

@@ -49,6 +49,8 @@ class SplitSettings:
         band_fill: band-limited input (dead bands above some frequency over the whole track): the network
             hears the last live band's level carried upward, this many dB quieter per band
             (:mod:`separator.bandwidth`; 0: off). The masks still apply to the track as it is.
+        low_band: named mode: weight of the low-band refiner's masks under 516 Hz (:mod:`separator.lowband`;
+            0: off, 1: the refiner's alone); used when the model file has a refiner beside it.
         precision: the network's arithmetic: ``"float32"``, ``"bfloat16"`` (autocast, as the shipped model
             was trained: about twice as fast on CPUs that compute it natively, a few hundredths of a dB
             lower), or ``"auto"``: bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), float32
@@ -71,6 +73,7 @@ class SplitSettings:
     percussive: float = 0.5
     pan: float = 2.0
     band_fill: float = 0.25
+    low_band: float = 1.0
     precision: str = "float32"
 
     def __post_init__(self) -> None:
@@ -153,6 +156,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "percussive": (0.0, 100.0),
     "pan": (0.0, 100.0),
     "band_fill": (0.0, 20.0),
+    "low_band": (0.0, 1.0),
     "reference_db": (-120.0, 0.0),
 }
 
