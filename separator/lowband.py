@@ -107,22 +107,22 @@ class LowBandRefiner(nn.Module):
 
 @torch.no_grad()
 def refine_low_bins(masks: torch.Tensor, power: torch.Tensor, refiner: LowBandRefiner, weight: float = 1.0) -> torch.Tensor:
-    """Class masks with their lowest bins re-decided by ``refiner``.
+    """Class masks with their lowest bins re-decided by ``refiner``, **in place** (the split's masks are
+    its own; copying all of them would cost a fifth of this step).
 
     Args:
         masks: ``(n_classes, bins, frames)``, summing to 1 over classes (named mode's units).
         power: ``(channels, bins, frames)`` the mixture's ``|spec|²``.
         weight: 0 leaves the masks as they are, 1 takes the refiner's.
     Returns:
-        ``(n_classes, bins, frames)``, summing to 1 over classes; bins from ``N_LOW`` up unchanged.
+        ``masks``, still summing to 1 over classes; bins from ``N_LOW`` up unchanged.
     """
     if weight == 0:
         return masks
     n = min(N_LOW, masks.shape[1])
-    refined = refiner(low_inputs(power, masks)[None], pad_bins(masks.float())[None])[0, :, :n]
-    out = masks.clone()
-    out[:, :n] = weight * refined.to(masks.dtype) + (1 - weight) * masks[:, :n]
-    return out
+    refined = refiner(low_inputs(power, masks)[None], pad_bins(masks.float())[None])[0, :, :n].to(masks.dtype)
+    masks[:, :n] = refined if weight == 1 else weight * refined + (1 - weight) * masks[:, :n]
+    return masks
 
 
 def save_refiner(refiner: LowBandRefiner, path: str | Path, meta: dict[str, object] | None = None) -> None:
@@ -153,4 +153,6 @@ def load_refiner(path: str | Path, device: str | torch.device = "cpu") -> LowBan
     except Exception as exc:  # unreadable, not a pickle, a pickle of something else, wrong shapes: all one error
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"{path}: cannot load the low-band refiner ({reason}); restore it from git or remove it") from exc
+    for param in refiner.parameters():  # channels-last weights: the convolutions run twice as fast on CPUs
+        param.data = param.data.contiguous(memory_format=torch.channels_last) if param.dim() == 4 else param.data
     return refiner.to(device).eval()

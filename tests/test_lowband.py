@@ -48,7 +48,7 @@ def changed_refiner() -> LowBandRefiner:
 def test_an_untrained_refiner_leaves_the_masks_as_they_are() -> None:
     power = noise_power(RATE)
     masks = random_masks(power.shape[1], power.shape[2])
-    out = refine_low_bins(masks, power, LowBandRefiner(hidden=8))
+    out = refine_low_bins(masks.clone(), power, LowBandRefiner(hidden=8))
     assert out.shape == masks.shape
     assert torch.allclose(out, masks, atol=1e-5)
 
@@ -56,7 +56,7 @@ def test_an_untrained_refiner_leaves_the_masks_as_they_are() -> None:
 def test_only_the_lowest_bins_are_re_decided_and_the_masks_still_sum_to_one() -> None:
     power = noise_power(RATE)
     masks = random_masks(power.shape[1], power.shape[2])
-    out = refine_low_bins(masks, power, changed_refiner())
+    out = refine_low_bins(masks.clone(), power, changed_refiner())
     assert torch.allclose(out.sum(0), torch.ones_like(out[0]), atol=1e-5)
     assert not torch.allclose(out[:, :N_LOW], masks[:, :N_LOW], atol=1e-3)
     assert torch.equal(out[:, N_LOW:], masks[:, N_LOW:])
@@ -67,7 +67,7 @@ def test_weight_zero_is_off_and_one_half_is_half_way() -> None:
     masks = random_masks(power.shape[1], power.shape[2])
     refiner = changed_refiner()
     assert refine_low_bins(masks, power, refiner, 0.0) is masks
-    full, half = refine_low_bins(masks, power, refiner, 1.0), refine_low_bins(masks, power, refiner, 0.5)
+    full, half = refine_low_bins(masks.clone(), power, refiner, 1.0), refine_low_bins(masks.clone(), power, refiner, 0.5)
     assert torch.allclose(half, (full + masks) / 2, atol=1e-6)
 
 
@@ -85,7 +85,7 @@ def test_a_low_sample_rate_without_the_high_context_bands_still_gets_refined_mas
     inputs = low_inputs(power, masks)
     assert torch.isfinite(inputs).all()
     assert torch.equal(inputs[N_LOW + 4], torch.full_like(inputs[0], FLOOR_DB / LEVEL_SCALE_DB))
-    out = refine_low_bins(masks, power, changed_refiner())
+    out = refine_low_bins(masks.clone(), power, changed_refiner())
     assert torch.allclose(out.sum(0), torch.ones_like(out[0]), atol=1e-5)
 
 
@@ -95,7 +95,7 @@ def test_a_saved_refiner_loads_back_in_float16_precision(tmp_path: Path) -> None
     back = load_refiner(tmp_path / "x.lowband.pt")
     power = noise_power(RATE)
     masks = random_masks(power.shape[1], power.shape[2])
-    assert torch.allclose(refine_low_bins(masks, power, back), refine_low_bins(masks, power, refiner), atol=2e-3)
+    assert torch.allclose(refine_low_bins(masks.clone(), power, back), refine_low_bins(masks.clone(), power, refiner), atol=2e-3)
     assert refiner_path(tmp_path / "x.pt") == tmp_path / "x.lowband.pt"
 
 
