@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from separator.devices import network_dtype
 from separator.errors import ModelLoadError
 from separator.features import sum_first
 
@@ -108,7 +109,9 @@ class LowBandRefiner(nn.Module):
 @torch.no_grad()
 def refine_low_bins(masks: torch.Tensor, power: torch.Tensor, refiner: LowBandRefiner, weight: float = 1.0) -> torch.Tensor:
     """Class masks with their lowest bins re-decided by ``refiner``, **in place** (the split's masks are
-    its own; copying all of them would cost a fifth of this step).
+    its own; copying all of them would cost a fifth of this step). On a CPU that computes bfloat16
+    natively (AVX-512 BF16, AMX) the convolutions run in it, three times faster: the masks move by at
+    most a few thousandths.
 
     Args:
         masks: ``(n_classes, bins, frames)``, summing to 1 over classes (named mode's units).
@@ -120,7 +123,10 @@ def refine_low_bins(masks: torch.Tensor, power: torch.Tensor, refiner: LowBandRe
     if weight == 0:
         return masks
     n = min(N_LOW, masks.shape[1])
-    refined = refiner(low_inputs(power, masks)[None], pad_bins(masks.float())[None])[0, :, :n].to(masks.dtype)
+    device = next(refiner.parameters()).device
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=network_dtype("auto", device) == torch.bfloat16):
+        refined = refiner(low_inputs(power, masks)[None], pad_bins(masks.float())[None])[0, :, :n]
+    refined = refined.to(masks.dtype)
     masks[:, :n] = refined if weight == 1 else weight * refined + (1 - weight) * masks[:, :n]
     return masks
 
