@@ -35,7 +35,17 @@ import separator.separate as split_module
 from separator import Separator
 from separator.classes import CLASSES
 from separator.features import bands_to_bins, bin_power, stft
-from separator.lowband import MASK_FLOOR, N_CONTEXT, N_LOW, LowBandRefiner, load_refiner, low_inputs, pad_bins, save_refiner
+from separator.lowband import (
+    MASK_FLOOR,
+    N_CONTEXT,
+    N_LOW,
+    LowBandRefiner,
+    load_refiner,
+    low_inputs,
+    pad_bins,
+    refine_low_bins,
+    save_refiner,
+)
 from separator.masks import collect
 from separator.panning import favour_pan
 from separator.percussive import favour_percussive, percussive_share
@@ -81,16 +91,6 @@ def load_any(path: str) -> nn.Module:
     refiner = Refiner1D(hidden=blob["hidden"])
     refiner.load_state_dict(blob["state"])
     return refiner.eval()
-
-
-def refine(masks: torch.Tensor, power: torch.Tensor, refiner: nn.Module) -> torch.Tensor:
-    """``(n_classes, bins, frames)`` class masks with their lowest bins re-decided; still summing to 1."""
-    n = min(N_LOW, masks.shape[1])
-    with torch.no_grad():
-        refined = refiner(low_inputs(power, masks)[None], pad_bins(masks.float())[None])[0, :, :n]
-    out = masks.clone()
-    out[:, :n] = refined.to(masks.dtype)
-    return out
 
 
 Hook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -228,7 +228,7 @@ def score(args: argparse.Namespace) -> None:
     refiner = load_any(args.refiner) if args.refiner else None
 
     def hook(masks: torch.Tensor, power: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
-        return refine(masks, power, refiner) if refiner is not None and masks.shape[0] == len(CLASSES) else masks
+        return refine_low_bins(masks, power, refiner) if refiner is not None and masks.shape[0] == len(CLASSES) else masks
 
     sep = Separator.from_pretrained(threads=1, low_band=0)  # the shipped refiner off: this one, or none, instead
     named: dict[str, list[float]] = {c: [] for c in CLASSES}

@@ -107,7 +107,7 @@ class LowBandRefiner(nn.Module):
 
 
 @torch.no_grad()
-def refine_low_bins(masks: torch.Tensor, power: torch.Tensor, refiner: LowBandRefiner, weight: float = 1.0) -> torch.Tensor:
+def refine_low_bins(masks: torch.Tensor, power: torch.Tensor, refiner: nn.Module, weight: float = 1.0) -> torch.Tensor:
     """Class masks with their lowest bins re-decided by ``refiner``, **in place** (the split's masks are
     its own; copying all of them would cost a fifth of this step). On a CPU that computes bfloat16
     natively (AVX-512 BF16, AMX) the convolutions run in it, three times faster: the masks move by at
@@ -116,6 +116,7 @@ def refine_low_bins(masks: torch.Tensor, power: torch.Tensor, refiner: LowBandRe
     Args:
         masks: ``(n_classes, bins, frames)``, summing to 1 over classes (named mode's units).
         power: ``(channels, bins, frames)`` the mixture's ``|spec|²``.
+        refiner: a :class:`LowBandRefiner` (or any module of its ``forward``'s shapes).
         weight: 0 leaves the masks as they are, 1 takes the refiner's.
     Returns:
         ``masks``, still summing to 1 over classes; bins from ``N_LOW`` up unchanged.

@@ -116,7 +116,7 @@ class Separator:
             defaults — so ``Separator(model)`` and :meth:`from_pretrained` split alike.
         threads: CPU threads for the tensor work (default: ``SEPARATOR_THREADS``, else every core);
             see :func:`separator.devices.use_threads`.
-        low_band: the refiner of named mode's lowest bins trained on this model's masks (:mod:`separator.lowband`);
+        low_band_refiner: the refiner of named mode's lowest bins trained on this model's masks (:mod:`separator.lowband`);
             default: the one :func:`~separator.model.load_checkpoint` found beside the model file, if any.
         **overrides: single settings, e.g. ``pan=0`` (names of :class:`SplitSettings`).
     """
@@ -127,7 +127,7 @@ class Separator:
         device: str | torch.device = "auto",
         settings: SplitSettings | None = None,
         threads: int | None = None,
-        low_band: LowBandRefiner | None = None,
+        low_band_refiner: LowBandRefiner | None = None,
         **overrides: Any,
     ) -> None:
         base = settings or getattr(model, "split_settings", None) or SplitSettings()
@@ -135,8 +135,8 @@ class Separator:
         self.device = resolve_device(device)
         self._cpu = use_threads(threads) if self.device.type == "cpu" else None
         self.model = model.to(self.device).eval()
-        low_band = low_band if low_band is not None else getattr(model, "low_band_refiner", None)
-        self.low_band = None if low_band is None else low_band.to(self.device).eval()
+        refiner = low_band_refiner if low_band_refiner is not None else getattr(model, "low_band_refiner", None)
+        self.low_band_refiner = None if refiner is None else refiner.to(self.device).eval()
         self._dtype = network_dtype(self.settings.precision, self.device)
 
     @classmethod
@@ -503,7 +503,7 @@ class Separator:
         x = item[1]
         spec, band_masks = self._piece(plan, item)
         power = bin_power(spec)  # (channels, bins, t), for the per-bin steps and the choice of the loudest stem
-        low_band = self.low_band if plan.clusters is None else None  # named mode: the units are the classes
+        low_band = self.low_band_refiner if plan.clusters is None else None  # named mode: the units are the classes
         masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band)
         return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate, power).cpu().numpy()
 

@@ -108,7 +108,7 @@ def test_a_file_that_is_not_a_refiner_fails_in_one_line_naming_it(tmp_path: Path
 
 
 def test_the_shipped_model_has_its_refiner_and_low_band_is_a_checked_setting(separator: Separator) -> None:
-    assert isinstance(separator.low_band, LowBandRefiner)
+    assert isinstance(separator.low_band_refiner, LowBandRefiner)
     assert separator.settings.low_band == 1.0
     with pytest.raises(Exception, match="low_band must be a number from 0 to 1"):
         SplitSettings(low_band=2.0)
@@ -117,7 +117,7 @@ def test_the_shipped_model_has_its_refiner_and_low_band_is_a_checked_setting(sep
 def test_named_stems_change_only_under_the_refined_bins_and_still_add_up(separator: Separator) -> None:
     stems, present = generated_song(0)
     mix = stems[present].sum(0)
-    off = Separator(separator.model, "cpu", separator.settings.replace(low_band=0.0), low_band=separator.low_band)
+    off = Separator(separator.model, "cpu", separator.settings.replace(low_band=0.0), low_band_refiner=separator.low_band_refiner)
     with_refiner, without = separator.separate(mix, RATE), off.separate(mix, RATE)
     np.testing.assert_allclose(sum(with_refiner.values()), mix, atol=1e-4)
     changed = 0.0
@@ -128,6 +128,17 @@ def test_named_stems_change_only_under_the_refined_bins_and_still_add_up(separat
         assert loud <= 1e-3 * float(bin_power(stft(torch.from_numpy(mix), RATE)).sum()), name
         changed += float(power[:N_LOW].sum())
     assert changed > 0  # the refiner did something
+
+
+def test_low_band_zero_turns_the_refiner_off_as_any_setting(separator: Separator) -> None:
+    stems, present = generated_song(2)
+    mix = stems[present].sum(0)
+    off = Separator.from_pretrained(device="cpu", low_band=0)
+    assert off.low_band_refiner is not None and off.settings.low_band == 0
+    plain = Separator(separator.model, "cpu", separator.settings.replace(low_band=0.0))  # a network without its refiner
+    a, b = off.separate(mix, RATE), plain.separate(mix, RATE)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-5)
 
 
 def test_blind_mode_is_left_alone(separator: Separator) -> None:
