@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -11,6 +14,17 @@ import pytest
 from separator import Separator
 from separator.training.data.make import Recipe, make_song
 from separator.training.data.render import bundled_soundfont
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """A script or example of the repository (not a package) imported from its file as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import load_module
 from plugin_host_fixtures import REPO, SR, mixture, write
 
 from plugin_host import Chain, load_preset
@@ -16,11 +16,7 @@ from stembase import audio as audio_io
 
 
 def example(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", REPO / "examples" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "examples" / f"{name}.py", f"example_{name}")
 
 
 @pytest.fixture

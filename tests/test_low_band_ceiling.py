@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+from conftest import REPO, load_module
 
 from separator.training.metrics import si_sdr
 
@@ -13,12 +11,7 @@ RATE = 44100
 
 
 def load_script():  # type: ignore[no-untyped-def]
-    path = Path(__file__).parent.parent / "scripts" / "low-band-ceiling.py"
-    spec = importlib.util.spec_from_file_location("low_band_ceiling", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "scripts" / "low-band-ceiling.py", "low_band_ceiling")
 
 
 def tone(hz: float) -> np.ndarray:

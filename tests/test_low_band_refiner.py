@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import torch
-from conftest import generated_song
+from conftest import REPO, generated_song, load_module
 
 import separator.masks as masks_module
 from separator import Separator
@@ -17,13 +13,8 @@ from separator.features import bin_power, stft
 RATE = 44100
 
 
-def load_script() -> ModuleType:
-    path = Path(__file__).parent.parent / "scripts" / "low-band-refiner.py"
-    spec = importlib.util.spec_from_file_location("low_band_refiner", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_script():  # type: ignore[no-untyped-def]
+    return load_module(REPO / "scripts" / "low-band-refiner.py", "low_band_refiner")
 
 
 def random_masks(n_bins: int, frames: int, seed: int = 0) -> torch.Tensor:
