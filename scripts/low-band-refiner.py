@@ -23,39 +23,26 @@ gained 0.11 and 0.04 dB named on the two tuning splits and the 1-D one lost 0.17
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-import separator.separate as split_module
 from separator import Separator
 from separator.classes import CLASSES
-from separator.features import bands_to_bins, bin_power, stft
+from separator.features import stft
 from separator.lowband import (
     MASK_FLOOR,
     N_CONTEXT,
     N_LOW,
     LowBandRefiner,
     load_refiner,
-    low_inputs,
     pad_bins,
-    refine_low_bins,
     save_refiner,
+    zero_init,
 )
-from separator.masks import collect
-from separator.panning import favour_pan
-from separator.percussive import favour_percussive, percussive_share
 from separator.training.evaluate import iter_songs
 from separator.training.metrics import si_sdr_improvement
-
-
-def zero_init(layer: nn.Module) -> None:
-    """Zero a layer's weights and bias: a refiner that starts as the identity."""
-    for param in layer.parameters():
-        nn.init.zeros_(param)
 
 
 class Refiner1D(nn.Module):
@@ -63,6 +50,7 @@ class Refiner1D(nn.Module):
 
     def __init__(self, n_classes: int = 5, hidden: int = 48, kernel: int = 9, dilations: tuple[int, ...] = (1, 2, 4)) -> None:
         super().__init__()
+        self.n_classes = n_classes
         self.inp = nn.Conv1d(N_LOW + N_CONTEXT + n_classes * N_LOW, hidden, 1)
         self.blocks = nn.ModuleList(nn.Conv1d(hidden, hidden, kernel, dilation=d, padding=d * (kernel - 1) // 2) for d in dilations)
         self.out = nn.Conv1d(hidden, n_classes * N_LOW, 1)
@@ -92,62 +80,55 @@ def load_any(path: str) -> nn.Module:
     return refiner.eval()
 
 
-Hook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+class Recorder(nn.Module):
+    """Stands in for the split's refiner: keeps what the split hands one, ``(inputs (n_in, frames), masks
+    (n_classes, N_LOW, frames))`` per segment, and changes nothing."""
+
+    n_classes = len(CLASSES)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))  # where the split finds the refiner's device
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, inputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        self.seen.append((inputs[0].clone(), masks[0].clone()))
+        return masks
 
 
-@contextlib.contextmanager
-def class_mask_hook(hook: Hook) -> Iterator[None]:
-    """Run ``hook(masks (n_units, bins, frames), power, spec) → masks`` inside every split's per-bin step,
-    after the percussive and pan evidence and before the units are summed into stems (the split's own
-    steps otherwise, as :func:`separator.masks.bin_masks` makes them)."""
-
-    def bin_masks(band_masks, spec, routing, settings, power=None, low_band=None):  # type: ignore[no-untyped-def]
-        masks = bands_to_bins(band_masks, spec.shape[-2])
-        power = bin_power(spec) if power is None else power
-        if settings.percussive and routing.drums is not None:
-            masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, settings.percussive)
-        if settings.pan and spec.shape[0] == 2:
-            masks = favour_pan(masks, spec, settings.pan, bin_powers=power)
-        return collect(hook(masks, power, spec), routing.collect)
-
-    original = split_module.bin_masks
-    split_module.bin_masks = bin_masks
-    try:
-        yield
-    finally:
-        split_module.bin_masks = original
+def splitter(refiner: nn.Module | None) -> Separator:
+    """The shipped model on one thread with ``refiner`` in place of its own (``None``: no refiner)."""
+    shipped = Separator.from_pretrained(threads=1)
+    settings = shipped.settings.replace(low_band=0.0 if refiner is None else 1.0)
+    return Separator(shipped.model, shipped.device, settings, threads=1, low_band_refiner=refiner)  # type: ignore[arg-type]
 
 
 def extract(args: argparse.Namespace) -> None:
     """Split each song as made and remixed; keep the low bins of mixture, true classes and masks."""
-    sep = Separator.from_pretrained(threads=1, low_band=0)  # the masks before any refiner
+    recorder = Recorder()
+    sep = splitter(recorder)  # the masks before any refiner
     rng = np.random.default_rng(args.seed)
-    seen: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     keep: dict[str, list[np.ndarray]] = {"inputs": [], "masks": [], "mix": [], "target": []}
-
-    def capture(masks: torch.Tensor, power: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
-        seen.append((masks.clone(), power, spec))
-        return masks
-
-    with class_mask_hook(capture):
-        for refs, labels, rate in iter_songs(args.data, args.max_songs, args.skip_songs):
-            if len(refs) < 2:
-                continue
-            for version in range(2):
-                gains = np.ones(len(refs)) if version == 0 else 10 ** (rng.uniform(-9, 3, len(refs)) / 20)
-                sources = refs * gains[:, None, None].astype(np.float32)
-                seen.clear()
-                sep.separate(sources.sum(0), rate)
-                if len(seen) != 1:
-                    raise SystemExit(f"{args.data}: songs longer than one segment are not supported here")
-                masks, power, spec = seen[0]
-                target = torch.zeros((len(CLASSES), *spec.shape), dtype=spec.dtype)
-                for source, label in zip(sources, labels, strict=True):
-                    target[label] += stft(torch.from_numpy(source), rate)
-                keep["inputs"].append(low_inputs(power, masks).half().numpy())
-                keep["masks"].append(pad_bins(masks).half().numpy())
-                keep["mix"].append(pad_bins(spec).numpy())
-                keep["target"].append(pad_bins(target).numpy())
+    for refs, labels, rate in iter_songs(args.data, args.max_songs, args.skip_songs):
+        if len(refs) < 2:
+            continue
+        for version in range(2):
+            gains = np.ones(len(refs)) if version == 0 else 10 ** (rng.uniform(-9, 3, len(refs)) / 20)
+            sources = refs * gains[:, None, None].astype(np.float32)
+            mix = sources.sum(0)
+            recorder.seen.clear()
+            sep.separate(mix, rate)
+            spec = stft(torch.from_numpy(mix), rate)
+            if len(recorder.seen) != 1 or recorder.seen[0][0].shape[-1] != spec.shape[-1]:
+                raise SystemExit(f"{args.data}: songs longer than one segment are not supported here")
+            inputs, masks = recorder.seen[0]
+            target = torch.zeros((len(CLASSES), *spec.shape), dtype=spec.dtype)
+            for source, label in zip(sources, labels, strict=True):
+                target[label] += stft(torch.from_numpy(source), rate)
+            keep["inputs"].append(inputs.half().numpy())
+            keep["masks"].append(masks.half().numpy())
+            keep["mix"].append(pad_bins(spec).numpy())
+            keep["target"].append(pad_bins(target).numpy())
     lengths = np.array([a.shape[-1] for a in keep["inputs"]])
     np.savez(args.out, lengths=lengths, **{k: np.concatenate(v, axis=-1) for k, v in keep.items()})  # type: ignore[arg-type]
     print(f"{len(lengths) // 2} songs, {lengths.sum()} frames → {args.out}")
@@ -224,25 +205,19 @@ def train(args: argparse.Namespace) -> None:
 
 def score(args: argparse.Namespace) -> None:
     """Named SI-SDRi per stem and the karaoke accompaniment's, with the refiner (or none) in the split."""
-    refiner = load_any(args.refiner) if args.refiner else None
-
-    def hook(masks: torch.Tensor, power: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
-        return refine_low_bins(masks, power, refiner) if refiner is not None and masks.shape[0] == len(CLASSES) else masks
-
-    sep = Separator.from_pretrained(threads=1, low_band=0)  # the shipped refiner off: this one, or none, instead
+    sep = splitter(load_any(args.refiner) if args.refiner else None)  # this refiner, or none, instead of the shipped one
     named: dict[str, list[float]] = {c: [] for c in CLASSES}
     karaoke = []
-    with class_mask_hook(hook):
-        for refs, labels, rate in iter_songs(args.data, args.max_songs, args.skip_songs):
-            names = [CLASSES[c] for c in labels]
-            mix = refs.sum(0)
-            stems = sep.separate(mix, rate)
-            for name, ref in zip(names, refs, strict=True):
-                if names.count(name) == 1 and len(refs) > 1:
-                    named[name].append(si_sdr_improvement(stems[name], ref, mix))
-            if names.count("vocals") == 1 and len(refs) > 1:
-                accompaniment = sep.separate(mix, rate, stems=["vocals"])["other"]
-                karaoke.append(si_sdr_improvement(accompaniment, mix - refs[names.index("vocals")], mix))
+    for refs, labels, rate in iter_songs(args.data, args.max_songs, args.skip_songs):
+        names = [CLASSES[c] for c in labels]
+        mix = refs.sum(0)
+        stems = sep.separate(mix, rate)
+        for name, ref in zip(names, refs, strict=True):
+            if names.count(name) == 1 and len(refs) > 1:
+                named[name].append(si_sdr_improvement(stems[name], ref, mix))
+        if names.count("vocals") == 1 and len(refs) > 1:
+            accompaniment = sep.separate(mix, rate, stems=["vocals"])["other"]
+            karaoke.append(si_sdr_improvement(accompaniment, mix - refs[names.index("vocals")], mix))
     every = [v for values in named.values() for v in values]
     per_stem = " ".join(f"{c} {np.mean(v):.2f}" for c, v in named.items() if v)
     print(f"{args.data} refiner {args.refiner or 'none'}: named {np.mean(every):.2f} ({per_stem}), karaoke {np.mean(karaoke):.2f}")

@@ -67,6 +67,12 @@ def low_inputs(power: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return torch.cat([db, pad_bins(masks.float()).reshape(-1, masks.shape[-1])])
 
 
+def zero_init(layer: nn.Module) -> None:
+    """Zero a layer's weights and bias: the last layer of a refiner that starts as the identity."""
+    for param in layer.parameters():
+        nn.init.zeros_(param)
+
+
 class LowBandRefiner(nn.Module):
     """Dilated convolutions over (bins, frames) of the low bins → corrected class masks.
 
@@ -90,8 +96,7 @@ class LowBandRefiner(nn.Module):
         blocks = [nn.Conv2d(hidden, hidden, kernel, dilation=(1, d), padding=p) for d, p in zip(dilations, pads, strict=True)]
         self.blocks = nn.ModuleList(blocks)
         self.out = nn.Conv2d(hidden, n_classes, 1)
-        for param in self.out.parameters():  # starts as the identity
-            nn.init.zeros_(param)
+        zero_init(self.out)
 
     def forward(self, inputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """``inputs (batch, n_in, frames)`` from :func:`low_inputs` and ``masks (batch, n_classes, N_LOW,

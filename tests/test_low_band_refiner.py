@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from conftest import REPO, generated_song, load_module
 
-import separator.masks as masks_module
 from separator import Separator
 from separator.features import bin_power, stft
+from separator.lowband import low_inputs
 
 RATE = 44100
 
@@ -35,7 +35,7 @@ def test_fitting_lowers_the_class_error_of_masks_that_cannot_tell_a_bass() -> No
     target = torch.zeros(4, 5, 2, script.N_LOW, frames, dtype=torch.complex64)
     target[:, 1] = mix  # all of it is bass
     masks = torch.full((4, 5, script.N_LOW, frames), 0.2)  # the split could not tell
-    inputs = torch.stack([script.low_inputs(m.abs().pow(2), ms) for m, ms in zip(mix, masks, strict=True)])
+    inputs = torch.stack([low_inputs(m.abs().pow(2), ms) for m, ms in zip(mix, masks, strict=True)])
     refiner = script.make_refiner("1d", 8)
     opt = torch.optim.Adam(refiner.parameters(), lr=0.01)
     with torch.no_grad():
@@ -49,21 +49,14 @@ def test_fitting_lowers_the_class_error_of_masks_that_cannot_tell_a_bass() -> No
         assert float(script.class_error(refiner, inputs, masks, mix, target)) < 0.5 * before
 
 
-def test_the_hook_sees_the_split_s_own_class_masks(separator) -> None:  # type: ignore[no-untyped-def]
+def test_the_recorder_sees_the_split_s_own_class_masks_and_changes_nothing(separator) -> None:  # type: ignore[no-untyped-def]
     script = load_script()
     stems, present = generated_song(0)
     mix = stems[present].sum(0)
-    seen = []
-
-    def keep(masks: torch.Tensor, power: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
-        seen.append(masks.shape)
-        return masks
-
-    unrefined = Separator(separator.model, "cpu", separator.settings.replace(low_band=0.0))  # as the script splits
-    plain = unrefined.separate(mix, RATE)
-    with script.class_mask_hook(keep):
-        hooked = unrefined.separate(mix, RATE)
-    assert seen and seen[0][0] == 5  # one mask per class in named mode
+    recorder = script.Recorder()
+    unrefined = Separator(separator.model, "cpu", separator.settings.replace(low_band=0.0))  # no refiner
+    recording = Separator(separator.model, "cpu", separator.settings, low_band_refiner=recorder)
+    plain, recorded = unrefined.separate(mix, RATE), recording.separate(mix, RATE)
+    assert len(recorder.seen) == 1 and recorder.seen[0][1].shape[:2] == (5, script.N_LOW)  # one mask per class in named mode
     for name in plain:
-        np.testing.assert_allclose(hooked[name], plain[name], atol=1e-5)
-    assert script.split_module.bin_masks is masks_module.bin_masks  # put back afterwards
+        np.testing.assert_allclose(recorded[name], plain[name], atol=1e-5)
