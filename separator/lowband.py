@@ -11,6 +11,12 @@ masks in the log domain, so the masks still sum to 1 over classes. Its last laye
 untrained refiner changes nothing. Trained and measured with ``scripts/low-band-refiner.py``; the
 shipped one is ``separator/pretrained/default.lowband.pt`` (model card).
 
+The refiner learnt the masks of full-band tracks. A band-limited track (nothing within 60 dB of its
+loudest band above some frequency under 8 kHz: an old record, a phone recording, an 8 kHz file;
+:mod:`separator.bandwidth`) is split without it: the network hears such a track's dead top bands filled
+in, its masks are unlike those the refiner learnt, and on 8 kHz mono files the refiner cost 0.2 dB named
+(model card, "2026-12-06, tenth").
+
 The STFT has the same 21.5 Hz bins at every sample rate (:mod:`separator.features`), so the same bins
 mean the same frequencies whatever the file's rate.
 """

@@ -503,7 +503,8 @@ class Separator:
         x = item[1]
         spec, band_masks = self._piece(plan, item)
         power = bin_power(spec)  # (channels, bins, t), for the per-bin steps and the choice of the loudest stem
-        low_band = self.low_band_refiner if plan.clusters is None else None  # named mode: the units are the classes
+        # named mode (the units are the classes) of a full-band track (:mod:`separator.lowband`)
+        low_band = self.low_band_refiner if plan.clusters is None and plan.last_live_band is None else None
         masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band)
         return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate, power).cpu().numpy()
 

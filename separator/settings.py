@@ -50,7 +50,8 @@ class SplitSettings:
             hears the last live band's level carried upward, this many dB quieter per band
             (:mod:`separator.bandwidth`; 0: off). The masks still apply to the track as it is.
         low_band: named mode: weight of the low-band refiner's masks under 516 Hz (:mod:`separator.lowband`;
-            0: off, 1: the refiner's alone); used when the model file has a refiner beside it.
+            0: off, 1: the refiner's alone); used when the model file has a refiner beside it, on full-band tracks
+            (a band-limited one, :mod:`separator.bandwidth`, is split without it).
         precision: the network's arithmetic: ``"float32"``, ``"bfloat16"`` (autocast, as the shipped model
             was trained: about twice as fast on CPUs that compute it natively, a few hundredths of a dB
             lower), or ``"auto"``: bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), float32
