@@ -537,9 +537,18 @@ def test_a_late_worker_plays_the_delayed_dry_input_in_other_and_mix_and_counts_t
 
 ARDOUR_LATENCY = 2.0  # seconds: what the client states, and what Ardour must read on its stem inputs
 # jackd2 1.9.21 closes on Ardour's session engine now and then while it joins (seen 1 in about 8 runs, with
-# timebase master off; "Could not read result type = 12" or 13): such a run is tried again on a fresh server.
-JACK_LOST = ("JACK server has been closed", "Could not read result type")
-ARDOUR_TRIES = 3
+# timebase master off; "Could not read result type = 12" or 13), or reads garbage from it ("Unknown request",
+# then Ardour's notification thread loses the server or the session tool crashes). Such failures came in
+# runs of three tries in a row in 2 of about 10 full runs: a run is tried again on a fresh server, after a pause.
+JACK_LOST = (
+    "JACK server has been closed",
+    "Could not read result type",
+    "Cannot callback the server",
+    "Cannot read socket",
+    "failed (-11)",
+)
+ARDOUR_TRIES = 5
+ARDOUR_PAUSE = 5.0  # seconds between tries
 
 
 def test_ardour_reads_the_stated_delay_on_the_stem_ports_it_records_from(tmp_path: Path) -> None:
@@ -558,6 +567,7 @@ def test_ardour_reads_the_stated_delay_on_the_stem_ports_it_records_from(tmp_pat
         except AssertionError as exc:
             if attempt == ARDOUR_TRIES or not any(sign in str(exc) for sign in JACK_LOST):
                 raise
+            time.sleep(ARDOUR_PAUSE)
     seen = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"CAPTURE (\w+) (\d+) (\d+)", printed)}
     assert set(seen) == {"drums", "mix", "hw"}, printed[-2000:]
     own = seen["hw"][0] - BLOCK  # the dummy driver's capture ports report one period; Ardour adds its own on top
