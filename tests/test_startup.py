@@ -109,21 +109,23 @@ def test_the_separator_command_ends_without_teardown_yet_runs_atexit_and_flushes
 
 
 @pytest.fixture(scope="module")
-def two_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example song repeated to two minutes: no command finishes it within the delays below."""
+def long_song(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example song repeated to eight minutes: no command finishes it within the delays below (a 3-minute
+    split took 3.6 s as a whole process on a quick hour of this machine kind, so two minutes could end before
+    the 2.5-s interrupt and exit 0)."""
     song, rate = audio_io.load(MIXTURE)
     path = tmp_path_factory.mktemp("long") / "long.wav"
-    audio_io.save(path, np.tile(song, (1, 12)), rate)
+    audio_io.save(path, np.tile(song, (1, 48)), rate)
     return path
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize("delay", [0.15, 0.4, 1.0, 2.5])
-def test_ctrl_c_during_start_up_is_one_line_and_exit_code_130(tmp_path: Path, two_minutes: Path, command: str, delay: float) -> None:
+def test_ctrl_c_during_start_up_is_one_line_and_exit_code_130(tmp_path: Path, long_song: Path, command: str, delay: float) -> None:
     # From the first line of the package on (imports, parsing, torch, the model load, the first file);
     # the interpreter's own first tens of milliseconds, before any of this code, are Python's.
     module, argv = COMMANDS[command]
-    argv = [str(two_minutes) if a == "{input}" else a for a in argv]
+    argv = [str(long_song) if a == "{input}" else a for a in argv]
     process = subprocess.Popen(
         [sys.executable, "-c", f"from {module} import run; run()", *argv, "-o", str(tmp_path / "out")],
         stdout=subprocess.PIPE,
