@@ -204,7 +204,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         with it (:class:`~separator.settings.SplitSettings`, the shipped defaults for those it does not store)
         and ``model.low_band_refiner`` the refiner beside the file (:mod:`separator.lowband`) or ``None``.
     Raises:
-        ModelLoadError: the file is missing, truncated, corrupt or not a checkpoint, or its refiner is unreadable.
+        ModelLoadError: the file is missing, truncated, corrupt or not a checkpoint, or its refiner is unreadable
+            or made for other classes.
     """
     path = Path(path)
     try:
@@ -232,5 +233,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     # The low-band refiner trained on this model's masks travels with it (X.lowband.pt beside X.pt), kept
     # out of the network's modules so that its state and exports stay the network's alone.
     sidecar = refiner_path(path)
-    model.__dict__["low_band_refiner"] = load_refiner(sidecar, device) if sidecar.is_file() else None
+    refiner = load_refiner(sidecar, device) if sidecar.is_file() else None
+    if refiner is not None and refiner.n_classes != len(model.classes):
+        raise ModelLoadError(
+            f"{sidecar}: the low-band refiner refines {refiner.n_classes} classes but {path.name} has {len(model.classes)}; "
+            "retrain it for this model (scripts/low-band-refiner.py) or remove it"
+        )
+    model.__dict__["low_band_refiner"] = refiner
     return model.to(device).eval(), extra

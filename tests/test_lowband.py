@@ -25,6 +25,7 @@ from separator.lowband import (
     refiner_path,
     save_refiner,
 )
+from separator.model import load_checkpoint
 from separator.settings import SplitSettings
 
 RATE = 44100
@@ -106,6 +107,16 @@ def test_a_file_that_is_not_a_refiner_fails_in_one_line_naming_it(tmp_path: Path
     with pytest.raises(ModelLoadError, match=r"model\.lowband\.pt: cannot load the low-band refiner") as err:
         load_refiner(bad)
     assert "\n" not in str(err.value)
+
+
+def test_a_refiner_made_for_other_classes_fails_at_load_naming_both_files(tmp_path: Path) -> None:
+    """A refiner beside a model it does not fit would be skipped at every split without a word."""
+    model = tmp_path / "mine.pt"
+    model.write_bytes((Path(__file__).parents[1] / "separator" / "pretrained" / "default.pt").read_bytes())
+    save_refiner(LowBandRefiner(n_classes=4, hidden=8), refiner_path(model))
+    with pytest.raises(ModelLoadError, match=r"mine\.lowband\.pt: the low-band refiner refines 4 classes but mine\.pt has 5") as err:
+        load_checkpoint(model)
+    assert "\n" not in str(err.value) and "retrain it" in str(err.value)
 
 
 def test_the_shipped_model_has_its_refiner_and_low_band_is_a_checked_setting(separator: Separator) -> None:
