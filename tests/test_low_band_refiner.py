@@ -60,3 +60,23 @@ def test_the_recorder_sees_the_split_s_own_class_masks_and_changes_nothing(separ
     assert len(recorder.seen) == 1 and recorder.seen[0][1].shape[:2] == (5, script.N_LOW)  # one mask per class in named mode
     for name in plain:
         np.testing.assert_allclose(recorded[name], plain[name], atol=1e-5)
+
+
+def test_extraction_leaves_out_a_band_limited_song_which_the_split_does_not_refine(separator) -> None:  # type: ignore[no-untyped-def]
+    """The split refines full-band tracks only; a band-limited song gives no refiner example (and does not stop
+    the extraction), a full-band one gives its low bins, as made and remixed."""
+    from scipy.signal import butter, sosfilt
+
+    script = load_script()
+    stems, present = generated_song(0)
+    refs, labels = stems[present], np.flatnonzero(present)
+    sos = butter(8, 3000, "lp", fs=RATE, output="sos")
+    low_passed = sosfilt(sos, sosfilt(sos, refs, axis=-1), axis=-1).astype(np.float32)
+    recorder = script.Recorder()
+    sep = Separator(separator.model, "cpu", separator.settings, low_band_refiner=recorder)
+    assert script._version(sep, recorder, low_passed, labels, RATE, None, "songs") is None
+    inputs, masks, mix, target = script._version(sep, recorder, refs, labels, RATE, np.random.default_rng(0), "songs")
+    frames = mix.shape[-1]
+    assert inputs.shape == (script.N_LOW + script.N_CONTEXT + 5 * script.N_LOW, frames)
+    assert masks.shape == (5, script.N_LOW, frames) and target.shape == (5, 2, script.N_LOW, frames)
+    np.testing.assert_allclose(target.sum(0), mix, atol=1e-3)  # the classes' true low bins add up to the mixture's
