@@ -1,0 +1,58 @@
+"""A copy of a data folder (shard-*.npz of make-data) mixed as records usually are: the stems of some classes
+(default drums, bass and vocals) centred, the others kept where make-data panned them.
+
+make-data pans every stem at random (±0.6); issue 18's hidden measurement also used "real-mix pans" with
+drums, bass and vocals in the centre, where the pan step cannot tell those three apart and the network
+hears them in one place. A centred stem is its two channels' mean on both channels; the stems still sum
+to the mix.
+
+    python scripts/centre-data.py data/tune-out data/tune-out-centred
+    python scripts/centre-data.py data/val-out data/val-out-centred --classes drums,bass,vocals
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from separator.classes import CLASSES
+
+
+def centre(stems: np.ndarray, labels: np.ndarray, classes: set[int]) -> np.ndarray:
+    """``stems (songs, slots, 2, samples)`` with the slots whose ``labels (songs, slots)`` are in ``classes``
+    made mono (the channels' mean on both), the others unchanged."""
+    out = stems.copy()
+    for song, slot in zip(*np.nonzero(np.isin(labels, list(classes))), strict=True):
+        mono = stems[song, slot].astype(np.float32).mean(0)
+        out[song, slot] = mono[None].astype(stems.dtype)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("src")
+    p.add_argument("out")
+    p.add_argument("--classes", default="drums,bass,vocals", help="classes to centre, comma-separated")
+    args = p.parse_args()
+    names = [c.strip() for c in args.classes.split(",") if c.strip()]
+    unknown = [n for n in names if n not in CLASSES]
+    if unknown:
+        raise SystemExit(f"--classes: unknown {', '.join(unknown)}; the classes are {', '.join(CLASSES)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for shard in sorted(Path(args.src).glob("shard-*[0-9].npz")):
+        data = dict(np.load(shard))
+        if data["stems"].ndim != 4:
+            raise SystemExit(f"{shard}: mono stems; nothing to centre")
+        data["stems"] = centre(data["stems"], data["labels"], {CLASSES.index(n) for n in names})
+        np.savez(out / shard.name, **data)
+    for extra in Path(args.src).glob("*.json"):
+        shutil.copy(extra, out / extra.name)
+    print(f"{out}: {', '.join(names)} centred")
+
+
+if __name__ == "__main__":
+    main()
