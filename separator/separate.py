@@ -504,8 +504,10 @@ class Separator:
         spec, band_masks = self._piece(plan, item)
         power = bin_power(spec)  # (channels, bins, t), for the per-bin steps and the choice of the loudest stem
         # named mode (the units are the classes) of a full-band track (:mod:`separator.lowband`)
-        low_band = self.low_band_refiner if plan.clusters is None and plan.last_live_band is None else None
-        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band)
+        named = plan.clusters is None
+        low_band = self.low_band_refiner if named and plan.last_live_band is None else None
+        focus = self.settings.pan_focus if named else self.settings.blind_pan_focus
+        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, focus)
         return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate, power).cpu().numpy()
 
     def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:

@@ -46,6 +46,10 @@ class SplitSettings:
         blind_blend: blind mode: weight of the cluster masks against the mask head's, grouped by source.
         percussive: weight of the per-bin percussive evidence on the drums stem (0: off).
         pan: weight of the per-bin stereo-position evidence (0: off; mono input is never changed).
+        pan_focus: named mode: the pan step fits each stem's stereo position and spread to the bins its
+            mask gives it, each counted with its mask raised to this power (1: as given; higher: the bins
+            the stem holds most; :mod:`separator.panning`).
+        blind_pan_focus: the same in blind mode.
         band_fill: band-limited input (dead bands above some frequency over the whole track): the network
             hears the last live band's level carried upward, this many dB quieter per band
             (:mod:`separator.bandwidth`; 0: off). The masks still apply to the track as it is.
@@ -73,6 +77,8 @@ class SplitSettings:
     blind_blend: float = 0.5
     percussive: float = 0.5
     pan: float = 2.0
+    pan_focus: float = 4.0
+    blind_pan_focus: float = 16.0
     band_fill: float = 0.25
     low_band: float = 1.0
     precision: str = "float32"
@@ -156,6 +162,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "blind_blend": (0.0, 1.0),
     "percussive": (0.0, 100.0),
     "pan": (0.0, 100.0),
+    "pan_focus": (0.0, 64.0),
+    "blind_pan_focus": (0.0, 64.0),
     "band_fill": (0.0, 20.0),
     "low_band": (0.0, 1.0),
     "reference_db": (-120.0, 0.0),

@@ -79,14 +79,16 @@ def same_files(a: Path, b: Path) -> None:
     """The same audio files under ``a`` as under ``b``: names, format and every sample (to float rounding).
 
     (Not their bytes: libsndfile stamps the time of writing into a float WAV's PEAK chunk. Not bit
-    for bit: k-means runs in another process with another thread count, so its sums round differently.)
+    for bit: k-means runs in another process with another thread count, so its sums round differently,
+    and the pan step fits its stems on the masks to the 4th and 16th power, which multiplies that
+    rounding: differences of a few millionths, 1e-4 of the signal.)
     """
     listing = [sorted(p.relative_to(root) for p in root.rglob("[!.]*.wav") if p.is_file()) for root in (a, b)]
     assert listing[0] == listing[1] and listing[0]
     for rel in listing[0]:
         (x, rate_x), (y, rate_y) = audio_io.load(a / rel), audio_io.load(b / rel)
         assert rate_x == rate_y and soundfile.info(str(a / rel)).subtype == soundfile.info(str(b / rel)).subtype, rel
-        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6, err_msg=str(rel))
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-5, err_msg=str(rel))
 
 
 @pytest.mark.usefixtures("cluster")
