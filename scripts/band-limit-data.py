@@ -12,12 +12,11 @@ filters in a row).
 from __future__ import annotations
 
 import argparse
-import shutil
-from pathlib import Path
 
 import numpy as np
 
 from separator.training.data.lofi import LofiSettings, band_limit
+from separator.training.data.make import copy_changed
 
 
 def main() -> None:
@@ -31,12 +30,9 @@ def main() -> None:
     args = p.parse_args()
     ops = [name for name, on in (("lowpass", args.lowpass), ("resample", args.rate), ("mono", args.mono)) if on]
     settings = LofiSettings(lowpass_hz=args.lowpass or None, order=args.order, rate_hz=args.rate or None, mono=args.mono, ops=ops)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for shard in sorted(Path(args.src).glob("shard-*[0-9].npz")):
-        data = dict(np.load(shard))
-        stems = data["stems"]
-        sr = int(data["sample_rate"])
+
+    def limited(data: dict[str, np.ndarray]) -> np.ndarray:
+        stems, sr = data["stems"], int(data["sample_rate"])
         new = np.zeros_like(stems)
         for i in range(len(stems)):
             song = stems[i].astype(np.float32)
@@ -44,11 +40,10 @@ def main() -> None:
                 song = np.repeat(song[:, None], 2, axis=1)
             done = band_limit(song, sr, settings)
             new[i] = (done if stems.ndim == 4 else done.mean(1)).astype(stems.dtype)
-        data["stems"] = new
-        np.savez(out / shard.name, **data)
-    for extra in Path(args.src).glob("*.json"):
-        shutil.copy(extra, out / extra.name)
-    print(f"{out}: {' + '.join(ops) or 'unchanged'}")
+        return new
+
+    copy_changed(args.src, args.out, limited)
+    print(f"{args.out}: {' + '.join(ops) or 'unchanged'}")
 
 
 if __name__ == "__main__":

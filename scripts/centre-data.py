@@ -13,12 +13,11 @@ to the mix.
 from __future__ import annotations
 
 import argparse
-import shutil
-from pathlib import Path
 
 import numpy as np
 
 from separator.classes import CLASSES
+from separator.training.data.make import copy_changed
 
 
 def centre(stems: np.ndarray, labels: np.ndarray, classes: set[int]) -> np.ndarray:
@@ -41,17 +40,15 @@ def main() -> None:
     unknown = [n for n in names if n not in CLASSES]
     if unknown:
         raise SystemExit(f"--classes: unknown {', '.join(unknown)}; the classes are {', '.join(CLASSES)}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for shard in sorted(Path(args.src).glob("shard-*[0-9].npz")):
-        data = dict(np.load(shard))
+    classes = {CLASSES.index(n) for n in names}
+
+    def centred(data: dict[str, np.ndarray]) -> np.ndarray:
         if data["stems"].ndim != 4:
-            raise SystemExit(f"{shard}: mono stems; nothing to centre")
-        data["stems"] = centre(data["stems"], data["labels"], {CLASSES.index(n) for n in names})
-        np.savez(out / shard.name, **data)
-    for extra in Path(args.src).glob("*.json"):
-        shutil.copy(extra, out / extra.name)
-    print(f"{out}: {', '.join(names)} centred")
+            raise SystemExit(f"{args.src}: mono stems; nothing to centre")
+        return centre(data["stems"], data["labels"], classes)
+
+    copy_changed(args.src, args.out, centred)
+    print(f"{args.out}: {', '.join(names)} centred")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -242,6 +244,24 @@ def make_dataset(
             pool.close()
     (out / "recipe.json").write_text(json.dumps(describe_dataset(recipe, shards), indent=2))
     return shards
+
+
+def copy_changed(src: str | Path, out: str | Path, change: Callable[[dict[str, np.ndarray]], np.ndarray]) -> list[Path]:
+    """A copy of the data folder ``src`` (``shard-*.npz`` and its ``*.json``) in ``out``, each shard's
+    ``stems`` replaced by ``change(shard's arrays)`` (the other arrays as they were): the band-limited and
+    real-mix copies of ``scripts/band-limit-data.py`` and ``scripts/centre-data.py``. Returns the shards written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for shard in sorted(Path(src).glob("shard-*[0-9].npz")):
+        with np.load(shard) as file:
+            data = {k: file[k] for k in file.files}
+        data["stems"] = change(data)
+        np.savez(out / shard.name, **data)  # type: ignore[arg-type]
+        written.append(out / shard.name)
+    for extra in Path(src).glob("*.json"):
+        shutil.copy(extra, out / extra.name)
+    return written
 
 
 def drawn_counts(shards: list[Path]) -> dict[str, dict[str, int]]:
