@@ -74,3 +74,21 @@ def test_a_run_with_workers_trains_exactly_as_one_without(tiny_data: Path, tmp_p
     without, with_workers = losses(0), losses(2)
     assert len(without) == 4
     assert with_workers == without
+
+
+def test_centred_batches_are_drawn_alike_by_workers_and_the_loop(tiny_data: Path) -> None:
+    bank = StemBank(tiny_data)
+    drawing = Drawing(seed=3, batch=4, samples=RATE, centre=1.0)
+    inline = _first(bank, drawing, start=2, workers=0, n=3)
+    ahead = _first(bank, drawing, start=2, workers=2, n=3)
+    for (_, a), (_, b) in zip(inline, ahead, strict=True):
+        np.testing.assert_array_equal(a.sources, b.sources)
+        assert a.powers is not None and b.powers is not None
+        # the centred sources' powers come from an STFT, whose last bit depends on the process's thread count
+        np.testing.assert_allclose(a.powers, b.powers, rtol=1e-6, atol=1e-12)
+    plain = draw_batch(bank, Drawing(seed=3, batch=4, samples=RATE), 2)
+    centred = inline[0][1]
+    np.testing.assert_array_equal(centred.labels, plain.labels)  # the same draw, then centred
+    for b, i in zip(*np.nonzero(np.isin(plain.labels, [0, 1, 3])), strict=True):
+        np.testing.assert_array_equal(centred.sources[b, i, 0], centred.sources[b, i, 1])
+        np.testing.assert_allclose(centred.sources[b, i, 0], plain.sources[b, i].mean(0), atol=1e-6)

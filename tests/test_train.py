@@ -242,6 +242,7 @@ def test_a_decaying_run_saves_its_schedule_and_trains_with_the_last_rate(tiny_da
     [
         (["--steps", "100", "--decay-from", "100"], "--decay-from 100 is not before --steps 100: the learning rate would never fall"),
         (["--decay-from", "0", "--lr-end", "2"], "--lr-end 2.0 is a share of --lr: give a number from 0 to 1"),
+        (["--centre", "50"], "--centre 50.0 is a share of the training mixtures: give a number from 0 to 1"),
         (["--freeze", "lstm"], "--freeze 'lstm': unknown part(s) ['lstm']; choose from trunk, embed, mask"),
     ],
 )

@@ -1,9 +1,10 @@
 """The training batches, step after step: drawn in the training loop, or ahead of it by worker processes.
 
 A batch belongs to its step: step ``s`` of a run with seed ``seed`` draws from
-``np.random.default_rng([seed, s])`` (and its lo-fi changes from ``[seed, s, 1]``), wherever it is drawn,
-so a run resumed at step ``s`` goes on with the batches it would have drawn, and ``workers`` changes
-the speed of a run, never its batches.
+``np.random.default_rng([seed, s])`` (its lo-fi changes from ``[seed, s, 1]``, its centred stems from
+``[seed, s, 2]``), wherever it is drawn, so a run resumed at step ``s`` goes on with the batches it would
+have drawn, and ``workers`` changes the speed of a run, never its batches (the band powers of changed
+sources, computed again by an STFT, may differ in their last bit with the process's thread count).
 
 Drawing a batch (cutting clips, gains, cached band powers, lo-fi filters) is numpy work on one core:
 about 0.1 s for 8 mixtures of 3 s on this project's CPUs (BENCHMARKS.md, "Training step"). On a GPU,
@@ -23,19 +24,22 @@ import torch
 
 from separator.training.data.lofi import lofi_batch
 from separator.training.data.mix import Batch, StemBank
+from separator.training.data.pans import centre_batch
 
 
 @dataclass(frozen=True)
 class Drawing:
     """How a run draws its batches: ``batch`` mixtures of ``samples`` samples; ``lofi`` of them band-limited
-    (a share, see :func:`~separator.training.data.lofi.lofi_batch`); workers pick up shards written by a
-    running ``make-data`` every ``refresh_every`` steps."""
+    (a share, see :func:`~separator.training.data.lofi.lofi_batch`) and ``centre`` of them with drums, bass
+    and vocals centred (:func:`~separator.training.data.pans.centre_batch`); workers pick up shards written
+    by a running ``make-data`` every ``refresh_every`` steps."""
 
     seed: int
     batch: int
     samples: int
     lofi: float = 0.0
     refresh_every: int = 250
+    centre: float = 0.0
 
 
 def draw_batch(bank: StemBank, drawing: Drawing, step: int) -> Batch:
@@ -43,6 +47,8 @@ def draw_batch(bank: StemBank, drawing: Drawing, step: int) -> Batch:
     drawn = bank.draw(np.random.default_rng([drawing.seed, step]), drawing.batch, drawing.samples, powers=True)
     if drawing.lofi > 0:
         lofi_batch(drawn, np.random.default_rng([drawing.seed, step, 1]), drawing.lofi, bank.sample_rate)
+    if drawing.centre > 0:
+        centre_batch(drawn, np.random.default_rng([drawing.seed, step, 2]), drawing.centre, bank.sample_rate)
     return drawn
 
 

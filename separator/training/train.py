@@ -58,6 +58,7 @@ class TrainConfig:
     batch: int = 8
     seconds: float = 3.0
     lofi: float = 0.0
+    centre: float = 0.0
     freeze: str = ""
     lr: float = 1e-3
     warmup: int = 0
@@ -97,6 +98,8 @@ OPTION_HELP: dict[str, str] = {
     "batch": "mixtures per step",
     "seconds": "length of each training mixture",
     "lofi": "share of training mixtures made band-limited or lo-fi (low-pass 3-8 kHz, 8-22 kHz resampling, mono), e.g. 0.25",
+    "centre": "share of training mixtures with drums, bass and vocals centred, as records mix them (the other stems "
+    "keep their random pans), e.g. 0.5",
     "freeze": 'keep these parts as they are and train the rest: "trunk" (the BLSTM: only the heads learn) '
     'or "trunk,embed" (only the class-mask head learns; blind splits stay exactly as they were)',
     "lr": "Adam learning rate",
@@ -363,7 +366,7 @@ def train(cfg: TrainConfig) -> Path:
     samples = int(cfg.seconds * bank.sample_rate)
     running: dict[str, float] = {}
     tic = start = time.time()
-    drawing = Drawing(cfg.seed, cfg.batch, samples, cfg.lofi, refresh_every=cfg.save_every)
+    drawing = Drawing(cfg.seed, cfg.batch, samples, cfg.lofi, refresh_every=cfg.save_every, centre=cfg.centre)
     with contextlib.closing(batches(bank, drawing, step, cfg.workers)) as drawn_batches:  # closing stops the workers
         while step < cfg.steps:
             drawn_step, drawn = next(drawn_batches)
@@ -435,6 +438,9 @@ def _check_options(cfg: TrainConfig) -> None:
         raise TrainOptionError(f"--decay-from {cfg.decay_from} is not before --steps {cfg.steps}: the learning rate would never fall")
     if not 0.0 <= cfg.lr_end <= 1.0:
         raise TrainOptionError(f"--lr-end {cfg.lr_end} is a share of --lr: give a number from 0 to 1")
+    for flag, share in (("--lofi", cfg.lofi), ("--centre", cfg.centre)):
+        if not 0.0 <= share <= 1.0:
+            raise TrainOptionError(f"{flag} {share} is a share of the training mixtures: give a number from 0 to 1")
 
 
 def decayed_lr(lr: float, cfg: TrainConfig, step: int) -> float:
