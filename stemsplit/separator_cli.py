@@ -181,7 +181,11 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle binary-mask row")
-    p.add_argument("--confusion", action="store_true", help="also split each stem alone: where does each stem go?")
+    p.add_argument(
+        "--confusion",
+        action="store_true",
+        help="also where each stem goes: in the mix (the named split's share of each source) and split alone",
+    )
     p.add_argument("--karaoke", action="store_true", help="also score the karaoke preset's accompaniment (songs with vocals)")
     p.add_argument("--plot", metavar="PNG", help=f"also draw the table as a bar chart ({PLOTS_EXTRA})")
     _settings_option(p)
@@ -384,13 +388,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         require("--plot", "matplotlib")  # before the evaluation's minutes of work
     result = evaluate_model(
         separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke, skip_songs=args.skip_songs,
-        stem_map=args.stem_map or None,
+        stem_map=args.stem_map or None, in_mix=args.confusion,
     )  # fmt: skip
     print(format_table(result))
     if args.confusion:
         from separator.training.evaluate import confusion, format_confusion
 
-        result["confusion"] = confusion(separator, args.data, args.max_songs, args.stem_map or None)
+        print(format_confusion(result["in_mix"], "in the mix → share"))
+        result["confusion"] = confusion(separator, args.data, args.max_songs, args.stem_map or None, args.skip_songs)
         print(format_confusion(result["confusion"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

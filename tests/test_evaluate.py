@@ -76,12 +76,33 @@ def test_evaluation_and_the_solo_stem_confusion_read_tracker_style_shards_with_u
     result = evaluate_model(separator, tmp_path, oracle=False)
     assert set(result["blind"]) == {"mean", "drums", "bass", "unknown"}
     assert set(result["named"]) == {"mean", "drums", "bass"}  # no class, no named score
+    in_mix = evaluate_model(separator, tmp_path, oracle=False, in_mix=True)["in_mix"]
+    assert set(in_mix) == {"drums", "bass", "unknown"}
+    for true, row in in_mix.items():
+        assert list(row) == ["drums", "bass", "guitar", "vocals", "other"]
+        assert abs(sum(row.values()) - 1.0) < 0.1, true  # the stems add up to the mix; the parts barely correlate
+    assert max(in_mix["drums"], key=in_mix["drums"].get) == "drums"
+    assert max(in_mix["bass"], key=in_mix["bass"].get) == "bass"
+    assert format_confusion(in_mix, "in the mix → share").splitlines()[0].startswith("in the mix → share")
     table = confusion(separator, tmp_path)
     assert set(table) == {"drums", "bass", "unknown"}
     for row in table.values():
         assert abs(sum(row.values()) - 1.0) < 1e-6 and list(row) == ["drums", "bass", "guitar", "vocals", "other"]
     assert max(table["drums"], key=table["drums"].get) == "drums"
     assert format_confusion(table).splitlines()[2].startswith("drums")
+
+
+def test_mix_shares_say_how_much_of_a_source_each_stem_holds() -> None:
+    from separator.training.evaluate import mix_shares
+
+    rng = np.random.default_rng(3)
+    kick, bass = rng.standard_normal((2, 2, 4000))
+    perfect = {"drums": kick, "bass": bass}
+    np.testing.assert_allclose(mix_shares(perfect, kick), [1.0, np.dot(bass.ravel(), kick.ravel()) / np.dot(kick.ravel(), kick.ravel())])
+    leaky = {"drums": 0.7 * kick, "bass": bass + 0.3 * kick}  # the bass stem took 30 % of the kick
+    shares = mix_shares(leaky, kick)
+    assert shares[0] == pytest.approx(0.7) and shares[1] == pytest.approx(0.3, abs=0.03)
+    assert mix_shares(leaky, np.zeros_like(kick)) is None  # a silent source has no shares
 
 
 def test_karaoke_row_scores_what_the_karaoke_preset_keeps(separator, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -157,6 +178,17 @@ def test_evaluate_scores_multitrack_folders_as_train_reads_them(
     assert result["songs"] == 1 and "drums" in result["named"]
     assert ("bass" in result["named"]) == (stem_map == []), "an unmapped, non-class name is scored in blind mode only"
     assert "(1 songs)" in capsys.readouterr().out
+
+
+def test_evaluate_confusion_prints_where_each_stem_goes_in_the_mix_and_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _multitrack(tmp_path / "multitracks", {"drums": "drums", "bass": "bass"})
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "--data", str(data), "--device", "cpu", "--no-oracle", "--confusion", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "in the mix → share" in printed and "heard alone → share" in printed
+    result = json.loads(out.read_text())
+    assert set(result["in_mix"]) == set(result["confusion"]) == {"drums", "bass"}
+    assert max(result["in_mix"]["drums"], key=result["in_mix"]["drums"].get) == "drums"
 
 
 def _folder(path: Path, wavs: int = 0) -> Path:

@@ -109,12 +109,19 @@ def oracle_binary_mask(references: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _score_song(
-    sep: Separator, refs: np.ndarray, labels: np.ndarray, rate: int, oracle: bool, karaoke: bool = False
+    sep: Separator,
+    refs: np.ndarray,
+    labels: np.ndarray,
+    rate: int,
+    oracle: bool,
+    karaoke: bool = False,
+    in_mix: dict[str, list[np.ndarray]] | None = None,
 ) -> dict[str, dict[str, list[float]]]:
     """SI-SDRi per mode and stem of one song; sources without a class count as ``unknown``.
 
     Named mode scores only the sources whose class is known and unique in the song; karaoke
     mode scores the accompaniment (everything but the vocals) of a song with one vocals source.
+    ``in_mix``: where each source went in the named split (:func:`mix_shares`) is appended to it.
     """
     mix = refs.sum(0)
     names = [CLASSES[c] if c >= 0 else UNKNOWN for c in labels]
@@ -123,6 +130,11 @@ def _score_song(
     if karaoke and names.count("vocals") == 1:
         scores["karaoke"]["accompaniment"].append(karaoke_improvement(sep, refs, names.index("vocals"), rate))
     named = sep.separate(mix, rate)
+    if in_mix is not None:
+        for name, ref in zip(names, refs, strict=True):
+            shares = mix_shares(named, ref)
+            if shares is not None:
+                in_mix[name].append(shares)
     for name, ref in zip(names, refs, strict=True):
         if name != UNKNOWN and names.count(name) == 1:
             scores["named"][name].append(si_sdr_improvement(named[name], ref, mix))
@@ -136,6 +148,21 @@ def _score_song(
         for i, name in enumerate(names):
             scores["oracle"][name].append(si_sdr_improvement(ibm[i], refs[i], mix))
     return scores
+
+
+def mix_shares(stems: dict[str, np.ndarray], source: np.ndarray) -> np.ndarray | None:
+    """How much of ``source`` each stem of a split of the whole mix holds: ``<stem, source> / <source, source>``
+    per stem, in the split's stem order (``None`` for a silent source).
+
+    The stems add up to the mix, so the shares add up to 1 plus the source's correlation with the other
+    sources (near 0 for independent parts). Unlike :func:`confusion`, the source is heard among the others,
+    as in a song: a voice's fundamental next to a bass line, a kick under it.
+    """
+    reference = source.astype(np.float64).ravel()
+    energy = float(reference @ reference)
+    if energy <= 0:
+        return None
+    return np.array([float(stem.astype(np.float64).ravel() @ reference) / energy for stem in stems.values()])
 
 
 def karaoke_improvement(sep: Separator, refs: np.ndarray, vocals: int, rate: int) -> float:
@@ -161,6 +188,7 @@ def evaluate_model(
     karaoke: bool = False,
     skip_songs: int = 0,
     stem_map: str | None = None,
+    in_mix: bool = False,
 ) -> dict[str, Any]:
     """Mean SI-SDR improvement (dB) per mode and per stem class over a data set's songs (any layout of
     :func:`iter_songs`; ``stem_map`` names the stems of ``<song>/<stem>.wav`` folders).
@@ -171,19 +199,21 @@ def evaluate_model(
         sources scored in named mode whose stem came out silent, overall and per class,
         0..1; they score :data:`~separator.training.metrics.SILENT_DB`); with ``karaoke``, also
         ``{"karaoke": {"mean": dB}}``: the accompaniment of :func:`karaoke_improvement`
-        over the songs with one vocals source.
+        over the songs with one vocals source; with ``in_mix``, also ``{"in_mix": {true: {stem: share}}}``:
+        where each source went in the named split of its song, the mean of :func:`mix_shares` per class.
     Raises:
         DataLayoutError: as :func:`iter_songs`, or no song has two audible sources.
         StemMapError: a bad ``stem_map``.
     """
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    shares: dict[str, list[np.ndarray]] | None = defaultdict(list) if in_mix else None
     songs = 0
     for refs, labels, rate in iter_songs(folder, max_songs, skip_songs, stem_map):
         songs += 1
         if len(refs) < 2:
             continue
-        for mode, per_class in _score_song(sep, refs, labels, rate, oracle, karaoke).items():
+        for mode, per_class in _score_song(sep, refs, labels, rate, oracle, karaoke, shares).items():
             for name, values in per_class.items():
                 collected[mode][name].extend(values)
     if not collected:
@@ -193,11 +223,14 @@ def evaluate_model(
         every = [v for values in lists.values() for v in values]
         if every:
             result[mode] = {"mean": float(np.mean(every)), **{c: float(np.mean(lists[c])) for c in COLUMNS if lists.get(c)}}
+    if shares:
+        outputs = sep.stem_names()
+        result["in_mix"] = {true: dict(zip(outputs, np.mean(rows, axis=0).tolist(), strict=True)) for true, rows in shares.items()}
     return result
 
 
 def confusion(
-    model: Network | Separator, folder: str | Path, max_songs: int | None = 50, stem_map: str | None = None
+    model: Network | Separator, folder: str | Path, max_songs: int | None = 50, stem_map: str | None = None, skip_songs: int = 0
 ) -> dict[str, dict[str, float]]:
     """Where each stem goes when heard alone: the share of named-mode output energy per stem.
 
@@ -207,7 +240,7 @@ def confusion(
     """
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
     shares: dict[str, list[np.ndarray]] = defaultdict(list)
-    for refs, labels, rate in iter_songs(folder, max_songs, stem_map=stem_map):
+    for refs, labels, rate in iter_songs(folder, max_songs, skip_songs, stem_map):
         for ref, label in zip(refs, labels, strict=True):
             energy = np.array([float(np.sum(stem.astype(np.float64) ** 2)) for stem in sep.separate(ref, rate).values()])
             if energy.sum() > 0:
@@ -216,10 +249,11 @@ def confusion(
     return {true: dict(zip(outputs, np.mean(rows, axis=0).tolist(), strict=True)) for true, rows in shares.items()}
 
 
-def format_confusion(table: dict[str, dict[str, float]]) -> str:
-    """:func:`confusion` as a fixed-width table: one row per true stem, one column per output stem."""
+def format_confusion(table: dict[str, dict[str, float]], title: str = "heard alone → share") -> str:
+    """:func:`confusion` (or the ``in_mix`` shares of :func:`evaluate_model`, with ``title`` "in the mix →
+    share") as a fixed-width table: one row per true stem, one column per output stem."""
     outputs = list(next(iter(table.values()))) if table else []
-    header = f"{'heard alone → share':<22}" + "".join(f"{c:>9}" for c in outputs)
+    header = f"{title:<22}" + "".join(f"{c:>9}" for c in outputs)
     rows = [f"{true:<22}" + "".join(f"{table[true][c]:>9.2f}" for c in outputs) for true in COLUMNS if true in table]
     return "\n".join([header, "-" * len(header), *rows])
 
