@@ -258,5 +258,6 @@ def test_auto_precision_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch: 
     assert devices.network_dtype("float32", cpu) == torch.float32 and devices.network_dtype("bfloat16", cuda) == torch.bfloat16
     monkeypatch.setattr(devices, "native_bfloat16", lambda: False)
     assert devices.network_dtype("auto", cpu) == torch.float32
+    assert SplitSettings().precision == "auto"  # the default: as fast as the CPU allows, float32 where bfloat16 is slow
     with pytest.raises(SeparationError, match="precision must be one of float32, bfloat16, auto, got 'half'"):
         SplitSettings(precision="half")
