@@ -394,7 +394,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.confusion:
         from separator.training.evaluate import confusion, format_confusion
 
-        print(format_confusion(result["in_mix"], "in the mix → share"))
+        if "in_mix" in result:  # every scored song has two audible sources, so there is one unless nothing was heard
+            print(format_confusion(result["in_mix"], "in the mix → share"))
         result["confusion"] = confusion(separator, args.data, args.max_songs, args.stem_map or None, args.skip_songs)
         print(format_confusion(result["confusion"]))
     if args.json:
