@@ -474,13 +474,9 @@ class Separator:
         others (oneDNN's LSTM on an Intel Xeon with AMX: 0.21 s per 20-s segment alone, 0.55 s in twos)."""
         if plan.last_live_band is not None and self.settings.band_fill > 0:
             feats, cues = extend_bands(feats, cues, plan.last_live_band, self.settings.band_fill)
-        low = self._dtype == torch.bfloat16
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=low):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._dtype == torch.bfloat16):
             embeddings, masks = self.model(_shift(feats, plan.offset_db), None if cues is None else cues.unsqueeze(0))
-        class_masks = masks[0].float()
-        if low:  # bfloat16's 8 bits of mantissa: the classes' shares summed to 1 only within about 0.4 %
-            class_masks /= class_masks.sum(-1, keepdim=True).clamp(min=1e-12)
-        return embeddings[0].float(), class_masks
+        return embeddings[0].float(), masks[0].float()
 
     def _inputs(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, _Outputs | None]]:
         """Pass 2's reading: ``(index, segment (channels, n), pass 1's network outputs or None)`` in order."""

@@ -32,6 +32,14 @@ def test_the_class_softmax_is_torchs_softmax_over_the_classes_laid_out_as_they_a
     torch.testing.assert_close(masks, logits.softmax(-1), atol=1e-6, rtol=0)
 
 
+def test_the_class_masks_sum_to_one_under_bfloat16_autocast() -> None:
+    model = ChimeraNet(hidden=16, layers=1, embed_dim=8).eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        _, masks = model(torch.randn(1, 30, 128))
+    assert masks.dtype == torch.float32
+    assert torch.allclose(masks.sum(-1), torch.ones(1, 30, 128), atol=1e-5)
+
+
 def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path: Path) -> None:
     model = ChimeraNet(hidden=16, layers=2, embed_dim=8).eval()
     save_checkpoint(model, tmp_path / "m.pt", {"step": 7})
