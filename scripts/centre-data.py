@@ -18,16 +18,7 @@ import numpy as np
 
 from separator.classes import CLASSES
 from separator.training.data.make import copy_changed
-
-
-def centre(stems: np.ndarray, labels: np.ndarray, classes: set[int]) -> np.ndarray:
-    """``stems (songs, slots, 2, samples)`` with the slots whose ``labels (songs, slots)`` are in ``classes``
-    made mono (the channels' mean on both), the others unchanged."""
-    out = stems.copy()
-    for song, slot in zip(*np.nonzero(np.isin(labels, list(classes))), strict=True):
-        mono = stems[song, slot].astype(np.float32).mean(0)
-        out[song, slot] = mono[None].astype(stems.dtype)
-    return out
+from separator.training.data.pans import centre  # the same centring as `separator train --centre`
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ Centring is linear and per source: the sources still sum exactly to the (new) mi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from separator.training.data.mix import Batch
 
 CENTRED = ("drums", "bass", "vocals")  # where a record usually puts them
+
+
+def centre(stems: np.ndarray, labels: np.ndarray, classes: Collection[int]) -> np.ndarray:
+    """A copy of ``stems (..., slots, 2, samples)`` with the slots whose ``labels (..., slots)`` are in
+    ``classes`` (indices into :data:`~separator.classes.CLASSES`) made mono: the channels' mean on both.
+    The other slots are unchanged; the dtype is kept (float16 shards stay float16)."""
+    out = stems.copy()
+    which = np.isin(labels, list(classes))
+    out[which] = to_mono(stems[which]).astype(stems.dtype)
+    return out
 
 
 def centre_batch(batch: Batch, rng: np.random.Generator, share: float, sample_rate: int, classes: Sequence[str] = CENTRED) -> list[int]:
@@ -42,7 +52,7 @@ def centre_batch(batch: Batch, rng: np.random.Generator, share: float, sample_ra
         which = np.isin(batch.labels[b], wanted)
         if not which.any():
             continue
-        batch.sources[b, which] = to_mono(batch.sources[b, which])
+        batch.sources[b] = centre(batch.sources[b], batch.labels[b], wanted)
         if batch.powers is not None:
             batch.powers[b, which] = source_band_power(batch.sources[b, which], sample_rate)
         changed.append(b)
