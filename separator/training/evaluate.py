@@ -224,9 +224,13 @@ def evaluate_model(
         if every:
             result[mode] = {"mean": float(np.mean(every)), **{c: float(np.mean(lists[c])) for c in COLUMNS if lists.get(c)}}
     if shares:
-        outputs = sep.stem_names()
-        result["in_mix"] = {true: dict(zip(outputs, np.mean(rows, axis=0).tolist(), strict=True)) for true, rows in shares.items()}
+        result["in_mix"] = _mean_rows(shares, sep.stem_names())
     return result
+
+
+def _mean_rows(rows: dict[str, list[np.ndarray]], outputs: list[str]) -> dict[str, dict[str, float]]:
+    """``{true stem: [shares per output stem, …]}`` → ``{true stem: {output stem: mean share}}``."""
+    return {true: dict(zip(outputs, np.mean(values, axis=0).tolist(), strict=True)) for true, values in rows.items()}
 
 
 def confusion(
@@ -245,8 +249,7 @@ def confusion(
             energy = np.array([float(np.sum(stem.astype(np.float64) ** 2)) for stem in sep.separate(ref, rate).values()])
             if energy.sum() > 0:
                 shares[CLASSES[label] if label >= 0 else UNKNOWN].append(energy / energy.sum())
-    outputs = sep.stem_names()
-    return {true: dict(zip(outputs, np.mean(rows, axis=0).tolist(), strict=True)) for true, rows in shares.items()}
+    return _mean_rows(shares, sep.stem_names())
 
 
 def format_confusion(table: dict[str, dict[str, float]], title: str = "heard alone → share") -> str:
