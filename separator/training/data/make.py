@@ -193,8 +193,14 @@ def _write_shard(path: Path, results: list[tuple[np.ndarray, np.ndarray, list[st
     present = np.stack([r[1] for r in results])
     labels = np.tile(np.arange(len(CLASSES), dtype=np.int8), (len(results), 1))
     sources = np.array([r[2] for r in results], dtype=str).reshape(len(results), len(CLASSES))
+    save_shard(path, stems=stems, present=present, labels=labels, sources=sources, sample_rate=np.array(recipe.sample_rate))
+
+
+def save_shard(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez`` under a temporary name, then renamed: a reader (a running ``train``, which picks up new
+    shards) never sees half a shard, and the temporary name does not match ``shard-*[0-9].npz``."""
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, stems=stems, present=present, labels=labels, sources=sources, sample_rate=recipe.sample_rate)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
     tmp.rename(path)
 
 
@@ -257,7 +263,7 @@ def copy_changed(src: str | Path, out: str | Path, change: Callable[[dict[str, n
         with np.load(shard) as file:
             data = {k: file[k] for k in file.files}
         data["stems"] = change(data)
-        np.savez(out / shard.name, **data)  # type: ignore[arg-type]
+        save_shard(out / shard.name, **data)
         written.append(out / shard.name)
     for extra in Path(src).glob("*.json"):
         shutil.copy(extra, out / extra.name)
