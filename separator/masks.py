@@ -83,11 +83,12 @@ def bin_masks(
     low_band: LowBandRefiner | None = None,
     pan_focus: float = 1.0,
 ) -> torch.Tensor:
-    """Per-bin stem masks ``(n_stems, bins, t)`` from per-unit band masks ``(n_units, t, bands)`` and the
+    """Per-bin unit masks ``(n_units, bins, t)`` from per-unit band masks ``(n_units, t, bands)`` and the
     segment's ``spec (channels, bins, t)`` (and its :func:`~separator.features.bin_power`, when the caller
     has it): copied to the bins, refined by the percussive and pan evidence and, where the units are the
-    refiner's classes (named mode), by ``low_band`` (:mod:`separator.lowband`), summed into the stems.
-    ``pan_focus``: the pan step's :func:`~separator.panning.favour_pan` ``focus`` for these units."""
+    refiner's classes (named mode), by ``low_band`` (:mod:`separator.lowband`). :func:`collect` with
+    ``routing.collect`` sums them into the stems. ``pan_focus``: the pan step's
+    :func:`~separator.panning.favour_pan` ``focus`` for these units."""
     masks = bands_to_bins(band_masks, spec.shape[-2])
     refine = low_band is not None and settings.low_band > 0 and masks.shape[0] == low_band.n_classes
     if (settings.percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2) or refine:
@@ -98,7 +99,7 @@ def bin_masks(
         if refine:
             assert low_band is not None
             masks = refine_low_bins(masks, power, low_band, settings.low_band)
-    return collect(masks, routing.collect)
+    return masks
 
 
 def apply_masks(

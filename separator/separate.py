@@ -36,12 +36,13 @@ from separator.bandwidth import extend_bands, last_live_band
 from separator.chunking import crossfade, segment_starts, segments
 from separator.devices import map_in_order, network_dtype, one_thread_each, resolve_device, use_threads
 from separator.errors import SeparationError
-from separator.features import FLOOR_DB, band_power, bin_power, features, log_power, stft, stft_size
+from separator.features import FLOOR_DB, band_power, bin_power, features, istft, log_power, stft, stft_size, sum_first
 from separator.kmeans import kmeans
 from separator.lowband import LowBandRefiner
 from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
 from separator.model import Network, load_checkpoint
 from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
+from separator.resplit import SOURCE, move_shares, moves
 from separator.settings import NAMINGS, SplitSettings
 from stembase import audio as audio_io
 from stembase.stem_outputs import check_stem_files, stem_paths, stem_writers
@@ -71,6 +72,7 @@ class _Plan:
     offset_db: float = 0.0
     routing: Routing | None = None
     last_live_band: int | None = None
+    resplit: tuple[int, torch.Tensor] | None = None
 
     @property
     def n_segments(self) -> int:
@@ -372,7 +374,10 @@ class Separator:
     def _plan(self, names: list[str], clusters: int | None, sample_rate: int, n_samples: int) -> _Plan:
         overlap = int(self.settings.overlap_seconds * sample_rate)
         block = max(1, int(self.settings.segment_seconds * sample_rate) - overlap)
-        return _Plan(names, clusters, sample_rate, n_samples, block, overlap)
+        resplit = None
+        if clusters is None and self.settings.resplit > 0 and SOURCE in self.classes:  # on classes: any choice of stems
+            resplit = (self.classes.index(SOURCE), moves(self.classes, torch.eye(len(self.classes), device=self.device)))
+        return _Plan(names, clusters, sample_rate, n_samples, block, overlap, resplit=resplit)
 
     def _two_pass(self, clusters: int | None) -> bool:
         """Whether a split first fits k-means on the whole track (blind mode, and named mode from clusters)."""
@@ -507,8 +512,36 @@ class Separator:
         named = plan.clusters is None
         low_band = self.low_band_refiner if named and plan.last_live_band is None else None
         focus = self.settings.pan_focus if named else self.settings.blind_pan_focus
-        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, focus)
-        return x.shape[-1], apply_masks(masks, spec, x, plan.sample_rate, power).cpu().numpy()
+        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, focus)  # (n_units, bins, t)
+        if plan.resplit is not None:  # named mode only
+            masks = self._resplit(plan, spec, power, masks, low_band, x.shape[-1])
+        stems = apply_masks(collect(masks, plan.routing.collect), spec, x, plan.sample_rate, power)
+        return x.shape[-1], stems.cpu().numpy()
+
+    def _resplit(
+        self, plan: _Plan, spec: torch.Tensor, power: torch.Tensor, masks: torch.Tensor, low_band: LowBandRefiner | None, length: int
+    ) -> torch.Tensor:
+        """:mod:`separator.resplit`: the bass of one segment (``length`` samples) heard alone; the class masks
+        ``masks (n_classes, bins, t)`` updated.
+
+        The stem is heard as a track of its own: the STFT of its samples (its masked spectrum scored 0.15 dB
+        lower), at the reference level, through the mask head's class masks and the same per-bin steps as the mix."""
+        assert plan.resplit is not None
+        source, into = plan.resplit
+        stem = masks[source] * spec  # (channels, bins, t)
+        share = float((masks[source] * sum_first(power)).sum() / sum_first(power).sum().clamp(min=1e-30))
+        if share <= 1e-6:
+            return masks
+        audio = istft(stem, plan.sample_rate, length)  # heard as a track: the STFT of the stem, not its masked spectrum
+        offset_db = self._level_offset(float(audio.square().mean()))
+        audio = audio * 10 ** (offset_db / 20)  # at the reference level before the features' floor: any input level alike
+        stem, feats, cues = features(audio, plan.sample_rate, stereo=self.model.stereo)
+        heard = replace(plan, offset_db=0.0)
+        embeddings, class_masks = self._run_network(feats, cues, heard)
+        routing = self._head_only(list(self.classes))
+        band_masks = unit_masks(embeddings, class_masks, routing, self.settings)
+        second = bin_masks(band_masks, stem, routing, self.settings, None, low_band, self.settings.pan_focus)
+        return move_shares(masks, second, source, into, self.settings.resplit)
 
     def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         """Pass 2 one segment at a time: ``(index, spec (channels, bins, t), unit band masks (n_units, t, bands))``."""

@@ -56,6 +56,9 @@ class SplitSettings:
         low_band: named mode: weight of the low-band refiner's masks under 516 Hz (:mod:`separator.lowband`;
             0: off, 1: the refiner's alone); used when the model file has a refiner beside it, on full-band tracks
             (a band-limited one, :mod:`separator.bandwidth`, is split without it).
+        resplit: named mode: the share (0..1) of the bass stem that moves to the guitar, vocals and other stems
+            where the network, hearing the bass stem alone a second time, hears those classes
+            (:mod:`separator.resplit`; 0: off). Costs one more run of the network.
         precision: the network's arithmetic: ``"float32"``, ``"bfloat16"`` (autocast, as the shipped model
             was trained: about twice as fast on CPUs that compute it natively), or ``"auto"`` (the default
             since 2026-12-06): bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), float32
@@ -84,6 +87,7 @@ class SplitSettings:
     blind_pan_focus: float = 16.0
     band_fill: float = 0.25
     low_band: float = 1.0
+    resplit: float = 0.75
     precision: str = "auto"
 
     def __post_init__(self) -> None:
@@ -169,6 +173,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "blind_pan_focus": (0.0, 64.0),
     "band_fill": (0.0, 20.0),
     "low_band": (0.0, 1.0),
+    "resplit": (0.0, 1.0),
     "reference_db": (-120.0, 0.0),
 }
 

@@ -182,8 +182,10 @@ def test_two_threads_split_the_segments_between_them_and_give_what_one_gives() -
         patch.setattr(separate_module, "apply_masks", recording)
         two = Separator(model, "cpu", threads=2, segment_seconds=1.5, overlap_seconds=0.5).separate(mix, 44100)
     assert len(threads_seen) == 2 and all(name.startswith("separator") for name in threads_seen)
-    for name in one:  # the same up to rounding: the low-band refiner's bfloat16 sums depend on the thread count
-        np.testing.assert_allclose(two[name], one[name], atol=1e-5)
+    # the same up to rounding: bfloat16 sums depend on the thread count, and named mode's second hearing of the
+    # bass (separator.resplit) hears the first's rounding through the network again (1e-4 here, -50 dB)
+    for name in one:
+        np.testing.assert_allclose(two[name], one[name], atol=3e-4)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
