@@ -191,9 +191,10 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    from plugin_host.control.live.plan import LIVE_SETTINGS
     from separator import Separator
 
-    separator = Separator.from_pretrained(device="cpu", threads=args.threads)
+    separator = Separator.from_pretrained(device="cpu", threads=args.threads, **LIVE_SETTINGS)  # as plugin-host live
     names = separator.stem_names()
     pieces, lengths = dataset_streams(args.data, args.max_songs, args.group) if args.data else (songs(args.songs, args.seconds), None)
     audio = np.concatenate([s.sum(0) for s, _ in pieces], axis=-1).astype(np.float32)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_host.control.console import configure_logging, stop_on_signals
-from plugin_host.control.live.plan import DEFAULT_HOP, DEFAULT_LATENCY, DEFAULT_LOOKAHEAD, DEFAULT_WINDOW
+from plugin_host.control.live.plan import DEFAULT_HOP, DEFAULT_LATENCY, DEFAULT_LOOKAHEAD, DEFAULT_WINDOW, LIVE_SETTINGS
 from plugin_host.errors import PluginHostError
 from separator.errors import SeparatorError
 
@@ -146,7 +146,8 @@ def _start(args: argparse.Namespace, stop: threading.Event, running: Running) ->
         from separator import Separator
 
         _check_threads(args.threads)
-        separator = Separator.from_pretrained(args.model, device=args.device, threads=args.threads)  # fixed: JACK keeps the rest
+        # threads fixed: JACK keeps the rest
+        separator = Separator.from_pretrained(args.model, device=args.device, threads=args.threads, **LIVE_SETTINGS)
         names = separator.stem_names(setup.stems)
         effects = {n: e for n, e in ((n, setup.effect(n, int(jack_client.samplerate))) for n in names) if e is not None}
         client = LiveClient(

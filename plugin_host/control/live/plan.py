@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plugin_host.errors import ParameterError
 
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 # look-ahead keeps within 0.6 dB of the offline split, at under half a core; 2 s leaves ~0.5 s per window.
 DEFAULT_WINDOW, DEFAULT_HOP, DEFAULT_LOOKAHEAD, DEFAULT_LATENCY = 4.0, 1.0, 0.5, 2.0
 MAX_DEFAULT_LATENCY = 2.0
+# Split settings of a live split over the model's own: named mode's second hearing of the bass
+# (separator.resplit) runs the network twice per window, and the default delay leaves no room for it.
+LIVE_SETTINGS: dict[str, Any] = {"resplit": 0.0}
 
 
 @dataclass(frozen=True)
