@@ -29,7 +29,7 @@ def moves(classes: tuple[str, ...], collect: torch.Tensor) -> torch.Tensor:
 
 
 def move_shares(masks: torch.Tensor, second: torch.Tensor, source: int, into: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    """Stem masks after the second hearing.
+    """Stem masks after the second hearing, updated in place.
 
     Args:
         masks: ``(n_stems, bins, t)`` the split's masks, summing to 1 over stems.
@@ -38,10 +38,13 @@ def move_shares(masks: torch.Tensor, second: torch.Tensor, source: int, into: to
         into: ``(n_classes, n_stems)`` from :func:`moves`.
         weight: how much of the share moves (0: nothing, 1: all of it).
     Returns:
-        ``(n_stems, bins, t)`` masks, still summing to 1 over stems.
+        ``masks``, still summing to 1 over stems.
     """
-    share = torch.einsum("c...,cs->s...", second, into.to(second.dtype))  # (n_stems, bins, t)
-    moved = weight * masks[source] * share
-    out = masks + moved
-    out[source] -= moved.sum(0)
-    return out
+    carried = masks[source] * weight  # (bins, t): what may move
+    total = torch.zeros_like(carried)
+    for c, s in into.nonzero().tolist():  # three pairs: slices, not a product over every class and stem
+        part = carried * second[c]
+        masks[s] += part
+        total += part
+    masks[source] -= total
+    return masks
