@@ -1,44 +1,47 @@
-"""A second hearing of the bass stem: what the network, hearing that stem alone, calls guitar, vocals or
+"""A second hearing of the bass: what the network, hearing the bass stem alone, calls guitar, vocals or
 other leaves it for those stems.
 
 In a mix the network hands the bass stem more than the bass: a guitar's or a keyboard's low notes, a voice's
 fundamental (most of all when the voice and the bass are both in the centre, as records mix them). Heard
-alone, without the louder parts above them, the same bins are told apart much better. So named mode splits
-the bass stem's spectrum once more, in the mask domain (no inverse STFT, no second decoding), and moves the
-share that the second hearing gives to :data:`MOVED` classes into the stems those classes feed. What it
-calls drums or bass stays: whether a low thump is a kick or a bass note is the first hearing's call (its
-percussive step); moving the drums share too cost real songs 0.6 dB of drums (model card, "2026-12-06,
-thirteenth").
+alone, without the louder parts above them, the same bins are told apart better. So the split hears the
+bass once more, per segment: its samples (the mix through the bass mask, transformed back and forth, not
+decoded again) at the reference level, through the network, the mask head's class masks and the per-bin
+steps. The share that this second hearing gives to :data:`MOVED` classes moves to the units those classes
+join: their stems in named mode, the sources matched to them in blind mode. What it calls drums or bass
+stays: whether a low thump is a kick or a bass note is the first hearing's call (its percussive step);
+moving the drums share too cost real songs 0.6 dB of drums (model card, "2026-12-06, thirteenth").
 
-The step only moves energy between stems: the masks still sum to 1, so the stems still add up to the mix.
+The step only moves energy between units: the masks still sum to 1, so the stems still add up to the mix.
 """
 
 from __future__ import annotations
 
 import torch
 
-SOURCE = "bass"  # the stem heard a second time
+SOURCE = "bass"  # the class heard a second time
 MOVED = ("guitar", "vocals", "other")  # the classes whose share of it leaves it
 
 
-def moves(classes: tuple[str, ...], collect: torch.Tensor) -> torch.Tensor:
-    """``(n_classes, n_stems)`` 0/1: the stem each :data:`MOVED` class's share of the bass stem goes to
-    (``collect``, class → stem, as :class:`separator.masks.Routing` has it); rows of the other classes are 0."""
-    keep = torch.tensor([c in MOVED for c in classes], dtype=collect.dtype, device=collect.device)
-    return collect * keep[:, None]
+def moves(classes: tuple[str, ...], groups: torch.Tensor) -> torch.Tensor:
+    """``(n_classes, n_units)`` 0/1: the unit each :data:`MOVED` class's share of the bass goes to (``groups``,
+    class → unit, as :class:`separator.masks.Routing` has it: the class itself in named mode, the source matched
+    to it in blind mode); rows of the other classes are 0."""
+    keep = torch.tensor([c in MOVED for c in classes], dtype=groups.dtype, device=groups.device)
+    return groups * keep[:, None]
 
 
 def move_shares(masks: torch.Tensor, second: torch.Tensor, source: int, into: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    """Stem masks after the second hearing, updated in place.
+    """Masks after the second hearing, updated in place.
 
     Args:
-        masks: ``(n_stems, bins, t)`` the split's masks, summing to 1 over stems.
-        second: ``(n_classes, bins, t)`` the class masks of the stem ``source`` heard alone, summing to 1.
-        source: the index of the stem heard again.
-        into: ``(n_classes, n_stems)`` from :func:`moves`.
+        masks: ``(n_units, bins, t)`` the split's masks (classes in named mode, sources in blind mode),
+            summing to 1 over units.
+        second: ``(n_classes, bins, t)`` the class masks of the unit ``source`` heard alone, summing to 1.
+        source: the index of the unit heard again.
+        into: ``(n_classes, n_units)`` from :func:`moves`.
         weight: how much of the share moves (0: nothing, 1: all of it).
     Returns:
-        ``masks``, still summing to 1 over stems.
+        ``masks``, still summing to 1 over units.
     """
     carried = masks[source] * weight  # (bins, t): what may move
     total = torch.zeros_like(carried)

@@ -374,10 +374,7 @@ class Separator:
     def _plan(self, names: list[str], clusters: int | None, sample_rate: int, n_samples: int) -> _Plan:
         overlap = int(self.settings.overlap_seconds * sample_rate)
         block = max(1, int(self.settings.segment_seconds * sample_rate) - overlap)
-        resplit = None
-        if clusters is None and self.settings.resplit > 0 and SOURCE in self.classes:  # on classes: any choice of stems
-            resplit = (self.classes.index(SOURCE), moves(self.classes, torch.eye(len(self.classes), device=self.device)))
-        return _Plan(names, clusters, sample_rate, n_samples, block, overlap, resplit=resplit)
+        return _Plan(names, clusters, sample_rate, n_samples, block, overlap)
 
     def _two_pass(self, clusters: int | None) -> bool:
         """Whether a split first fits k-means on the whole track (blind mode, and named mode from clusters)."""
@@ -388,22 +385,37 @@ class Separator:
         return self._two_pass(plan.clusters) or self.settings.reference_db is not None
 
     def _prepare(self, reader: Reader, plan: _Plan, progress: ProgressFn | None) -> _FirstPass:
-        """Decide the plan's level and routing, reading the track once when they need it (pass 1).
+        """Decide the plan's level and routing, reading the track once when they need it (pass 1), and
+        which unit is heard a second time (:meth:`_resplit_plan`).
 
         Returns the network outputs kept for pass 2."""
         first = _FirstPass(FIRST_PASS_BYTES)
+        plan.routing = self._routing(reader, plan, first, progress)
+        plan.resplit = self._resplit_plan(plan.routing)
+        return first
+
+    def _routing(self, reader: Reader, plan: _Plan, first: _FirstPass, progress: ProgressFn | None) -> Routing:
+        """The plan's routing, after its level (pass 1, when the plan needs one)."""
         if not self._needs_first_pass(plan):
-            plan.routing = self._head_only(plan.names)
-            return first
+            return self._head_only(plan.names)
         kept, mean_power, band_peak = self._read_features(reader, plan)
         plan.offset_db = self._level_offset(mean_power)
         plan.last_live_band = None if band_peak is None else last_live_band(band_peak)
         if not self._two_pass(plan.clusters):
-            plan.routing = self._head_only(plan.names)
-            return first
+            return self._head_only(plan.names)
         outputs = self._first_outputs(reader, plan, kept, first, progress)
-        plan.routing = self._fit(outputs, plan) or self._head_only(plan.names)
-        return first
+        return self._fit(outputs, plan) or self._head_only(plan.names)
+
+    def _resplit_plan(self, routing: Routing) -> tuple[int, torch.Tensor] | None:
+        """``(unit, into (n_classes, n_units))`` of :mod:`separator.resplit`: the unit the bass class joins
+        (named mode: the bass; blind mode: the source matched to it) and where the moved classes' shares go,
+        or ``None`` (off, or nowhere to move to)."""
+        if self.settings.resplit <= 0 or SOURCE not in self.classes:
+            return None
+        source = int(routing.groups[self.classes.index(SOURCE)].argmax())
+        into = moves(self.classes, routing.groups)
+        into[:, source] = 0  # a class that joins the unit heard again stays in it
+        return (source, into) if bool(into.any()) else None
 
     def _read_features(
         self, reader: Reader, plan: _Plan
@@ -513,18 +525,19 @@ class Separator:
         low_band = self.low_band_refiner if named and plan.last_live_band is None else None
         focus = self.settings.pan_focus if named else self.settings.blind_pan_focus
         masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, focus)  # (n_units, bins, t)
-        if plan.resplit is not None:  # named mode only
-            masks = self._resplit(plan, spec, power, masks, low_band, x.shape[-1])
+        if plan.resplit is not None:
+            refiner = self.low_band_refiner if plan.last_live_band is None else None  # the second hearing's units are classes
+            masks = self._resplit(plan, spec, power, masks, refiner, x.shape[-1])
         stems = apply_masks(collect(masks, plan.routing.collect), spec, x, plan.sample_rate, power)
         return x.shape[-1], stems.cpu().numpy()
 
     def _resplit(
         self, plan: _Plan, spec: torch.Tensor, power: torch.Tensor, masks: torch.Tensor, low_band: LowBandRefiner | None, length: int
     ) -> torch.Tensor:
-        """:mod:`separator.resplit`: the bass of one segment (``length`` samples) heard alone; the class masks
-        ``masks (n_classes, bins, t)`` updated.
+        """:mod:`separator.resplit`: the unit the bass joins (named mode: the bass; blind mode: the source matched
+        to it) of one segment (``length`` samples) heard alone; ``masks (n_units, bins, t)`` updated.
 
-        The stem is heard as a track of its own: the STFT of its samples (its masked spectrum scored 0.15 dB
+        The unit is heard as a track of its own: the STFT of its samples (its masked spectrum scored 0.15 dB
         lower), at the reference level, through the mask head's class masks and the same per-bin steps as the mix."""
         assert plan.resplit is not None
         source, into = plan.resplit
