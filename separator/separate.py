@@ -391,7 +391,7 @@ class Separator:
         Returns the network outputs kept for pass 2."""
         first = _FirstPass(FIRST_PASS_BYTES)
         plan.routing = self._routing(reader, plan, first, progress)
-        plan.resplit = self._resplit_plan(plan.routing)
+        plan.resplit = self._resplit_plan(plan.routing) if plan.clusters is None else None  # named mode (blind: not kept)
         return first
 
     def _routing(self, reader: Reader, plan: _Plan, first: _FirstPass, progress: ProgressFn | None) -> Routing:
@@ -408,8 +408,7 @@ class Separator:
 
     def _resplit_plan(self, routing: Routing) -> tuple[int, torch.Tensor] | None:
         """``(unit, into (n_classes, n_units))`` of :mod:`separator.resplit`: the unit the bass class joins
-        (named mode: the bass; blind mode: the source matched to it) and where the moved classes' shares go,
-        or ``None`` (off, or nowhere to move to)."""
+        and where the moved classes' shares go, or ``None`` (off, or nowhere to move to)."""
         if self.settings.resplit <= 0 or SOURCE not in self.classes:
             return None
         source = int(routing.groups[self.classes.index(SOURCE)].argmax())
@@ -526,16 +525,15 @@ class Separator:
         focus = self.settings.pan_focus if named else self.settings.blind_pan_focus
         masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, focus)  # (n_units, bins, t)
         if plan.resplit is not None:
-            refiner = self.low_band_refiner if plan.last_live_band is None else None  # the second hearing's units are classes
-            masks = self._resplit(plan, spec, power, masks, refiner, x.shape[-1])
+            masks = self._resplit(plan, spec, power, masks, low_band, x.shape[-1])
         stems = apply_masks(collect(masks, plan.routing.collect), spec, x, plan.sample_rate, power)
         return x.shape[-1], stems.cpu().numpy()
 
     def _resplit(
         self, plan: _Plan, spec: torch.Tensor, power: torch.Tensor, masks: torch.Tensor, low_band: LowBandRefiner | None, length: int
     ) -> torch.Tensor:
-        """:mod:`separator.resplit`: the unit the bass joins (named mode: the bass; blind mode: the source matched
-        to it) of one segment (``length`` samples) heard alone; ``masks (n_units, bins, t)`` updated.
+        """:mod:`separator.resplit`: named mode's bass of one segment (``length`` samples) heard alone; the class
+        masks ``masks (n_classes, bins, t)`` updated.
 
         The unit is heard as a track of its own: the STFT of its samples (its masked spectrum scored 0.15 dB
         lower), at the reference level, through the mask head's class masks and the same per-bin steps as the mix."""

@@ -56,10 +56,9 @@ class SplitSettings:
         low_band: named mode: weight of the low-band refiner's masks under 516 Hz (:mod:`separator.lowband`;
             0: off, 1: the refiner's alone); used when the model file has a refiner beside it, on full-band tracks
             (a band-limited one, :mod:`separator.bandwidth`, is split without it).
-        resplit: the share (0..1) of the bass that moves where the network, hearing the bass stem alone a
-            second time, hears guitar, vocals or other: to those stems in named mode, to the sources matched to
-            those classes in blind mode (:mod:`separator.resplit`; 0: off). Costs a second run of the network per
-            segment. The second hearing is a named split of the bass stem, so ``low_band`` applies to it in both modes.
+        resplit: named mode: the share (0..1) of the bass that moves to the guitar, vocals and other stems
+            where the network, hearing the bass stem alone a second time, hears those classes
+            (:mod:`separator.resplit`; 0: off). Costs a second run of the network per segment.
         precision: the network's arithmetic: ``"float32"``, ``"bfloat16"`` (autocast, as the shipped model
             was trained: about twice as fast on CPUs that compute it natively), or ``"auto"`` (the default
             since 2026-12-06): bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), float32

@@ -168,11 +168,8 @@ def test_a_band_limited_track_is_split_without_the_refiner(separator: Separator)
 
 
 def test_blind_mode_is_left_alone(separator: Separator) -> None:
-    """Blind mode's sources are not classes; only its second hearing of the bass (:mod:`separator.resplit`,
-    off here), which hears classes, uses the refiner."""
     stems, present = generated_song(1)
     mix = stems[present].sum(0)
-    separator = Separator(separator.model, "cpu", separator.settings.replace(resplit=0.0))
     off = Separator(separator.model, "cpu", separator.settings.replace(low_band=0.0))
     k = int(present.sum())
     a, b = separator.separate(mix, RATE, clusters=k), off.separate(mix, RATE, clusters=k)

@@ -54,9 +54,9 @@ def test_the_weight_moves_that_share_of_it_and_zero_moves_nothing() -> None:
     torch.testing.assert_close(move_shares(masks.clone(), second, BASS, into, 0.0), masks)
 
 
-def test_in_blind_mode_each_moved_class_goes_to_the_source_it_joins() -> None:
-    """Three sources: the bass joined source 0, vocals source 1, guitar and other source 2."""
-    groups = torch.tensor([[0, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)  # class → source
+def test_each_moved_class_goes_to_the_unit_it_joins() -> None:
+    """Three units: the bass joined unit 0, vocals unit 1, guitar and other unit 2."""
+    groups = torch.tensor([[0, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)  # class → unit
     masks, second = random_masks(3), random_masks(5, seed=1)
     out = move_shares(masks.clone(), second, 0, moves(CLASSES, groups), 1.0)
     guitar, vocals, other = (CLASSES.index(c) for c in ("guitar", "vocals", "other"))
@@ -102,12 +102,9 @@ def test_a_stem_of_a_subset_still_equals_that_stem_of_a_full_split(pair: tuple[S
     np.testing.assert_allclose(vocals["vocals"], full["vocals"], atol=1e-5)
 
 
-def test_blind_mode_hears_the_source_matched_to_the_bass_again_and_its_sources_still_add_up(pair: tuple[Separator, Separator]) -> None:
+def test_blind_mode_is_not_touched(pair: tuple[Separator, Separator]) -> None:
     with_it, without = pair
-    stems, _ = generated_song(2)
-    mix = stems.sum(0)
-    a, b = with_it.separate(mix, RATE, clusters=5), without.separate(mix, RATE, clusters=5)
-    assert list(a) == list(b) == [f"source{i}" for i in range(1, 6)]
-    np.testing.assert_allclose(sum(a.values()), mix, atol=1e-5)
-    changed = [n for n in a if float(np.abs(a[n] - b[n]).max()) > 1e-4]
-    assert len(changed) >= 2  # the bass-matched source gave some of itself to others
+    mix = generated_song(2)[0].sum(0)
+    a, b = with_it.separate(mix, RATE, clusters=3), without.separate(mix, RATE, clusters=3)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-5)

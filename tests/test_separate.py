@@ -220,7 +220,7 @@ def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray,
     """Clusters are fitted on the whole track before any stem is written; the first pass keeps the
     network's outputs, so the second applies them without running the network again. Past the
     memory limit the segments are computed again, and the stems are the same (float16 embeddings).
-    (The second hearing of the bass, :mod:`separator.resplit`, is off here: the next test.)"""
+    (Named mode's second hearing of the bass, :mod:`separator.resplit`, is off here: the next test.)"""
     import separator.separate as separate_module
 
     sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5, resplit=0.0)
@@ -248,7 +248,7 @@ def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray,
             np.testing.assert_allclose(kept[name], again[name], atol=2e-3, err_msg=f"{kwargs}: {name}")
 
 
-def test_the_second_hearing_of_the_bass_runs_the_network_once_more_per_segment(
+def test_the_second_hearing_of_the_bass_runs_the_network_once_more_per_segment_in_named_mode_only(
     mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5)
@@ -263,7 +263,7 @@ def test_the_second_hearing_of_the_bass_runs_the_network_once_more_per_segment(
     monkeypatch.setattr(sep.model, "forward", counted)
     plan = sep._plan(sep.stem_names(), None, 44100, mixture.shape[-1])
     n_segments = len(list(sep._segments(lambda: iter([mixture]), plan)))
-    for kwargs, runs in (({}, 2), ({"stems": "vocals"}, 2), ({"clusters": 3}, 2)):
+    for kwargs, runs in (({}, 2), ({"stems": "vocals"}, 2), ({"clusters": 3}, 1)):
         calls[0] = 0
         sep.separate(mixture, 44100, **kwargs)
         assert calls[0] == runs * n_segments, kwargs
