@@ -100,17 +100,20 @@ class Recorder(nn.Module):
         return masks
 
 
-def splitter(refiner: nn.Module | None) -> Separator:
-    """The shipped model on one thread with ``refiner`` in place of its own (``None``: no refiner)."""
+def splitter(refiner: nn.Module | None, resplit: bool = True) -> Separator:
+    """The shipped model on one thread with ``refiner`` in place of its own (``None``: no refiner); without
+    ``resplit``, named mode's second hearing of the bass (:mod:`separator.resplit`) is off."""
     shipped = Separator.from_pretrained(threads=1)
     settings = shipped.settings.replace(low_band=0.0 if refiner is None else 1.0)
+    if not resplit:
+        settings = settings.replace(resplit=0.0)
     return Separator(shipped.model, shipped.device, settings, threads=1, low_band_refiner=refiner)  # type: ignore[arg-type]
 
 
 def extract(args: argparse.Namespace) -> None:
     """Split each song as made and remixed; keep the low bins of mixture, true classes and masks."""
     recorder = Recorder()
-    sep = splitter(recorder)  # the masks before any refiner
+    sep = splitter(recorder, resplit=False)  # the masks before any refiner, of the mix only (not its bass heard again)
     rng = np.random.default_rng(args.seed)
     keep: dict[str, list[np.ndarray]] = {"inputs": [], "masks": [], "mix": [], "target": []}
     skipped = 0
