@@ -216,14 +216,8 @@ def test_a_range_outside_the_file_is_refused_in_one_line_naming_the_file(  # typ
     assert not (tmp_path / "out").exists()
 
 
-def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clusters are fitted on the whole track before any stem is written; the first pass keeps the
-    network's outputs, so the second applies them without running the network again. Past the
-    memory limit the segments are computed again, and the stems are the same (float16 embeddings).
-    (Named mode's second hearing of the bass, :mod:`separator.resplit`, is off here: the next test.)"""
-    import separator.separate as separate_module
-
-    sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5, resplit=0.0)
+def count_network_runs(sep: Separator, mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], int]:
+    """``(calls, n_segments)``: ``calls[0]`` counts the network's runs from now on; ``mixture``'s segments."""
     calls = [0]
     forward = sep.model.forward
 
@@ -233,7 +227,18 @@ def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray,
 
     monkeypatch.setattr(sep.model, "forward", counted)
     plan = sep._plan(sep.stem_names(), None, 44100, mixture.shape[-1])
-    n_segments = len(list(sep._segments(lambda: iter([mixture]), plan)))
+    return calls, len(list(sep._segments(lambda: iter([mixture]), plan)))
+
+
+def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clusters are fitted on the whole track before any stem is written; the first pass keeps the
+    network's outputs, so the second applies them without running the network again. Past the
+    memory limit the segments are computed again, and the stems are the same (float16 embeddings).
+    (Named mode's second hearing of the bass, :mod:`separator.resplit`, is off here: the next test.)"""
+    import separator.separate as separate_module
+
+    sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5, resplit=0.0)
+    calls, n_segments = count_network_runs(sep, mixture, monkeypatch)
     limit = separate_module.FIRST_PASS_BYTES
     for kwargs in ({}, {"clusters": 3}):
         calls[0] = 0
@@ -253,16 +258,7 @@ def test_the_second_hearing_of_the_bass_runs_the_network_once_more_per_segment_i
 ) -> None:
     sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5)
     assert sep.settings.resplit > 0
-    calls = [0]
-    forward = sep.model.forward
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls[0] += 1
-        return forward(*args, **kwargs)
-
-    monkeypatch.setattr(sep.model, "forward", counted)
-    plan = sep._plan(sep.stem_names(), None, 44100, mixture.shape[-1])
-    n_segments = len(list(sep._segments(lambda: iter([mixture]), plan)))
+    calls, n_segments = count_network_runs(sep, mixture, monkeypatch)
     for kwargs, runs in (({}, 2), ({"stems": "vocals"}, 2), ({"clusters": 3}, 1)):
         calls[0] = 0
         sep.separate(mixture, 44100, **kwargs)
