@@ -9,8 +9,9 @@ and how masks are made (:class:`separator.masks.Routing`), decided once. Then on
   sets, and k-means is fitted on a sample of the loud bins' embeddings. The network's outputs are kept
   for pass 2 (up to :data:`FIRST_PASS_BYTES`; later segments are computed again).
 * **pass 2**: each segment is read again, masked (:mod:`separator.masks`: band masks per unit, per-bin
-  percussive and pan evidence, one batched iSTFT) and crossfaded into its neighbours
-  (:mod:`separator.chunking`), so memory is bounded whatever the length.
+  percussive and pan evidence; in named mode the bass heard a second time, :mod:`separator.resplit`; one
+  batched iSTFT) and crossfaded into its neighbours (:mod:`separator.chunking`), so memory is bounded
+  whatever the length.
 
 A file is decoded once per pass and its header read once. Blind mode clusters the embeddings of the whole
 track, so "source 2" means the same thing in every segment; the sources are ordered by the class they
@@ -60,8 +61,9 @@ __all__ = ["DEFAULT_MODEL", "NAMINGS", "Separator", "SplitSettings"]
 class _Plan:
     """Everything decided once per track: ``names`` of the output stems, ``clusters`` (blind mode's K or
     ``None``), segment ``block`` and ``overlap`` in samples, ``offset_db`` added to the network's input
-    features, the ``routing`` of its masks, and the ``last_live_band`` of a band-limited track
-    (:mod:`separator.bandwidth`; ``None``: full band, or not measured)."""
+    features, the ``routing`` of its masks, the ``last_live_band`` of a band-limited track
+    (:mod:`separator.bandwidth`; ``None``: full band, or not measured), and ``resplit``: the unit heard a second
+    time and where its shares go (:meth:`Separator._resplit_plan`; ``None``: no second hearing)."""
 
     names: list[str]
     clusters: int | None
@@ -540,7 +542,8 @@ class Separator:
         assert plan.resplit is not None
         source, into = plan.resplit
         stem = masks[source] * spec  # (channels, bins, t)
-        share = float((masks[source] * sum_first(power)).sum() / sum_first(power).sum().clamp(min=1e-30))
+        total = sum_first(power)  # (bins, t)
+        share = float((masks[source] * total).sum() / total.sum().clamp(min=1e-30))
         if share <= 1e-6:
             return masks
         audio = istft(stem, plan.sample_rate, length)  # heard as a track: the STFT of the stem, not its masked spectrum
