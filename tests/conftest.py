@@ -17,6 +17,12 @@ from separator.training.data.render import bundled_soundfont
 
 REPO = Path(__file__).resolve().parent.parent
 
+# One thread count for every split of the session. Without one, a split fits torch's threads to the cores other
+# programs leave free (separator.devices.CpuShare), and a test that compares two splits could see two counts:
+# the float rounding then differs by ~1e-7, and named mode's second hearing of the bass (separator.resplit)
+# hears that difference through the network again (~1e-4). tests/test_threads.py tests the adaptation itself.
+os.environ.setdefault("SEPARATOR_THREADS", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
 
 def load_module(path: Path, name: str) -> ModuleType:
     """A script or example of the repository (not a package) imported from its file as module ``name``."""

@@ -21,7 +21,9 @@ from separator.model import load_checkpoint
 
 
 @pytest.fixture(autouse=True)
-def _restore_threads():  # type: ignore[no-untyped-def]
+def _restore_threads(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """These tests are about the threads themselves: without the session's fixed count (conftest.py)."""
+    monkeypatch.delenv("SEPARATOR_THREADS", raising=False)
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
