@@ -102,18 +102,18 @@ class Recorder(nn.Module):
 
 def splitter(refiner: nn.Module | None, resplit: bool = True) -> Separator:
     """The shipped model on one thread with ``refiner`` in place of its own (``None``: no refiner); without
-    ``resplit``, named mode's second hearing of the bass (:mod:`separator.resplit`) is off."""
+    ``resplit``, named mode's second hearings of the bass and the drums (:mod:`separator.resplit`) are off."""
     shipped = Separator.from_pretrained(threads=1)
     settings = shipped.settings.replace(low_band=0.0 if refiner is None else 1.0)
     if not resplit:
-        settings = settings.replace(resplit=0.0)
+        settings = settings.replace(resplit=0.0, resplit_drums=0.0)
     return Separator(shipped.model, shipped.device, settings, threads=1, low_band_refiner=refiner)  # type: ignore[arg-type]
 
 
 def extract(args: argparse.Namespace) -> None:
     """Split each song as made and remixed; keep the low bins of mixture, true classes and masks."""
     recorder = Recorder()
-    sep = splitter(recorder, resplit=False)  # the masks before any refiner, of the mix only (not its bass heard again)
+    sep = splitter(recorder, resplit=False)  # the masks before any refiner, of the mix only (not its bass or drums heard again)
     rng = np.random.default_rng(args.seed)
     keep: dict[str, list[np.ndarray]] = {"inputs": [], "masks": [], "mix": [], "target": []}
     skipped = 0

@@ -1,38 +1,60 @@
-"""A second hearing of the bass: what the network, hearing the bass stem alone, calls guitar, vocals or
-other leaves it for those stems (named mode).
+"""Second hearings: a stem heard again, alone; what the network then hears as another class leaves it for
+that class (named mode).
 
-In a mix the network hands the bass stem more than the bass: a guitar's or a keyboard's low notes, a voice's
-fundamental (most of all when the voice and the bass are both in the centre, as records mix them). Heard
-alone, without the louder parts above them, the same bins are told apart better. So a named split hears the
-bass once more, per segment: its samples (the mix through the bass mask, transformed back and forth, not
-decoded again) at the reference level, through the network, the mask head's class masks and the per-bin
-steps. The share that this second hearing gives to :data:`MOVED` classes moves to those classes, before
-they are summed into the stems asked for. What it calls drums or bass stays: whether a low thump is a kick
-or a bass note is the first hearing's call (its percussive step); moving the drums share too cost real
-songs 0.6 dB of drums. Blind mode, hearing the source matched to the bass again, gained on some sets and
-lost on others, so it is not done there (model card, "2026-12-06, thirteenth").
+In a mix the network hands a stem more than its own sound. The bass stem gets a guitar's or a keyboard's low
+notes and a voice's fundamental (most of all when the voice and the bass are both in the centre, as records
+mix them); the drums stem gets bass notes that start like a hit (plucked and sampled basses of real
+arrangements). Heard alone, without the louder parts above them, the same bins are told apart better. So a
+named split hears such a stem once more, per segment: its samples (the mix through the stem's mask,
+transformed back and forth, not decoded again) at the reference level, through the network, the mask head's
+class masks and the per-bin steps. A share (a split setting per :class:`Hearing`) of what that second
+hearing gives the hearing's moved classes moves to those classes, before they are summed into the stems
+asked for.
 
-The step only moves energy between classes: the masks still sum to 1, so the stems still add up to the mix.
+What moves is chosen per stem on the tuning splits (model card, "2026-12-06, thirteenth" and "fourteenth"):
+the bass gives up guitar, vocals and other, not drums (whether a low thump is a kick or a bass note is the
+first hearing's call: moving the drums share cost real songs 0.6 dB of drums); the drums give up bass only.
+The bass is heard again by default (``resplit = 0.75``); the drums only when asked (``resplit_drums``, 0 by
+default: +0.08 dB on the leave-out set and −0.05 to +0.6 on real songs for a third run of the network).
+Blind mode, hearing the source matched to the bass again, gained on some sets and lost on others, so it is
+not done there.
+
+A hearing only moves energy between classes: the masks still sum to 1, so the stems still add up to the mix.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-SOURCE = "bass"  # the class heard a second time
-MOVED = ("guitar", "vocals", "other")  # the classes whose share of it leaves it
+
+@dataclass(frozen=True)
+class Hearing:
+    """One second hearing: the class ``source`` heard again; the share ``setting`` (a field of
+    :class:`~separator.settings.SplitSettings`, 0..1) of what it hears as a class of ``moved`` moves to it."""
+
+    source: str
+    moved: tuple[str, ...]
+    setting: str
 
 
-def moves(classes: tuple[str, ...], groups: torch.Tensor) -> torch.Tensor:
-    """``(n_classes, n_units)`` 0/1: the unit each :data:`MOVED` class's share of the bass goes to (``groups``,
-    class → unit, as :class:`separator.masks.Routing` has it: in named mode the class itself); rows of the
-    other classes are 0."""
-    keep = torch.tensor([c in MOVED for c in classes], dtype=groups.dtype, device=groups.device)
+# in this order: the bass is heard as the first hearing left it, before the drums' bass joins it
+HEARINGS = (
+    Hearing("bass", ("guitar", "vocals", "other"), "resplit"),
+    Hearing("drums", ("bass",), "resplit_drums"),
+)
+
+
+def moves(classes: tuple[str, ...], groups: torch.Tensor, moved: tuple[str, ...]) -> torch.Tensor:
+    """``(n_classes, n_units)`` 0/1: the unit each class of ``moved`` goes to (``groups``, class → unit, as
+    :class:`separator.masks.Routing` has it: in named mode the class itself); rows of the other classes are 0."""
+    keep = torch.tensor([c in moved for c in classes], dtype=groups.dtype, device=groups.device)
     return groups * keep[:, None]
 
 
 def move_shares(masks: torch.Tensor, second: torch.Tensor, source: int, into: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    """Masks after the second hearing, updated in place.
+    """Masks after a second hearing, updated in place.
 
     Args:
         masks: ``(n_units, bins, t)`` the split's masks (named mode: one per class), summing to 1 over units.
@@ -45,7 +67,7 @@ def move_shares(masks: torch.Tensor, second: torch.Tensor, source: int, into: to
     """
     carried = masks[source] * weight  # (bins, t): what may move
     total = torch.zeros_like(carried)
-    for c, s in into.nonzero().tolist():  # three pairs: slices, not a product over every class and stem
+    for c, s in into.nonzero().tolist():  # a few pairs: slices, not a product over every class and stem
         part = carried * second[c]
         masks[s] += part
         total += part

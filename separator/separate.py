@@ -43,7 +43,7 @@ from separator.lowband import LowBandRefiner
 from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
 from separator.model import Network, load_checkpoint
 from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
-from separator.resplit import SOURCE, move_shares, moves
+from separator.resplit import HEARINGS, move_shares, moves
 from separator.settings import NAMINGS, SplitSettings
 from stembase import audio as audio_io
 from stembase.stem_outputs import check_stem_files, stem_paths, stem_writers
@@ -62,8 +62,8 @@ class _Plan:
     """Everything decided once per track: ``names`` of the output stems, ``clusters`` (blind mode's K or
     ``None``), segment ``block`` and ``overlap`` in samples, ``offset_db`` added to the network's input
     features, the ``routing`` of its masks, the ``last_live_band`` of a band-limited track
-    (:mod:`separator.bandwidth`; ``None``: full band, or not measured), and ``resplit``: the unit heard a second
-    time and where its shares go (:meth:`Separator._resplit_plan`; ``None``: no second hearing)."""
+    (:mod:`separator.bandwidth`; ``None``: full band, or not measured), and ``resplit``: the second hearings, in
+    order, each ``(unit heard again, where its shares go, the share moved)`` (:meth:`Separator._resplit_plan`)."""
 
     names: list[str]
     clusters: int | None
@@ -74,7 +74,7 @@ class _Plan:
     offset_db: float = 0.0
     routing: Routing | None = None
     last_live_band: int | None = None
-    resplit: tuple[int, torch.Tensor] | None = None
+    resplit: tuple[tuple[int, torch.Tensor, float], ...] = ()
 
     @property
     def n_segments(self) -> int:
@@ -388,12 +388,12 @@ class Separator:
 
     def _prepare(self, reader: Reader, plan: _Plan, progress: ProgressFn | None) -> _FirstPass:
         """Decide the plan's level and routing, reading the track once when they need it (pass 1), and
-        which unit is heard a second time (:meth:`_resplit_plan`).
+        which units are heard a second time (:meth:`_resplit_plan`).
 
         Returns the network outputs kept for pass 2."""
         first = _FirstPass(FIRST_PASS_BYTES)
         plan.routing = self._routing(reader, plan, first, progress)
-        plan.resplit = self._resplit_plan(plan.routing) if plan.clusters is None else None  # named mode (blind: not kept)
+        plan.resplit = self._resplit_plan(plan.routing) if plan.clusters is None else ()  # named mode (blind: not kept)
         return first
 
     def _routing(self, reader: Reader, plan: _Plan, first: _FirstPass, progress: ProgressFn | None) -> Routing:
@@ -408,15 +408,20 @@ class Separator:
         outputs = self._first_outputs(reader, plan, kept, first, progress)
         return self._fit(outputs, plan) or self._head_only(plan.names)
 
-    def _resplit_plan(self, routing: Routing) -> tuple[int, torch.Tensor] | None:
-        """``(unit, into (n_classes, n_units))`` of :mod:`separator.resplit`: the unit the bass class joins
-        and where the moved classes' shares go, or ``None`` (off, or nowhere to move to)."""
-        if self.settings.resplit <= 0 or SOURCE not in self.classes:
-            return None
-        source = int(routing.groups[self.classes.index(SOURCE)].argmax())
-        into = moves(self.classes, routing.groups)
-        into[:, source] = 0  # a class that joins the unit heard again stays in it
-        return (source, into) if bool(into.any()) else None
+    def _resplit_plan(self, routing: Routing) -> tuple[tuple[int, torch.Tensor, float], ...]:
+        """The second hearings of :mod:`separator.resplit` that are on and have somewhere to move to, in
+        order: ``(the unit the hearing's class joins, into (n_classes, n_units), the share moved)``."""
+        plan = []
+        for hearing in HEARINGS:
+            weight = float(getattr(self.settings, hearing.setting))
+            if weight <= 0 or hearing.source not in self.classes:
+                continue
+            source = int(routing.groups[self.classes.index(hearing.source)].argmax())
+            into = moves(self.classes, routing.groups, hearing.moved)
+            into[:, source] = 0  # a class that joins the unit heard again stays in it
+            if bool(into.any()):
+                plan.append((source, into, weight))
+        return tuple(plan)
 
     def _read_features(
         self, reader: Reader, plan: _Plan
@@ -526,21 +531,27 @@ class Separator:
         low_band = self.low_band_refiner if named and plan.last_live_band is None else None
         focus = self.settings.pan_focus if named else self.settings.blind_pan_focus
         masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, focus)  # (n_units, bins, t)
-        if plan.resplit is not None:
-            masks = self._resplit(plan, spec, power, masks, low_band, x.shape[-1])
+        for hearing in plan.resplit:
+            masks = self._resplit(plan, hearing, spec, power, masks, low_band, x.shape[-1])
         stems = apply_masks(collect(masks, plan.routing.collect), spec, x, plan.sample_rate, power)
         return x.shape[-1], stems.cpu().numpy()
 
     def _resplit(
-        self, plan: _Plan, spec: torch.Tensor, power: torch.Tensor, masks: torch.Tensor, low_band: LowBandRefiner | None, length: int
+        self,
+        plan: _Plan,
+        hearing: tuple[int, torch.Tensor, float],
+        spec: torch.Tensor,
+        power: torch.Tensor,
+        masks: torch.Tensor,
+        low_band: LowBandRefiner | None,
+        length: int,
     ) -> torch.Tensor:
-        """:mod:`separator.resplit`: named mode's bass of one segment (``length`` samples) heard alone; the class
-        masks ``masks (n_classes, bins, t)`` updated.
+        """:mod:`separator.resplit`: one ``hearing`` of :meth:`_resplit_plan` of a named segment (``length``
+        samples): its unit heard alone; the class masks ``masks (n_classes, bins, t)`` updated.
 
         The unit is heard as a track of its own: the STFT of its samples (its masked spectrum scored 0.15 dB
         lower), at the reference level, through the mask head's class masks and the same per-bin steps as the mix."""
-        assert plan.resplit is not None
-        source, into = plan.resplit
+        source, into, weight = hearing
         stem = masks[source] * spec  # (channels, bins, t)
         total = sum_first(power)  # (bins, t)
         share = float((masks[source] * total).sum() / total.sum().clamp(min=1e-30))
@@ -555,7 +566,7 @@ class Separator:
         routing = self._head_only(list(self.classes))
         band_masks = unit_masks(embeddings, class_masks, routing, self.settings)
         second = bin_masks(band_masks, stem, routing, self.settings, None, low_band, self.settings.pan_focus)
-        return move_shares(masks, second, source, into, self.settings.resplit)
+        return move_shares(masks, second, source, into, weight)
 
     def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         """Pass 2 one segment at a time: ``(index, spec (channels, bins, t), unit band masks (n_units, t, bands))``."""

@@ -54,7 +54,7 @@ def test_the_recorder_sees_the_split_s_own_class_masks_and_changes_nothing(separ
     stems, present = generated_song(0)
     mix = stems[present].sum(0)
     recorder = script.Recorder()
-    settings = separator.settings.replace(resplit=0.0)  # as extract splits: the mix only, not its bass heard again
+    settings = separator.settings.replace(resplit=0.0, resplit_drums=0.0)  # as extract splits: the mix only, not its stems heard again
     unrefined = Separator(separator.model, "cpu", settings.replace(low_band=0.0))  # no refiner
     recording = Separator(separator.model, "cpu", settings, low_band_refiner=recorder)
     plain, recorded = unrefined.separate(mix, RATE), recording.separate(mix, RATE)
@@ -74,8 +74,11 @@ def test_extraction_leaves_out_a_band_limited_song_which_the_split_does_not_refi
     sos = butter(8, 3000, "lp", fs=RATE, output="sos")
     low_passed = sosfilt(sos, sosfilt(sos, refs, axis=-1), axis=-1).astype(np.float32)
     recorder = script.Recorder()
-    assert script.splitter(None, resplit=False).settings.resplit == 0.0  # extract's own splitter
-    sep = Separator(separator.model, "cpu", separator.settings.replace(resplit=0.0), low_band_refiner=recorder)  # as extract
+    own = script.splitter(None, resplit=False).settings  # extract's own splitter
+    assert own.resplit == 0.0 and own.resplit_drums == 0.0
+    sep = Separator(
+        separator.model, "cpu", separator.settings.replace(resplit=0.0, resplit_drums=0.0), low_band_refiner=recorder
+    )  # as extract
     assert script._version(sep, recorder, low_passed, labels, RATE, None, "songs") is None
     inputs, masks, mix, target = script._version(sep, recorder, refs, labels, RATE, np.random.default_rng(0), "songs")
     frames = mix.shape[-1]

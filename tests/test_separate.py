@@ -234,10 +234,10 @@ def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray,
     """Clusters are fitted on the whole track before any stem is written; the first pass keeps the
     network's outputs, so the second applies them without running the network again. Past the
     memory limit the segments are computed again, and the stems are the same (float16 embeddings).
-    (Named mode's second hearing of the bass, :mod:`separator.resplit`, is off here: the next test.)"""
+    (Named mode's second hearings of the bass and the drums, :mod:`separator.resplit`, are off here: the next test.)"""
     import separator.separate as separate_module
 
-    sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5, resplit=0.0)
+    sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5, resplit=0.0, resplit_drums=0.0)
     calls, n_segments = count_network_runs(sep, mixture, monkeypatch)
     limit = separate_module.FIRST_PASS_BYTES
     for kwargs in ({}, {"clusters": 3}):
@@ -253,13 +253,15 @@ def test_a_two_pass_split_runs_the_network_once_per_segment(mixture: np.ndarray,
             np.testing.assert_allclose(kept[name], again[name], atol=2e-3, err_msg=f"{kwargs}: {name}")
 
 
-def test_the_second_hearing_of_the_bass_runs_the_network_once_more_per_segment_in_named_mode_only(
-    mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("drums, named_runs", [(0.0, 2), (0.5, 3)])
+def test_each_second_hearing_runs_the_network_once_more_per_segment_in_named_mode_only(
+    mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch, drums: float, named_runs: int
 ) -> None:
-    sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5)
+    """The bass is heard again by default; the drums too when ``resplit_drums`` asks for it."""
+    sep = Separator.from_pretrained(device="cpu", segment_seconds=2.5, overlap_seconds=0.5, resplit_drums=drums)
     assert sep.settings.resplit > 0
     calls, n_segments = count_network_runs(sep, mixture, monkeypatch)
-    for kwargs, runs in (({}, 2), ({"stems": "vocals"}, 2), ({"clusters": 3}, 1)):
+    for kwargs, runs in (({}, named_runs), ({"stems": "vocals"}, named_runs), ({"clusters": 3}, 1)):
         calls[0] = 0
         sep.separate(mixture, 44100, **kwargs)
         assert calls[0] == runs * n_segments, kwargs
