@@ -9,8 +9,8 @@ and how masks are made (:class:`separator.masks.Routing`), decided once. Then on
   sets, and k-means is fitted on a sample of the loud bins' embeddings. The network's outputs are kept
   for pass 2 (up to :data:`FIRST_PASS_BYTES`; later segments are computed again).
 * **pass 2**: each segment is read again, masked (:mod:`separator.masks`: band masks per unit, per-bin
-  percussive and pan evidence; in named mode the bass heard a second time, :mod:`separator.resplit`; one
-  batched iSTFT) and crossfaded into its neighbours (:mod:`separator.chunking`), so memory is bounded
+  percussive and pan evidence; in named mode the bass, and on request the drums, heard a second time,
+  :mod:`separator.resplit`; one batched iSTFT) and crossfaded into its neighbours (:mod:`separator.chunking`), so memory is bounded
   whatever the length.
 
 A file is decoded once per pass and its header read once. Blind mode clusters the embeddings of the whole
