@@ -81,21 +81,23 @@ def bin_masks(
     settings: SplitSettings,
     power: torch.Tensor | None = None,
     low_band: LowBandRefiner | None = None,
-    pan_focus: float = 1.0,
+    blind: bool = False,
 ) -> torch.Tensor:
     """Per-bin unit masks ``(n_units, bins, t)`` from per-unit band masks ``(n_units, t, bands)`` and the
     segment's ``spec (channels, bins, t)`` (and its :func:`~separator.features.bin_power`, when the caller
     has it): copied to the bins, refined by the percussive and pan evidence and, where the units are the
     refiner's classes (named mode), by ``low_band`` (:mod:`separator.lowband`). :func:`collect` with
-    ``routing.collect`` sums them into the stems. ``pan_focus``: the pan step's
-    :func:`~separator.panning.favour_pan` ``focus`` for these units."""
+    ``routing.collect`` sums them into the stems. ``blind``: the units are blind mode's sources, refined with
+    the blind settings (``blind_percussive``, ``blind_pan_focus``) rather than the named ones."""
     masks = bands_to_bins(band_masks, spec.shape[-2])
     refine = low_band is not None and settings.low_band > 0 and masks.shape[0] == low_band.n_classes
-    if (settings.percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2) or refine:
+    percussive = settings.blind_percussive if blind else settings.percussive
+    if (percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2) or refine:
         power = bin_power(spec) if power is None else power  # (channels, bins, t), shared by the steps
-        if settings.percussive and routing.drums is not None:
-            masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, settings.percussive)
-        masks = favour_pan(masks, spec, settings.pan, bin_powers=power, focus=pan_focus)
+        if percussive and routing.drums is not None:
+            masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, percussive)
+        focus = settings.blind_pan_focus if blind else settings.pan_focus
+        masks = favour_pan(masks, spec, settings.pan, bin_powers=power, focus=focus)
         if refine:
             assert low_band is not None
             masks = refine_low_bins(masks, power, low_band, settings.low_band)

@@ -529,8 +529,7 @@ class Separator:
         # named mode (the units are the classes) of a full-band track (:mod:`separator.lowband`)
         named = plan.clusters is None
         low_band = self.low_band_refiner if named and plan.last_live_band is None else None
-        focus = self.settings.pan_focus if named else self.settings.blind_pan_focus
-        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, focus)  # (n_units, bins, t)
+        masks = bin_masks(band_masks, spec, plan.routing, self.settings, power, low_band, blind=not named)  # (n_units, bins, t)
         for hearing in plan.resplit:
             masks = self._resplit(plan, hearing, spec, power, masks, low_band, x.shape[-1])
         stems = apply_masks(collect(masks, plan.routing.collect), spec, x, plan.sample_rate, power)
@@ -565,7 +564,7 @@ class Separator:
         embeddings, class_masks = self._run_network(feats, cues, heard)
         routing = self._head_only(list(self.classes))
         band_masks = unit_masks(embeddings, class_masks, routing, self.settings)
-        second = bin_masks(band_masks, stem, routing, self.settings, None, low_band, self.settings.pan_focus)
+        second = bin_masks(band_masks, stem, routing, self.settings, None, low_band)
         return move_shares(masks, second, source, into, weight)
 
     def _pieces(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:

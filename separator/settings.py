@@ -44,7 +44,8 @@ class SplitSettings:
         blend: named mode: weight of the cluster masks against the mask head's (1: clusters only).
         extra_clusters: named mode: clusters beyond the stems present, each feeding its likeliest stem.
         blind_blend: blind mode: weight of the cluster masks against the mask head's, grouped by source.
-        percussive: weight of the per-bin percussive evidence on the drums stem (0: off).
+        percussive: named mode: weight of the per-bin percussive evidence on the drums stem (0: off).
+        blind_percussive: the same in blind mode, on the source the drums class joins.
         pan: weight of the per-bin stereo-position evidence (0: off; mono input is never changed).
         pan_focus: named mode: the pan step fits each stem's stereo position and spread to the bins its
             mask gives it, each counted with its mask raised to this power (1: as given; higher: the bins
@@ -86,6 +87,7 @@ class SplitSettings:
     extra_clusters: int = 1
     blind_blend: float = 0.5
     percussive: float = 0.5
+    blind_percussive: float = 0.35
     pan: float = 2.0
     pan_focus: float = 4.0
     blind_pan_focus: float = 16.0

@@ -122,6 +122,23 @@ def test_more_percussive_evidence_moves_a_held_tone_out_of_the_drums(network: to
     assert tone_in_drums(1.0) < tone_in_drums(0.0)
 
 
+def test_blind_mode_weighs_the_percussive_evidence_with_its_own_setting(network: torch.nn.Module) -> None:
+    """``blind_percussive`` moves the held tone out of the most drum-like source; ``percussive`` (named mode's)
+    leaves blind mode as it is."""
+    _, stems = song()
+    t = np.arange(stems.shape[-1]) / RATE
+    tone = (0.05 * np.sin(2 * np.pi * 1760 * t)).astype(np.float32)
+    mix = stems[0] + tone
+
+    def tone_in_source1(**settings: float) -> float:
+        drums = Separator(network, "cpu", **settings).separate(mix, RATE, clusters=2)["source1"].mean(0)
+        return float(np.dot(drums, tone) / np.dot(tone, tone))
+
+    assert SplitSettings().blind_percussive == 0.35 and SplitSettings().percussive == 0.5
+    assert tone_in_source1(blind_percussive=1.0) < tone_in_source1(blind_percussive=0.0)
+    assert tone_in_source1(percussive=0.0) == pytest.approx(tone_in_source1(percussive=1.0), abs=1e-6)
+
+
 @pytest.mark.parametrize("mode", [{}, {"clusters": 3}])
 def test_hardness_sharpens_the_cluster_masks_to_binary_at_infinity(network: torch.nn.Module, mode: dict) -> None:
     mix, _ = song()
