@@ -41,11 +41,14 @@ def test_favouring_percussion_moves_click_bins_to_the_drums_and_keeps_the_sum() 
     assert favour_percussive(masks, share, drums=1, power=0.0) is masks
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"clusters": 3}, {"stems": "drums"}, {"stems": "vocals"}])
-def test_splits_with_percussive_evidence_still_add_back_to_the_mixture(kwargs) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "setting, kwargs",
+    [("percussive", {}), ("blind_percussive", {"clusters": 3}), ("percussive", {"stems": "drums"}), ("percussive", {"stems": "vocals"})],
+)
+def test_splits_with_percussive_evidence_still_add_back_to_the_mixture(setting, kwargs) -> None:  # type: ignore[no-untyped-def]
     """Named mode refines the drums class before stems are summed (a karaoke split's vocals change
-    too, as in a full split); blind mode refines the source matched to drums (source1)."""
-    mix, plain, sharp = split_with_and_without("percussive", 0.0, 1.0, **kwargs)  # drums, bass, guitar
+    too, as in a full split); blind mode refines the source matched to drums (source1), with its own weight."""
+    mix, plain, sharp = split_with_and_without(setting, 0.0, 1.0, **kwargs)  # drums, bass, guitar
     np.testing.assert_allclose(sum(sharp.values()), mix, atol=1e-5)
     first = next(iter(sharp))
     assert not np.allclose(sharp[first], plain[first], atol=1e-4), f"{kwargs}: {first} did not change"
