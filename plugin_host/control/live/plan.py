@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 # look-ahead keeps within 0.6 dB of the offline split, at under half a core; 2 s leaves ~0.5 s per window.
 DEFAULT_WINDOW, DEFAULT_HOP, DEFAULT_LOOKAHEAD, DEFAULT_LATENCY = 4.0, 1.0, 0.5, 2.0
 MAX_DEFAULT_LATENCY = 2.0
-# Split settings of a live split over the model's own: named mode's second hearings of the bass and the drums
-# (separator.resplit) run the network twice more per window, and the default delay leaves no room for them.
+# Split settings of a live split over the model's own: named mode's second hearings of the bass (on by default)
+# and the drums (separator.resplit) each run the network once more per window, and the default delay leaves no
+# room for even one.
 LIVE_SETTINGS: dict[str, Any] = {"resplit": 0.0, "resplit_drums": 0.0}
 
 
