@@ -175,6 +175,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "blend": (0.0, 1.0),
     "blind_blend": (0.0, 1.0),
     "percussive": (0.0, 100.0),
+    "blind_percussive": (0.0, 100.0),
     "pan": (0.0, 100.0),
     "pan_focus": (0.0, 64.0),
     "blind_pan_focus": (0.0, 64.0),

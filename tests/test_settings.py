@@ -6,7 +6,9 @@ from the shipped value and checks the direction of the change, not merely that s
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import separator.separate as separate_module
 from separator import SeparationError, Separator
 from separator.features import stft_size
 from separator.model import load_checkpoint
-from separator.settings import SplitSettings, read_overrides
+from separator.settings import _RANGES, SplitSettings, read_overrides
 from separator.training.metrics import si_sdr
 
 RATE = 44100
@@ -65,6 +67,20 @@ def test_settings_come_as_one_object_or_single_overrides_and_bad_ones_are_refuse
         Separator(network, "cpu", pann=1.0)
     with pytest.raises(SeparationError, match=r"blend must be a number from 0 to 1, got 1.5"):
         SplitSettings(blend=1.5)
+
+
+def test_every_number_is_checked_against_its_range() -> None:
+    """A setting added without a range would take any value a file gives (2,000 for a weight) in silence."""
+    whole = {"fit_points", "seed", "extra_clusters"}  # checked as whole numbers
+    numbers = {f.name for f in dataclasses.fields(SplitSettings) if isinstance(getattr(SplitSettings(), f.name), (int, float))}
+    assert numbers - whole - {"reference_db"} <= set(_RANGES), sorted(numbers - whole - set(_RANGES))
+    for name in sorted(set(_RANGES) - {"reference_db"}):
+        low, high = _RANGES[name]
+        too_big = high * 2 + 1 if math.isfinite(high) else None
+        for bad in (low - 1, too_big):
+            if bad is not None:
+                with pytest.raises(SeparationError, match=rf"^{name} must be a number from"):
+                    SplitSettings().replace(**{name: bad})
 
 
 @pytest.mark.parametrize(
