@@ -45,6 +45,7 @@ from separator.lowband import (
     save_refiner,
     zero_init,
 )
+from separator.resplit import NO_SECOND_HEARINGS
 from separator.training.evaluate import iter_songs
 from separator.training.metrics import si_sdr_improvement
 
@@ -106,7 +107,7 @@ def splitter(refiner: nn.Module | None, resplit: bool = True) -> Separator:
     shipped = Separator.from_pretrained(threads=1)
     settings = shipped.settings.replace(low_band=0.0 if refiner is None else 1.0)
     if not resplit:
-        settings = settings.replace(resplit=0.0, resplit_drums=0.0)
+        settings = settings.replace(**NO_SECOND_HEARINGS)
     return Separator(shipped.model, shipped.device, settings, threads=1, low_band_refiner=refiner)  # type: ignore[arg-type]
 
 

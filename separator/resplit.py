@@ -25,8 +25,10 @@ A hearing only moves energy between classes: the masks still sum to 1, so the st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the table imports without torch: plugin_host's live plan reads it before any split
+    import torch
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,14 @@ HEARINGS = (
     Hearing("bass", ("guitar", "vocals", "other"), "resplit"),
     Hearing("drums", ("bass",), "resplit_drums"),
 )
+# split settings that turn every second hearing off (a live split, the refiner's extraction)
+NO_SECOND_HEARINGS: dict[str, float] = {hearing.setting: 0.0 for hearing in HEARINGS}
 
 
 def moves(classes: tuple[str, ...], groups: torch.Tensor, moved: tuple[str, ...]) -> torch.Tensor:
     """``(n_classes, n_units)`` 0/1: the unit each class of ``moved`` goes to (``groups``, class → unit, as
     :class:`separator.masks.Routing` has it: in named mode the class itself); rows of the other classes are 0."""
-    keep = torch.tensor([c in moved for c in classes], dtype=groups.dtype, device=groups.device)
+    keep = groups.new_tensor([c in moved for c in classes])
     return groups * keep[:, None]
 
 
@@ -66,7 +70,7 @@ def move_shares(masks: torch.Tensor, second: torch.Tensor, source: int, into: to
         ``masks``, still summing to 1 over units.
     """
     carried = masks[source] * weight  # (bins, t): what may move
-    total = torch.zeros_like(carried)
+    total = carried.new_zeros(carried.shape)
     for c, s in into.nonzero().tolist():  # a few pairs: slices, not a product over every class and stem
         part = carried * second[c]
         masks[s] += part

@@ -10,8 +10,8 @@ and how masks are made (:class:`separator.masks.Routing`), decided once. Then on
   for pass 2 (up to :data:`FIRST_PASS_BYTES`; later segments are computed again).
 * **pass 2**: each segment is read again, masked (:mod:`separator.masks`: band masks per unit, per-bin
   percussive and pan evidence; in named mode the bass, and on request the drums, heard a second time,
-  :mod:`separator.resplit`; one batched iSTFT) and crossfaded into its neighbours (:mod:`separator.chunking`), so memory is bounded
-  whatever the length.
+  :mod:`separator.resplit`; one batched iSTFT) and crossfaded into its neighbours
+  (:mod:`separator.chunking`), so memory is bounded whatever the length.
 
 A file is decoded once per pass and its header read once. Blind mode clusters the embeddings of the whole
 track, so "source 2" means the same thing in every segment; the sources are ordered by the class they
@@ -28,7 +28,7 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -57,13 +57,22 @@ FEATURE_BYTES = 512 * 2**20  # pass 1's features kept until the track's level is
 __all__ = ["DEFAULT_MODEL", "NAMINGS", "Separator", "SplitSettings"]
 
 
+class _Hearing(NamedTuple):
+    """One second hearing of a track (:mod:`separator.resplit`): the ``source`` unit heard again, ``into (n_classes,
+    n_units)`` where the moved classes' shares go, and the ``weight`` of the share moved."""
+
+    source: int
+    into: torch.Tensor
+    weight: float
+
+
 @dataclass
 class _Plan:
     """Everything decided once per track: ``names`` of the output stems, ``clusters`` (blind mode's K or
     ``None``), segment ``block`` and ``overlap`` in samples, ``offset_db`` added to the network's input
     features, the ``routing`` of its masks, the ``last_live_band`` of a band-limited track
     (:mod:`separator.bandwidth`; ``None``: full band, or not measured), and ``resplit``: the second hearings, in
-    order, each ``(unit heard again, where its shares go, the share moved)`` (:meth:`Separator._resplit_plan`)."""
+    order (:class:`_Hearing`, :meth:`Separator._resplit_plan`)."""
 
     names: list[str]
     clusters: int | None
@@ -74,7 +83,7 @@ class _Plan:
     offset_db: float = 0.0
     routing: Routing | None = None
     last_live_band: int | None = None
-    resplit: tuple[tuple[int, torch.Tensor, float], ...] = ()
+    resplit: tuple[_Hearing, ...] = ()
 
     @property
     def n_segments(self) -> int:
@@ -408,9 +417,9 @@ class Separator:
         outputs = self._first_outputs(reader, plan, kept, first, progress)
         return self._fit(outputs, plan) or self._head_only(plan.names)
 
-    def _resplit_plan(self, routing: Routing) -> tuple[tuple[int, torch.Tensor, float], ...]:
+    def _resplit_plan(self, routing: Routing) -> tuple[_Hearing, ...]:
         """The second hearings of :mod:`separator.resplit` that are on and have somewhere to move to, in
-        order: ``(the unit the hearing's class joins, into (n_classes, n_units), the share moved)``."""
+        order; each hears the unit its class joins."""
         plan = []
         for hearing in HEARINGS:
             weight = float(getattr(self.settings, hearing.setting))
@@ -420,7 +429,7 @@ class Separator:
             into = moves(self.classes, routing.groups, hearing.moved)
             into[:, source] = 0  # a class that joins the unit heard again stays in it
             if bool(into.any()):
-                plan.append((source, into, weight))
+                plan.append(_Hearing(source, into, weight))
         return tuple(plan)
 
     def _read_features(
@@ -538,7 +547,7 @@ class Separator:
     def _resplit(
         self,
         plan: _Plan,
-        hearing: tuple[int, torch.Tensor, float],
+        hearing: _Hearing,
         spec: torch.Tensor,
         power: torch.Tensor,
         masks: torch.Tensor,

@@ -116,7 +116,7 @@ def test_training_imports_apart_from_the_faces() -> None:
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("module", ["batch_runner", "batch_runner.policy", "plugin_host.control.osc.jobs"])
+@pytest.mark.parametrize("module", ["batch_runner", "batch_runner.policy", "plugin_host.control.osc.jobs", "plugin_host.control.live.plan"])
 def test_importing_the_batch_runner_does_not_import_torch(module: str) -> None:
     probe = f"import sys, {module}; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True, cwd=ROOT)

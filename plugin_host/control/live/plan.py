@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugin_host.errors import ParameterError
+from separator.resplit import NO_SECOND_HEARINGS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +33,7 @@ MAX_DEFAULT_LATENCY = 2.0
 # Split settings of a live split over the model's own: named mode's second hearings of the bass (on by default)
 # and the drums (separator.resplit) each run the network once more per window, and the default delay leaves no
 # room for even one.
-LIVE_SETTINGS: dict[str, Any] = {"resplit": 0.0, "resplit_drums": 0.0}
+LIVE_SETTINGS: dict[str, Any] = dict(NO_SECOND_HEARINGS)
 
 
 @dataclass(frozen=True)
