@@ -2,9 +2,10 @@
 
 Named mode fits k-means clusters on the embeddings and names them from the mask head's class posteriors
 (:mod:`separator.naming`). This script splits each song of an evaluation folder twice in named mode: as
-the product does, and with every cluster routed to the class whose true source holds most of the energy
-of the cluster's bins (an oracle that sees the stems; the clusters, masks and every later step are the
-product's). Blind mode (``--clusters`` = the number of sources, matched to them by the best permutation)
+the product does, and with the clusters named by an oracle that sees the stems: the product's naming rule
+(one cluster per stem present, the rest to their likeliest) on the true profiles, each cluster's share of
+each source's power in its bins, the stems present being the song's. The clusters, masks and every later
+step are the product's. Blind mode (``--clusters`` = the number of sources, matched to them by the best permutation)
 is printed beside them. Named mode's gap to blind is mostly the naming when the oracle row closes it;
 it is the clustering or the masks when it does not.
 
