@@ -179,7 +179,10 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--max-songs", type=int, default=50)
     p.add_argument("--skip-songs", type=int, default=0, metavar="N", help="leave out the first N songs (e.g. those settings were tuned on)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    p.add_argument(
+        "--json", metavar="FILE",
+        help="also write the scores as JSON, song by song too (scripts/compare-scores.py pairs two such files)",
+    )  # fmt: skip
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle binary-mask row")
     p.add_argument(
         "--confusion",
@@ -388,7 +391,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         require("--plot", "matplotlib")  # before the evaluation's minutes of work
     result = evaluate_model(
         separator, args.data, args.max_songs, oracle=not args.no_oracle, karaoke=args.karaoke, skip_songs=args.skip_songs,
-        stem_map=args.stem_map or None, in_mix=args.confusion,
+        stem_map=args.stem_map or None, in_mix=args.confusion, per_song=bool(args.json),
     )  # fmt: skip
     print(format_table(result))
     if args.confusion:

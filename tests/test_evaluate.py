@@ -74,6 +74,7 @@ def test_evaluation_and_the_solo_stem_confusion_read_tracker_style_shards_with_u
         sample_rate=44100,
     )
     result = evaluate_model(separator, tmp_path, oracle=False)
+    assert "per_song" not in result  # only when asked: training logs every validation's result
     assert set(result["blind"]) == {"mean", "drums", "bass", "unknown"}
     assert set(result["named"]) == {"mean", "drums", "bass"}  # no class, no named score
     in_mix = evaluate_model(separator, tmp_path, oracle=False, in_mix=True)["in_mix"]
@@ -178,6 +179,10 @@ def test_evaluate_scores_multitrack_folders_as_train_reads_them(
     assert result["songs"] == 1 and "drums" in result["named"]
     assert ("bass" in result["named"]) == (stem_map == []), "an unmapped, non-class name is scored in blind mode only"
     assert "(1 songs)" in capsys.readouterr().out
+    (song,) = result["per_song"]  # the JSON also holds the scores song by song, for scripts/compare-scores.py
+    assert song["song"] == 0 and len(song["named"]) == len(result["named"]) - 1  # one score per named class
+    for mode in ("named", "blind"):
+        assert np.mean(song[mode]) == pytest.approx(result[mode]["mean"])
 
 
 def test_evaluate_confusion_prints_where_each_stem_goes_in_the_mix_and_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

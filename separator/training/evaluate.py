@@ -189,6 +189,7 @@ def evaluate_model(
     skip_songs: int = 0,
     stem_map: str | None = None,
     in_mix: bool = False,
+    per_song: bool = False,
 ) -> dict[str, Any]:
     """Mean SI-SDR improvement (dB) per mode and per stem class over a data set's songs (any layout of
     :func:`iter_songs`; ``stem_map`` names the stems of ``<song>/<stem>.wav`` folders).
@@ -200,7 +201,9 @@ def evaluate_model(
         0..1; they score :data:`~separator.training.metrics.SILENT_DB`); with ``karaoke``, also
         ``{"karaoke": {"mean": dB}}``: the accompaniment of :func:`karaoke_improvement`
         over the songs with one vocals source; with ``in_mix``, also ``{"in_mix": {true: {stem: share}}}``:
-        where each source went in the named split of its song, the mean of :func:`mix_shares` per class.
+        where each source went in the named split of its song, the mean of :func:`mix_shares` per class;
+        with ``per_song``, also ``{"per_song": [{"song": index in the folder, mode: [dB per scored source]}]}``,
+        the scores each mode's mean is made of, song by song (``scripts/compare-scores.py`` pairs two runs).
     Raises:
         DataLayoutError: as :func:`iter_songs`, or no song has two audible sources.
         StemMapError: a bad ``stem_map``.
@@ -208,14 +211,19 @@ def evaluate_model(
     sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     shares: dict[str, list[np.ndarray]] | None = defaultdict(list) if in_mix else None
+    songs_scored: list[dict[str, Any]] = []
     songs = 0
     for refs, labels, rate in iter_songs(folder, max_songs, skip_songs, stem_map):
         songs += 1
         if len(refs) < 2:
             continue
-        for mode, per_class in _score_song(sep, refs, labels, rate, oracle, karaoke, shares).items():
+        scores = _score_song(sep, refs, labels, rate, oracle, karaoke, shares)
+        for mode, per_class in scores.items():
             for name, values in per_class.items():
                 collected[mode][name].extend(values)
+        if per_song:
+            by_mode = {mode: [v for values in per_class.values() for v in values] for mode, per_class in scores.items()}
+            songs_scored.append({"song": skip_songs + songs - 1, **{mode: v for mode, v in by_mode.items() if v}})
     if not collected:
         raise DataLayoutError(f"{folder}: no song holds two or more audible stems; there is nothing to separate")
     result: dict[str, Any] = {"songs": songs}
@@ -225,6 +233,8 @@ def evaluate_model(
             result[mode] = {"mean": float(np.mean(every)), **{c: float(np.mean(lists[c])) for c in COLUMNS if lists.get(c)}}
     if shares:
         result["in_mix"] = _mean_rows(shares, sep.stem_names())
+    if per_song:
+        result["per_song"] = songs_scored
     return result
 
 
