@@ -10,7 +10,14 @@ import torch
 
 import separator.training.loss
 from separator.features import bands_to_bins, istft, stft
-from separator.training.loss import SNR_CEILING_DB, deep_clustering_loss, magnitude_weights, mask_inference_loss, phase_sensitive_loss
+from separator.training.loss import (
+    SNR_CEILING_DB,
+    deep_clustering_loss,
+    magnitude_weights,
+    mask_inference_loss,
+    naming_loss,
+    phase_sensitive_loss,
+)
 from separator.training.train import targets
 
 
@@ -166,6 +173,30 @@ def test_phase_targets_leave_unlabelled_and_absent_classes_out() -> None:
     alone = targets(sources[:, :1], torch.tensor([[1]]), 44100, phase=True)  # the class is the whole mixture
     assert torch.allclose(alone["src_sum"][..., 1], alone["mix_sum"], rtol=1e-4)
     assert torch.allclose(alone["cross"][..., 1], alone["mix_sum"], rtol=1e-4)
+
+
+def test_naming_loss_is_low_when_each_class_s_bins_name_it_and_high_when_they_name_another() -> None:
+    members = torch.zeros(1, 4, 30, 3)
+    members[0, :, :10, 0] = members[0, :, 10:20, 1] = members[0, :, 20:, 2] = 1  # three classes, 40 bins each
+    power = torch.ones(1, 4, 30)
+    right = 0.05 + 0.85 * members  # 0.9 for the bin's own class
+    assert float(naming_loss(right, members, power)) == pytest.approx(-np.log(0.9), abs=1e-5)
+    swapped = right[..., [1, 0, 2]]  # classes 0 and 1 read as each other
+    assert float(naming_loss(swapped, members, power)) > 2.0
+
+
+def test_naming_loss_weighs_bins_by_power_and_skips_classes_with_few_bins() -> None:
+    members = torch.zeros(1, 1, 40, 2)
+    members[0, 0, :, 0] = 1
+    members[0, 0, :5, 1], members[0, 0, :5, 0] = 1, 0  # class 1 dominates only 5 bins: not scored
+    masks = torch.full((1, 1, 40, 2), 0.5)
+    masks[0, 0, 5:6] = torch.tensor([0.99, 0.01])  # one loud bin of class 0 named right
+    power = torch.full((1, 1, 40), 1e-3)
+    power[0, 0, 5] = 1.0
+    loud = float(naming_loss(masks, members, power))
+    assert loud < float(naming_loss(masks, members, torch.ones(1, 1, 40)))  # the loud bin counts most
+    assert loud == pytest.approx(float(naming_loss(masks, members * torch.tensor([1.0, 0.0]), power)))  # class 1 skipped
+    assert float(naming_loss(masks, torch.zeros_like(members), power)) == 0.0  # nothing to score
 
 
 def test_loss_docstring_example_holds() -> None:

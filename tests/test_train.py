@@ -149,6 +149,19 @@ def test_training_with_the_phase_sensitive_loss_logs_it_and_records_the_setting(
     assert all(np.isfinite(r["psa"]) and -15 < r["psa"] for r in records)
 
 
+def test_training_with_the_naming_loss_logs_it_and_records_the_setting(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        data=str(tiny_data), out=str(tmp_path), steps=2, batch=4, seconds=1.0, hidden=16, layers=1, log_every=1, name_loss=1.0
+    )
+    train(cfg)
+    _, extra = load_checkpoint(tmp_path / "last.pt")
+    assert extra["config"]["name_loss"] == 1.0
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    # −log of a class's mean posterior of itself: an untrained head of five classes gives about log 5
+    assert all(0.5 < r["name"] < 4.0 for r in records)
+    assert all(r["loss"] > r["name"] for r in records)  # added to the other parts
+
+
 def test_training_with_magnitude_weighted_clustering_records_the_setting(tiny_data: Path, tmp_path: Path) -> None:
     cfg = TrainConfig(
         data=str(tiny_data), out=str(tmp_path), steps=2, batch=4, seconds=1.0, hidden=16, layers=1, log_every=1, dc_magnitude=1.0

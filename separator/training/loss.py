@@ -111,3 +111,31 @@ def phase_sensitive_loss(
     tau = 10 ** (-SNR_CEILING_DB / 10)
     snr = 10 * torch.log10((energy + 1e-8) / (error + tau * energy + 1e-8))  # (batch, n_classes)
     return -snr[present].mean() if bool(present.any()) else masks.sum() * 0.0
+
+
+def naming_loss(masks: torch.Tensor, members: torch.Tensor, power: torch.Tensor, min_bins: int = 20) -> torch.Tensor:
+    """How badly a perfect cluster of each class would be named: the mean ``−log`` of its own class in the
+    power-weighted mean posterior of its bins, as split mode names clusters (:mod:`separator.naming`).
+
+    A per-bin mask loss can be low while the posteriors of one class's bins still lean, on average, towards
+    another class; named mode reads exactly that average, so this scores it directly.
+
+    Args:
+        masks: ``(batch, n_frames, n_bands, n_classes)`` class posteriors (sum to 1 over classes).
+        members: ``(batch, n_frames, n_bands, n_classes)`` 0/1, the bins each class dominates (active bins only).
+        power: ``(batch, n_frames, n_bands)`` mixture power, the bins' weights.
+        min_bins: a class dominating fewer bins of an example is not scored there.
+    Returns:
+        the mean over the scored (example, class) pairs (0 with none), a scalar.
+
+    >>> right = torch.tensor([[[[0.9, 0.1], [0.2, 0.8]]]])  # (1, 1, 2, 2): bin 0 is class 0, bin 1 class 1
+    >>> round(float(naming_loss(right, torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]]), torch.ones(1, 1, 2), 1)), 3)
+    0.164
+    """
+    weights = members * power.unsqueeze(-1)  # (b, t, f, c)
+    total = weights.sum(dim=(1, 2))  # (b, c)
+    own = (weights * masks).sum(dim=(1, 2)) / total.clamp(min=1e-12)  # (b, c): each class's mean posterior of itself
+    scored = members.sum(dim=(1, 2)) >= min_bins
+    if not bool(scored.any()):
+        return masks.sum() * 0.0
+    return -torch.log(own[scored].clamp(min=1e-6)).mean()

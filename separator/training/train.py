@@ -27,7 +27,7 @@ from separator.features import band_power, bin_power, bins_per_band, log_power, 
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
 from separator.training.data.mix import Batch, StemBank
 from separator.training.loader import Drawing, batches
-from separator.training.loss import deep_clustering_loss, magnitude_weights, mask_inference_loss, phase_sensitive_loss
+from separator.training.loss import deep_clustering_loss, magnitude_weights, mask_inference_loss, naming_loss, phase_sensitive_loss
 
 log = logging.getLogger(__name__)
 # Validation splits with the inference settings the shipped models use, so the best checkpoint is
@@ -66,6 +66,7 @@ class TrainConfig:
     lr_end: float = 0.01
     alpha: float = 0.5
     psa: float = 0.0
+    name_loss: float = 0.0
     dc_magnitude: float = 0.0
     ema: float = 0.0
     hidden: int = 256
@@ -111,6 +112,8 @@ OPTION_HELP: dict[str, str] = {
     "alpha": "weight of the deep-clustering loss; 1 - alpha goes to the mask head",
     "psa": "share of the mask head's loss scored phase-sensitively (negative SNR of each class's masked complex "
     "spectrum) rather than on band magnitudes, e.g. 0.5; 0: magnitudes only",
+    "name_loss": "weight of a naming loss added to the mask head's: each class's power-weighted mean posterior over "
+    "the bins it dominates should name it, as split mode names a cluster (separator.training.loss.naming_loss); 0: off",
     "dc_magnitude": "weight each active bin in the deep-clustering loss by its band's mixture magnitude to this power "
     "(1: magnitude-ratio weights, Wang et al. 2018), so the loud low bands count as much as in the stems' SI-SDR; 0: "
     "every active bin alike",
@@ -237,9 +240,17 @@ def batch_targets(batch: Batch, sample_rate: int, device: torch.device, stereo: 
 
 
 def compute_loss(
-    model: ChimeraNet, batch: dict[str, torch.Tensor], alpha: float, psa: float = 0.0, dc_magnitude: float = 0.0
+    model: ChimeraNet,
+    batch: dict[str, torch.Tensor],
+    alpha: float,
+    psa: float = 0.0,
+    dc_magnitude: float = 0.0,
+    name_loss: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """``alpha · DC + (1 − alpha) · ((1 − psa) · MI + psa · PSA / 10)`` for one batch; also returns the parts.
+    """``alpha · DC + (1 − alpha) · ((1 − psa) · MI + psa · PSA / 10) + name_loss · NAME`` for one batch; also
+    returns the parts.
+
+    NAME is :func:`~separator.training.loss.naming_loss` on the labelled classes' dominant bins.
 
     DC weighs the active bins alike, or by the mixture's magnitude to the power ``dc_magnitude``
     (:func:`~separator.training.loss.magnitude_weights`).
@@ -258,11 +269,17 @@ def compute_loss(
     mi_weights = batch["weights"] * batch["labelled"] if "labelled" in batch else batch["weights"]
     mi = mask_inference_loss(masks, batch["mix"], batch["src"], mi_weights)
     parts = {"dc": float(dc.detach()), "mi": float(mi.detach())}
-    if psa <= 0:
-        return alpha * dc + (1 - alpha) * mi, parts
-    ps = phase_sensitive_loss(masks, batch["mix_sum"], batch["cross"], batch["src_sum"], batch["class_present"])
-    parts["psa"] = float(ps.detach())
-    return alpha * dc + (1 - alpha) * ((1 - psa) * mi + psa * ps / 10), parts
+    loss = alpha * dc + (1 - alpha) * mi
+    if psa > 0:
+        ps = phase_sensitive_loss(masks, batch["mix_sum"], batch["cross"], batch["src_sum"], batch["class_present"])
+        parts["psa"] = float(ps.detach())
+        loss = alpha * dc + (1 - alpha) * ((1 - psa) * mi + psa * ps / 10)
+    if name_loss > 0:
+        members = onehot[..., : masks.shape[-1]] * batch["weights"].unsqueeze(-1)
+        named = naming_loss(masks, members, batch["mix"] ** 2)
+        parts["name"] = float(named.detach())
+        loss = loss + name_loss * named
+    return loss, parts
 
 
 def _feature_stats(bank: StemBank, samples: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -373,7 +390,7 @@ def train(cfg: TrainConfig) -> Path:
             assert drawn_step == step, (drawn_step, step)
             batch = batch_targets(drawn, bank.sample_rate, device, model.stereo, phase=cfg.psa > 0)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss, parts = compute_loss(model, batch, cfg.alpha, cfg.psa, cfg.dc_magnitude)
+                loss, parts = compute_loss(model, batch, cfg.alpha, cfg.psa, cfg.dc_magnitude, cfg.name_loss)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
