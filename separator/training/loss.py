@@ -115,7 +115,7 @@ def phase_sensitive_loss(
 
 def naming_loss(masks: torch.Tensor, members: torch.Tensor, power: torch.Tensor, min_bins: int = 20) -> torch.Tensor:
     """How badly a perfect cluster of each class would be named: the mean ``−log`` of its own class in the
-    power-weighted mean posterior of its bins, as split mode names clusters (:mod:`separator.naming`).
+    power-weighted mean posterior of its bins, as named mode names clusters (:mod:`separator.naming`).
 
     A per-bin mask loss can be low while the posteriors of one class's bins still lean, on average, towards
     another class; named mode reads exactly that average, so this scores it directly.

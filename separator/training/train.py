@@ -113,7 +113,7 @@ OPTION_HELP: dict[str, str] = {
     "psa": "share of the mask head's loss scored phase-sensitively (negative SNR of each class's masked complex "
     "spectrum) rather than on band magnitudes, e.g. 0.5; 0: magnitudes only",
     "name_loss": "weight of a naming loss added to the mask head's: each class's power-weighted mean posterior over "
-    "the bins it dominates should name it, as split mode names a cluster (separator.training.loss.naming_loss); 0: off",
+    "the bins it dominates should name it, as named mode names a cluster (separator.training.loss.naming_loss); 0: off",
     "dc_magnitude": "weight each active bin in the deep-clustering loss by its band's mixture magnitude to this power "
     "(1: magnitude-ratio weights, Wang et al. 2018), so the loud low bands count as much as in the stems' SI-SDR; 0: "
     "every active bin alike",
