@@ -80,6 +80,11 @@ def thread_count(threads: int | None = None) -> int | None:
     return value
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else every core)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def use_threads(threads: int | None = None) -> CpuShare | None:
     """Give torch's CPU work ``threads`` threads (see :func:`thread_count`); when none is asked for, a
     :class:`CpuShare` that fits the threads to the cores other programs leave free as the work goes.
@@ -106,9 +111,7 @@ class CpuShare:
     """
 
     def __init__(self, cores: int | None = None) -> None:
-        if cores is None:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        self.cores = cores
+        self.cores = available_cores() if cores is None else cores
         self.last = _cpu_times()
         self.threads = torch.get_num_threads()
 

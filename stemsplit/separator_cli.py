@@ -191,6 +191,11 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     p.add_argument("--karaoke", action="store_true", help="also score the karaoke preset's accompaniment (songs with vocals)")
     p.add_argument("--plot", metavar="PNG", help=f"also draw the table as a bar chart ({PLOTS_EXTRA})")
+    p.add_argument(
+        "--threads", type=int, metavar="N",
+        help="CPU threads, fixed for the whole run (default: $SEPARATOR_THREADS or every core). A split follows the "
+        "machine's load with its thread count, and other counts round differently: scores moved by 0.1 dB between runs",
+    )  # fmt: skip
     _settings_option(p)
 
 
@@ -381,10 +386,12 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from separator.devices import available_cores, thread_count
     from separator.separate import Separator
     from separator.training.evaluate import evaluate_model, format_table
 
-    separator = Separator.from_pretrained(args.model, device=args.device, **_settings_overrides(args))
+    threads = thread_count(args.threads) or available_cores()  # a measurement does not follow the machine's load
+    separator = Separator.from_pretrained(args.model, device=args.device, threads=threads, **_settings_overrides(args))
     if args.plot:
         from stemreports.plots import require
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import generated_song
 
 from separator.classes import CLASSES
@@ -183,6 +184,33 @@ def test_evaluate_scores_multitrack_folders_as_train_reads_them(
     assert song["song"] == 0 and len(song["named"]) == len(result["named"]) - 1  # one score per named class
     for mode in ("named", "blind"):
         assert np.mean(song[mode]) == pytest.approx(result[mode]["mean"])
+
+
+@pytest.mark.parametrize(("asked", "env", "expected"), [([], "", "cores"), (["--threads", "1"], "", 1), ([], "2", 2)])
+def test_evaluate_splits_with_a_fixed_thread_count_not_one_that_follows_the_machine_s_load(
+    asked: list[str], env: str, expected: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from separator.devices import available_cores
+    from separator.separate import Separator
+
+    made: list[Separator] = []
+    original = Separator.from_pretrained.__func__  # type: ignore[attr-defined]
+
+    def recorded(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(original(cls, *args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(Separator, "from_pretrained", classmethod(recorded))
+    monkeypatch.setenv("SEPARATOR_THREADS", env)
+    data = _multitrack(tmp_path / "multitracks", {"drums": "drums", "bass": "bass"})
+    before = torch.get_num_threads()
+    try:
+        assert main(["evaluate", "--data", str(data), "--device", "cpu", "--no-oracle", *asked]) == 0
+        (sep,) = made
+        assert sep._cpu is None  # no CpuShare: the count stays as set for the whole run
+        assert torch.get_num_threads() == (available_cores() if expected == "cores" else expected)
+    finally:
+        torch.set_num_threads(before)  # torch's pool is the process's: leave it to the other tests as it was
 
 
 def test_evaluate_confusion_prints_where_each_stem_goes_in_the_mix_and_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
