@@ -9,7 +9,10 @@ step are the product's. Blind mode (``--clusters`` = the number of sources, matc
 is printed beside them. Named mode's gap to blind is mostly the naming when the oracle row closes it;
 it is the clustering or the masks when it does not.
 
-    python scripts/naming-ceiling.py --data data/tune-out --max-songs 32
+    python scripts/naming-ceiling.py --data data/tune-out --max-songs 32 [--confusion]
+
+``--confusion`` also prints the clusters counted by the oracle's name and the product's, to see which
+stems are mistaken for which.
 
 Songs longer than one segment of the split (``segment_seconds``, 20 s) are not read: the oracle needs
 the sources beside the one segment the network heard. On 2026-12-06 (model card, "2026-12-06,
@@ -71,13 +74,15 @@ def oracle_route(labels: torch.Tensor, truth: list[tuple[int, torch.Tensor]], k:
 class OracleNaming(Separator):
     """A :class:`~separator.separate.Separator` whose named mode, while ``truth`` is set, names each cluster
     by :func:`oracle_route` (one segment per track). ``agreement`` collects, per split, the share of
-    clusters the product names as the oracle does."""
+    clusters the product names as the oracle does; ``confusion`` counts the clusters by the oracle's name
+    (rows) and the product's (columns), ``(n_classes, n_classes)``."""
 
     truth: list[tuple[int, torch.Tensor]] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.agreement: list[float] = []
+        self.confusion = np.zeros((len(self.classes), len(self.classes)), np.int64)
 
     def _fit(self, outputs: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], plan: Any) -> Routing | None:
         kept = list(outputs)
@@ -91,7 +96,9 @@ class OracleNaming(Separator):
         k = routing.centroids.shape[0]
         labels = responsibilities(points, routing.centroids, float("inf")).argmax(0).reshape(embeddings.shape[:2])
         route = oracle_route(labels.cpu(), self.truth, k, len(self.classes)).to(routing.route)
-        self.agreement.append(float((route.argmax(1) == routing.route.argmax(1)).float().mean()))
+        truly, named = route.argmax(1).cpu().numpy(), routing.route.argmax(1).cpu().numpy()
+        self.agreement.append(float((truly == named).mean()))
+        np.add.at(self.confusion, (truly, named), 1)
         return replace(routing, route=route)
 
 
@@ -116,12 +123,20 @@ def score_song(sep: OracleNaming, sources: np.ndarray, labels: np.ndarray, rate:
     }
 
 
+def confusion_table(counts: np.ndarray) -> str:
+    """``counts`` (oracle name × product name) as text: one row per oracle name, one column per product name."""
+    lines = ["clusters by oracle name (rows) and the product's name (columns)", f"{'':10}" + "".join(f"{c:>8}" for c in CLASSES)]
+    lines += [f"{c:10}" + "".join(f"{int(v):8d}" for v in row) for c, row in zip(CLASSES, counts, strict=True)]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="an evaluation folder (make-data shards or multitracks)")
     parser.add_argument("--max-songs", type=int, default=32)
     parser.add_argument("--skip-songs", type=int, default=0)
     parser.add_argument("--model", default=None, help="a checkpoint (default: the shipped model)")
+    parser.add_argument("--confusion", action="store_true", help="also print the clusters by oracle name and product name")
     args = parser.parse_args()
     sep = OracleNaming.from_pretrained(args.model, threads=thread_count(None) or available_cores())  # as evaluate: one count
     assert isinstance(sep, OracleNaming)
@@ -144,6 +159,8 @@ def main() -> None:
         print(f"{row:22}{np.mean(every) if every else float('nan'):7.2f}" + "".join(f"{m:8.2f}" for m in means))
     if sep.agreement:
         print(f"clusters the product names as the oracle does: {np.mean(sep.agreement):.2f}")
+    if args.confusion:
+        print(confusion_table(sep.confusion))
 
 
 if __name__ == "__main__":

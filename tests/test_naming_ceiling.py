@@ -78,3 +78,19 @@ def test_a_track_longer_than_one_segment_is_refused() -> None:
     with pytest.raises(ValueError, match="one segment"):
         script.score_song(short, sources, labels, RATE)
     assert short.truth is None
+
+
+def test_the_confusion_counts_every_cluster_by_the_oracles_name_and_the_products(oracle) -> None:  # type: ignore[no-untyped-def]
+    script = load_script()
+    before = oracle.confusion.copy()
+    script.score_song(oracle, *song(2), RATE)  # every cluster named as the oracle names it
+    agreed = oracle.confusion - before
+    assert agreed.sum() >= 5 and np.array_equal(agreed, np.diag(np.diag(agreed)))
+    before = oracle.confusion.copy()
+    script.score_song(oracle, *song(8), RATE)  # part of the other stem named wrongly
+    counted = oracle.confusion - before
+    assert counted.sum() >= 3 and np.trace(counted) / counted.sum() == pytest.approx(oracle.agreement[-1])
+    assert counted[CLASSES.index("other")].sum() > counted[CLASSES.index("other"), CLASSES.index("other")]
+    table = script.confusion_table(counted)
+    assert table.splitlines()[1].split() == list(CLASSES)
+    assert [int(v) for v in table.splitlines()[2 + CLASSES.index("other")].split()[1:]] == counted[CLASSES.index("other")].tolist()
