@@ -16,7 +16,9 @@ minimises each class's complex error in those bins over its own energy (a song's
 out together) and, for ``--kind 2d`` (the shipped kind: the same weights at every bin), writes what
 ``separator.lowband.load_refiner`` reads; ``--kind 1d`` (each bin its own weights) is kept for the
 comparison. ``score`` prints the named SI-SDR improvement and the karaoke accompaniment's with the given
-refiner (or none) in place of the shipped one. Results (model card, "2026-12-06, ninth"): the 2-D refiner
+refiner (or none) in place of the shipped one. Both split with the shipped network, or with ``--model
+CHECKPOINT``: a refiner learns one network's masks, so a new network needs its own (model card,
+"2026-12-06, sixteenth"). Results (model card, "2026-12-06, ninth"): the 2-D refiner
 gained 0.11 and 0.04 dB named on the two tuning splits and the 1-D one lost 0.17 and 0.04; shipped, the
 2-D one gains 0.11 dB on the leave-out set and 0.58 on real tracker songs. Retrained with other seeds the
 same recipe scores anywhere from 0.1 dB under no refiner to the shipped one's gain (model card, "2026-12-06,
@@ -101,10 +103,11 @@ class Recorder(nn.Module):
         return masks
 
 
-def splitter(refiner: nn.Module | None, resplit: bool = True) -> Separator:
-    """The shipped model on one thread with ``refiner`` in place of its own (``None``: no refiner); without
-    ``resplit``, named mode's second hearings of the bass and the drums (:mod:`separator.resplit`) are off."""
-    shipped = Separator.from_pretrained(threads=1)
+def splitter(refiner: nn.Module | None, resplit: bool = True, model: str | None = None) -> Separator:
+    """The shipped model (or the checkpoint ``model``) on one thread with ``refiner`` in place of its own
+    (``None``: no refiner); without ``resplit``, named mode's second hearings of the bass and the drums
+    (:mod:`separator.resplit`) are off."""
+    shipped = Separator.from_pretrained(model, threads=1)
     settings = shipped.settings.replace(low_band=0.0 if refiner is None else 1.0)
     if not resplit:
         settings = settings.replace(**NO_SECOND_HEARINGS)
@@ -114,7 +117,9 @@ def splitter(refiner: nn.Module | None, resplit: bool = True) -> Separator:
 def extract(args: argparse.Namespace) -> None:
     """Split each song as made and remixed; keep the low bins of mixture, true classes and masks."""
     recorder = Recorder()
-    sep = splitter(recorder, resplit=False)  # the masks before any refiner, of the mix only (not its bass or drums heard again)
+    sep = splitter(
+        recorder, resplit=False, model=args.model
+    )  # the masks before any refiner, of the mix only (not its bass or drums heard again)
     rng = np.random.default_rng(args.seed)
     keep: dict[str, list[np.ndarray]] = {"inputs": [], "masks": [], "mix": [], "target": []}
     skipped = 0
@@ -232,7 +237,7 @@ def train(args: argparse.Namespace) -> None:
 
 def score(args: argparse.Namespace) -> None:
     """Named SI-SDRi per stem and the karaoke accompaniment's, with the refiner (or none) in the split."""
-    sep = splitter(load_any(args.refiner) if args.refiner else None)  # this refiner, or none, instead of the shipped one
+    sep = splitter(load_any(args.refiner) if args.refiner else None, model=args.model)  # this refiner, or none, instead of the shipped one
     named: dict[str, list[float]] = {c: [] for c in CLASSES}
     karaoke = []
     for refs, labels, rate in iter_songs(args.data, args.max_songs, args.skip_songs):
@@ -250,7 +255,8 @@ def score(args: argparse.Namespace) -> None:
     print(f"{args.data} refiner {args.refiner or 'none'}: named {np.mean(every):.2f} ({per_stem}), karaoke {np.mean(karaoke):.2f}")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``extract``, ``train`` and ``score``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("extract", "score"):
@@ -258,6 +264,9 @@ def main() -> None:
         sub.add_argument("--data", required=True, help="a make-data folder (4-s songs)")
         sub.add_argument("--max-songs", type=int, default=32)
         sub.add_argument("--skip-songs", type=int, default=0)
+        sub.add_argument(
+            "--model", default=None, help="the network's checkpoint (default: the shipped model); a new network needs its own refiner"
+        )
     commands.choices["extract"].add_argument("--out", required=True, help=".npz file to write")
     commands.choices["extract"].add_argument("--seed", type=int, default=0, help="the remixes' gains")
     commands.choices["score"].add_argument("--refiner", default=None, help="weights from train (none: the split as shipped)")
@@ -274,7 +283,11 @@ def main() -> None:
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--keep-steps", action="store_true", help="also write OUT.stepN.pt at every validation")
     fit.add_argument("--cosine", action="store_true", help="the learning rate decays to 0 over --steps (a cosine)")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     {"extract": extract, "train": train, "score": score}[args.command](args)
 
 

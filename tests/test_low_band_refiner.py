@@ -85,3 +85,20 @@ def test_extraction_leaves_out_a_band_limited_song_which_the_split_does_not_refi
     assert inputs.shape == (script.N_LOW + script.N_CONTEXT + 5 * script.N_LOW, frames)
     assert masks.shape == (5, script.N_LOW, frames) and target.shape == (5, 2, script.N_LOW, frames)
     np.testing.assert_allclose(target.sum(0), mix, atol=1e-3)  # the classes' true low bins add up to the mixture's
+
+
+def test_a_new_network_gets_its_own_refiner_examples_extract_and_score_load_the_model_asked_for(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A refiner is trained on one network's masks, so extract and score take ``--model``: a checkpoint other than
+    the shipped model is the one that splits, still on one thread and without a refiner of its own."""
+    from separator.model import ChimeraNet, save_checkpoint
+
+    script = load_script()
+    other = ChimeraNet(hidden=16, layers=1, embed_dim=8, stereo=True)
+    save_checkpoint(other, tmp_path / "new.pt", {"step": 1})
+    sep = script.splitter(None, resplit=False, model=str(tmp_path / "new.pt"))
+    assert sep.model.kwargs["hidden"] == 16 and sep.low_band_refiner is None and sep.settings.low_band == 0.0
+    assert sep.settings.resplit == 0.0
+    shipped = script.splitter(None)
+    assert shipped.model.kwargs["hidden"] == 256  # without --model: the shipped network
+    for command in (["extract", "--out", "s1.npz"], ["score"]):
+        assert script.build_parser().parse_args([*command, "--data", "d", "--model", "new.pt"]).model == "new.pt"
