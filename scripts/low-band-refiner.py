@@ -117,9 +117,8 @@ def splitter(refiner: nn.Module | None, resplit: bool = True, model: str | None 
 def extract(args: argparse.Namespace) -> None:
     """Split each song as made and remixed; keep the low bins of mixture, true classes and masks."""
     recorder = Recorder()
-    sep = splitter(
-        recorder, resplit=False, model=args.model
-    )  # the masks before any refiner, of the mix only (not its bass or drums heard again)
+    # the masks before any refiner, of the mix only (not its bass or drums heard again)
+    sep = splitter(recorder, resplit=False, model=args.model)
     rng = np.random.default_rng(args.seed)
     keep: dict[str, list[np.ndarray]] = {"inputs": [], "masks": [], "mix": [], "target": []}
     skipped = 0
