@@ -32,7 +32,7 @@ import torch
 
 from separator import Separator
 from separator.classes import CLASSES
-from separator.devices import available_cores, thread_count
+from separator.devices import measuring_threads
 from separator.features import features
 from separator.kmeans import responsibilities
 from separator.masks import Routing, cluster_features
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="a checkpoint (default: the shipped model)")
     parser.add_argument("--confusion", action="store_true", help="also print the clusters by oracle name and product name")
     args = parser.parse_args()
-    sep = OracleNaming.from_pretrained(args.model, threads=thread_count(None) or available_cores())  # as evaluate: one count
+    sep = OracleNaming.from_pretrained(args.model, threads=measuring_threads())  # as evaluate: one count
     assert isinstance(sep, OracleNaming)
     longest = int(sep.settings.segment_seconds * 44100)
     scores: dict[str, dict[str, list[float]]] = {row: {c: [] for c in CLASSES} for row in ROWS}

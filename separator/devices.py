@@ -85,6 +85,13 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def measuring_threads(threads: int | None = None) -> int:
+    """A thread count fixed for a whole measurement: ``threads``, else ``$SEPARATOR_THREADS``, else every
+    available core. A measurement must not follow the machine's load (:class:`CpuShare`): another count rounds
+    the network's sums differently, and scores then move between runs of the same command."""
+    return thread_count(threads) or available_cores()
+
+
 def use_threads(threads: int | None = None) -> CpuShare | None:
     """Give torch's CPU work ``threads`` threads (see :func:`thread_count`); when none is asked for, a
     :class:`CpuShare` that fits the threads to the cores other programs leave free as the work goes.

@@ -386,11 +386,11 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from separator.devices import available_cores, thread_count
+    from separator.devices import measuring_threads
     from separator.separate import Separator
     from separator.training.evaluate import evaluate_model, format_table
 
-    threads = thread_count(args.threads) or available_cores()  # a measurement does not follow the machine's load
+    threads = measuring_threads(args.threads)
     separator = Separator.from_pretrained(args.model, device=args.device, threads=threads, **_settings_overrides(args))
     if args.plot:
         from stemreports.plots import require

@@ -16,7 +16,7 @@ import torch
 
 import separator.separate as separate_module
 from separator import SeparationError, Separator, devices
-from separator.devices import CpuShare, map_in_order, one_thread_each, thread_count, use_threads
+from separator.devices import CpuShare, available_cores, map_in_order, measuring_threads, one_thread_each, thread_count, use_threads
 from separator.model import load_checkpoint
 
 
@@ -208,3 +208,10 @@ def test_a_track_of_one_segment_keeps_every_thread_for_its_own_tensor_work() -> 
         patch.setattr(model, "forward", recording)
         Separator(model, "cpu", threads=2).separate(mix, 44100)
     assert seen and all(threads == 2 for threads, _ in seen)
+
+
+def test_a_measurement_keeps_the_count_asked_for_else_the_environment_s_else_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEPARATOR_THREADS", raising=False)
+    assert measuring_threads(3) == 3 and measuring_threads() == available_cores()
+    monkeypatch.setenv("SEPARATOR_THREADS", "1")
+    assert measuring_threads() == 1 and measuring_threads(2) == 2

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from separator.classes import CLASSES
+from separator.devices import measuring_threads
 from separator.features import istft, stft
 from separator.model import Network
 from separator.separate import Separator
@@ -208,7 +209,7 @@ def evaluate_model(
         DataLayoutError: as :func:`iter_songs`, or no song has two audible sources.
         StemMapError: a bad ``stem_map``.
     """
-    sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
+    sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device, threads=measuring_threads())
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     shares: dict[str, list[np.ndarray]] | None = defaultdict(list) if in_mix else None
     songs_scored: list[dict[str, Any]] = []
@@ -252,7 +253,7 @@ def confusion(
     result maps every output stem to its mean share of the output energy (rows sum to 1).
     A good model puts each row's weight on its own column.
     """
-    sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device)
+    sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device, threads=measuring_threads())
     shares: dict[str, list[np.ndarray]] = defaultdict(list)
     for refs, labels, rate in iter_songs(folder, max_songs, skip_songs, stem_map):
         for ref, label in zip(refs, labels, strict=True):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from separator.classes import CLASSES
-from separator.devices import resolve_device
+from separator.devices import measuring_threads, resolve_device
 from separator.errors import SeparatorError
 from separator.features import band_power, bin_power, bins_per_band, log_power, pool_bands, spatial, stft, sum_first
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
@@ -487,7 +487,9 @@ def _validate(model: ChimeraNet, cfg: TrainConfig, out: Path, step: int) -> None
 
     model.eval()
     try:
-        separator = Separator(model, next(model.parameters()).device, **VALIDATION_INFERENCE)
+        separator = Separator(
+            model, next(model.parameters()).device, threads=measuring_threads(cfg.threads or None), **VALIDATION_INFERENCE
+        )
         scores = evaluate_model(separator, cfg.val_data or "", max_songs=cfg.val_songs, oracle=False)
     finally:
         _train_mode(model, cfg.freeze)
