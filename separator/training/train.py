@@ -269,11 +269,12 @@ def compute_loss(
     mi_weights = batch["weights"] * batch["labelled"] if "labelled" in batch else batch["weights"]
     mi = mask_inference_loss(masks, batch["mix"], batch["src"], mi_weights)
     parts = {"dc": float(dc.detach()), "mi": float(mi.detach())}
-    loss = alpha * dc + (1 - alpha) * mi
+    head = mi
     if psa > 0:
         ps = phase_sensitive_loss(masks, batch["mix_sum"], batch["cross"], batch["src_sum"], batch["class_present"])
         parts["psa"] = float(ps.detach())
-        loss = alpha * dc + (1 - alpha) * ((1 - psa) * mi + psa * ps / 10)
+        head = (1 - psa) * mi + psa * ps / 10
+    loss = alpha * dc + (1 - alpha) * head
     if name_loss > 0:
         members = onehot[..., : masks.shape[-1]] * batch["weights"].unsqueeze(-1)
         named = naming_loss(masks, members, batch["mix"] ** 2)
