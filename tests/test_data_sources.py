@@ -38,12 +38,13 @@ def _nothing_installed(tmp_path: Path) -> SourcePaths:
     )
 
 
-def test_detection_without_any_package_finds_only_the_formant_singer_and_names_what_to_install(
+def test_detection_without_any_package_finds_only_the_formant_singer_and_the_procedural_instruments_and_names_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("separator.training.data.render.bundled_soundfont", lambda: None)
     found = detect_sources(_nothing_installed(tmp_path))
-    assert [s.id for s in found] == ["sing:formant"]
+    assert [s.id for s in found] == ["sing:formant", "synth:procedural"]
+    assert found[1].classes == ("drums", "bass", "guitar", "other")
     missing = missing_sources(found)
     assert missing["speech:fillets-nl"] == "apt-get install fillets-ng-data-nl"
     assert missing["timidity:freepats"] == "apt-get install timidity freepats"
@@ -64,7 +65,7 @@ def test_a_one_shot_pack_under_a_sounds_root_becomes_a_source_and_reserved_packs
     _write_pack(tmp_path / "sonic-pi-samples", ["kick.wav", "snare.wav"])
     paths = SourcePaths(**{**_nothing_installed(tmp_path).__dict__, "soundfonts": (), "sounds_dirs": (str(tmp_path),)})
     found = {s.id: s for s in detect_sources(paths)}
-    assert set(found) == {"oneshots:mykit", "sing:formant"}
+    assert set(found) == {"oneshots:mykit", "sing:formant", "synth:procedural"}
     assert sorted(Path(f).name for f in found["oneshots:mykit"].files) == ["Snare 2.wav", "hihat-open.wav", "kick.wav"]
 
 
@@ -137,6 +138,10 @@ RENDERED = [
     ("speech:flite-slt", "vocals", "apt-get install flite"),
     ("speech:flite-kal", "vocals", "apt-get install flite"),
     ("sing:formant", "vocals", ""),
+    ("synth:procedural", "drums", ""),
+    ("synth:procedural", "bass", ""),
+    ("synth:procedural", "guitar", ""),
+    ("synth:procedural", "other", ""),
 ]
 
 
@@ -148,7 +153,7 @@ def _render(source: Source, name: str, seed: int) -> np.ndarray:
         return make._render_drums(source, song, recipe, rng)
     if name == "vocals":
         return make._render_voice(source, song, recipe, rng)
-    return make._render_program(source, song, name, song.programs[name], recipe)
+    return make._render_program(source, song, name, song.programs[name], recipe, rng)
 
 
 @pytest.mark.parametrize(("source_id", "name", "install"), RENDERED, ids=[f"{s}-{n}" for s, n, _ in RENDERED])
@@ -176,9 +181,9 @@ def _tiny_set(tmp_path: Path, **choice: list[str]) -> dict[str, np.ndarray]:
 
 @pytest.mark.skipif(not TIMGM, reason="needs TimGM6mb (pip install pretty_midi)")
 def test_exclude_leaves_out_exactly_the_matching_sources(tmp_path: Path) -> None:
-    sources = _tiny_set(tmp_path, exclude=["timidity", "ONESHOTS", "kit:"])["sources"]
+    sources = _tiny_set(tmp_path, exclude=["timidity", "ONESHOTS", "kit:", "Synth:"])["sources"]
     used = {part for row in sources for entry in row if entry for part in entry.split("+")}
-    assert used and not any(p in s.lower() for s in used for p in ("timidity", "oneshots", "kit:"))
+    assert used and not any(p in s.lower() for s in used for p in ("timidity", "oneshots", "kit:", "synth:"))
     assert all(entry == "sf:TimGM6mb" for entry in sources[:, CLASSES.index("drums")] if entry)
 
 

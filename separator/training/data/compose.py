@@ -57,6 +57,20 @@ class Song:
         return self.bars * 4 * 60.0 / self.bpm
 
 
+def note_spans(track: mido.MidiTrack, bpm: float, sample_rate: int) -> list[tuple[int, int, int, int]]:
+    """``(start, stop, note, velocity)`` in samples for each note of ``track``."""
+    scale = 60.0 / bpm / TICKS_PER_BEAT * sample_rate
+    tick, open_notes, notes = 0, {}, []
+    for m in track:
+        tick += m.time
+        if m.type == "note_on" and m.velocity > 0:
+            open_notes[m.note] = (tick, m.velocity)
+        elif m.type in ("note_on", "note_off") and m.note in open_notes:
+            start, velocity = open_notes.pop(m.note)
+            notes.append((int(start * scale), int(tick * scale), m.note, velocity))
+    return notes
+
+
 def _track(events: list[tuple[int, str, int, int, int]]) -> mido.MidiTrack:
     """Build a track from absolute-time events ``(tick, kind, channel, note, velocity)``."""
     track = mido.MidiTrack()

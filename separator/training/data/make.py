@@ -74,6 +74,10 @@ def _render_drums(source: Source, song: Song, recipe: Recipe, rng: np.random.Gen
     from separator.training.data.timidity import render_timidity
 
     sr, seconds, track = recipe.sample_rate, recipe.seconds, song.tracks["drums"]
+    if source.kind == "synth":
+        from separator.training.data.synth import render_drums
+
+        return render_drums(track, song.bpm, seconds, rng, sr)
     if source.kind == "oneshots":
         return render_groove(track, source.files, song.bpm, seconds, rng, sr)
     if source.kind == "timidity":
@@ -99,10 +103,14 @@ def _render_voice(source: Source, song: Song, recipe: Recipe, rng: np.random.Gen
     return sing(song.tracks["vocals"], song.bpm, seconds, rng, sr)
 
 
-def _render_program(source: Source, song: Song, name: str, program: int, recipe: Recipe) -> np.ndarray:
+def _render_program(source: Source, song: Song, name: str, program: int, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
     from separator.training.data.timidity import nearest_program, render_timidity
 
     track, sr = song.tracks[name], recipe.sample_rate
+    if source.kind == "synth":
+        from separator.training.data.synth import render_melodic
+
+        return render_melodic(track, name, program, song.bpm, recipe.seconds, rng, sr)
     if source.kind == "timidity":
         program = nearest_program(program, source.location, PROGRAMS[name])
         return render_timidity(track, song.bpm, recipe.seconds, program, sr, source.location)
@@ -124,11 +132,11 @@ def render_part(recipe: Recipe, song: Song, name: str, rng: np.random.Generator)
         return _render_drums(source, song, recipe, rng), source.id
     if source.kind in ("speech", "sing"):
         return _render_voice(source, song, recipe, rng), source.id
-    out = _render_program(source, song, name, song.programs[name], recipe)
+    out = _render_program(source, song, name, song.programs[name], recipe, rng)
     if name == "other" and rng.random() < 0.3:
         second = plan.draw(name, rng)
-        if second is not None and second.kind in ("sf", "timidity"):
-            out = out + _render_program(second, song, name, int(rng.choice(PROGRAMS[name])), recipe)
+        if second is not None and second.kind in ("sf", "timidity", "synth"):
+            out = out + _render_program(second, song, name, int(rng.choice(PROGRAMS[name])), recipe, rng)
             return np.asarray(out, np.float32), f"{source.id}+{second.id}"
     return out, source.id
 

@@ -70,6 +70,7 @@ KIND_CLASSES: dict[str, tuple[str, ...]] = {
     "kit": ("drums",),
     "oneshots": ("drums",),
     "speech": ("vocals",),
+    "synth": ("drums", "bass", "guitar", "other"),
 }
 
 
@@ -86,7 +87,7 @@ class Source:
     """
 
     id: str
-    kind: str  # sf, kit, timidity, oneshots, speech, sing
+    kind: str  # sf, kit, timidity, oneshots, speech, sing, synth
     classes: tuple[str, ...]
     location: str = ""
     files: tuple[str, ...] = ()
@@ -174,7 +175,8 @@ def _speech_sources(paths: SourcePaths) -> list[Source]:
 
 
 def detect_sources(paths: SourcePaths | None = None) -> list[Source]:
-    """Every source found on this machine, SoundFonts first; the formant singer is always there."""
+    """Every source found on this machine, SoundFonts first; the formant singer and the procedural
+    instruments (:mod:`separator.training.data.synth`) are always there."""
     paths = paths or SourcePaths()
     fonts = list(paths.soundfonts) if paths.soundfonts is not None else discover_soundfonts(folders=paths.soundfont_dirs)
     found = _soundfont_sources(fonts)
@@ -184,6 +186,7 @@ def detect_sources(paths: SourcePaths | None = None) -> list[Source]:
     found += _oneshot_sources(paths)
     found += _speech_sources(paths)
     found.append(Source("sing:formant", "sing", ("vocals",)))
+    found.append(Source("synth:procedural", "synth", KIND_CLASSES["synth"]))
     return found
 
 
@@ -196,7 +199,7 @@ def missing_sources(found: Sequence[Source]) -> dict[str, str]:
 def _group(source: Source, name: str) -> tuple[str, float]:
     """The group a source belongs to for class ``name``, and the group's share of that class."""
     if name == "drums":
-        return ("recorded kits", 0.5) if source.kind in ("kit", "oneshots", "timidity") else ("SoundFont kits", 0.5)
+        return ("recorded kits", 0.5) if source.kind in ("kit", "oneshots", "timidity") else ("SoundFont and synthesised kits", 0.5)
     if name == "vocals":
         if source.kind == "speech" and source.files:
             return "recorded speech", 0.4

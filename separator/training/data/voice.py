@@ -17,7 +17,7 @@ import mido
 import numpy as np
 from scipy import signal
 
-from separator.training.data.compose import TICKS_PER_BEAT
+from separator.training.data.compose import note_spans
 from stembase.audio import load
 
 # First three formants (Hz) of sung vowels, male-ish; scaled for other voices.
@@ -26,20 +26,6 @@ _WORDS = (
     "love night heart fire baby dream light away feel tonight know never forever time home "
     "rain sky alone world gonna stay dance shine tell call river road golden blue morning"
 ).split()
-
-
-def _notes(track: mido.MidiTrack, bpm: float, sample_rate: int) -> list[tuple[int, int, int, int]]:
-    """``(start, stop, note, velocity)`` in samples for each note of ``track``."""
-    scale = 60.0 / bpm / TICKS_PER_BEAT * sample_rate
-    tick, open_notes, notes = 0, {}, []
-    for m in track:
-        tick += m.time
-        if m.type == "note_on" and m.velocity > 0:
-            open_notes[m.note] = (tick, m.velocity)
-        elif m.type in ("note_on", "note_off") and m.note in open_notes:
-            start, velocity = open_notes.pop(m.note)
-            notes.append((int(start * scale), int(tick * scale), m.note, velocity))
-    return notes
 
 
 def _resonate(x: np.ndarray, freq: float, bandwidth: float, sample_rate: int) -> np.ndarray:
@@ -60,7 +46,7 @@ def sing(track: mido.MidiTrack, bpm: float, seconds: float, rng: np.random.Gener
     octave = int(rng.choice([0, 0, 12])) if shift > 1.1 else 0
     breath = float(rng.uniform(0.01, 0.15))
     vibrato_rate, vibrato_depth = float(rng.uniform(4.5, 6.5)), float(rng.uniform(0.002, 0.02))
-    for start, note_stop, note, velocity in _notes(track, bpm, sample_rate):
+    for start, note_stop, note, velocity in note_spans(track, bpm, sample_rate):
         stop = min(note_stop, total)
         n = stop - start
         if n < 64:
