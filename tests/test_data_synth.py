@@ -93,6 +93,14 @@ def test_a_melodic_part_is_stereo_peak_half_in_tune_and_reproducible(name: str, 
         np.testing.assert_array_equal(audio, again)
 
 
+@pytest.mark.parametrize(("name", "program"), [("guitar", 25), ("other", 0), ("other", 16), ("other", 48), ("other", 73)])
+def test_a_voice_renders_no_further_than_the_clip_has_room_for(name: str, program: int) -> None:
+    _, voice = synth.melodic_voice(name, program, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    assert len(voice(220.0, SR, SR // 4, SR, rng)) == SR // 4  # held a second, a quarter left in the clip
+    assert len(voice(220.0, SR // 10, SR, SR, rng)) > SR // 10  # room to ring out after the note
+
+
 def test_a_part_without_notes_is_silent() -> None:
     assert not synth.render_melodic(mido.MidiTrack(), "other", 0, 120.0, 1.0, np.random.default_rng(0), SR).any()
 

@@ -30,7 +30,8 @@ from scipy import signal
 from separator.training.data.compose import TICKS_PER_BEAT, note_spans
 
 Note = tuple[int, int, int, int]  # start, stop (samples), MIDI note, velocity
-Voice = Callable[[float, int, int, np.random.Generator], np.ndarray]  # (f0 Hz, held samples, sample rate, rng) → (samples,)
+# (f0 Hz, held samples, room: the samples left in the clip, sample rate, rng) → (at most room samples,)
+Voice = Callable[[float, int, int, int, np.random.Generator], np.ndarray]
 
 
 def _hz(note: int) -> float:
@@ -53,19 +54,21 @@ def _lowpass(x: np.ndarray, cutoff: float, sample_rate: int, order: int = 2) -> 
 # -- plucked strings ------------------------------------------------------------------------
 
 
-def pluck(f0: float, n: int, sample_rate: int, brightness: float, decay: float, pick: float) -> np.ndarray:
+def pluck(
+    f0: float, n: int, sample_rate: int, brightness: float, decay: float, pick: float, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """A Karplus–Strong string: ``n`` samples of a string at ``f0`` Hz.
 
     The loop filter is ``[1-f, 1, f] / 2`` at delays ``L, L+1, L+2`` (a two-tap average
     convolved with a linear fractional delay), so the period is ``L + 0.5 + f`` samples exactly
     at low frequencies. ``brightness`` (0..1) low-passes the noise burst, ``pick`` (0..0.5) is
-    the plucking point's comb, ``decay`` the loop gain per period (e.g. 0.996).
+    the plucking point's comb, ``decay`` the loop gain per period (e.g. 0.996). The burst is drawn
+    from ``rng`` (default: one seeded by ``f0``).
     """
     period = sample_rate / f0
     delay = max(2, int(np.floor(period - 0.5)))
     frac = float(np.clip(period - 0.5 - delay, 0.0, 1.0))
-    rng = np.random.default_rng(int(f0 * 1000) + n)
-    burst = rng.uniform(-1, 1, delay + 2)
+    burst = (rng or np.random.default_rng(int(f0 * 1000))).uniform(-1, 1, delay + 2)
     burst = _lowpass(burst, 200 + brightness * 0.4 * sample_rate, sample_rate, 1)
     offset = max(1, int(pick * delay))
     burst[offset:] -= burst[:-offset].copy()  # the plucking point cancels some harmonics
@@ -86,9 +89,9 @@ def _string_voice(bass: bool, rng: np.random.Generator) -> Voice:
     mute = rng.random() < 0.25  # palm-muted or staccato
     body = [(float(rng.uniform(90, 130)), 12.0), (float(rng.uniform(180, 260)), 20.0), (float(rng.uniform(380, 520)), 40.0)]
 
-    def voice(f0: float, held: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        n = held + int((0.05 if mute else 0.25) * sample_rate)
-        x = pluck(f0, n, sample_rate, brightness, decay ** (3 if mute else 1), pick)
+    def voice(f0: float, held: int, room: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        n = min(room, held + int((0.05 if mute else 0.25) * sample_rate))
+        x = pluck(f0, n, sample_rate, brightness, decay ** (3 if mute else 1), pick, rng)
         if not bass:  # a guitar body's few strong resonances
             x = x + sum(_peak(x, fr, bw, sample_rate) * 0.6 for fr, bw in body)
         return _release(x, held, 0.03 if mute else 0.08, sample_rate)
@@ -156,8 +159,8 @@ def _subtractive_voice(kind: str, rng: np.random.Generator) -> Voice:
     vibrato = (float(rng.uniform(4.5, 6.5)), float(rng.uniform(0.002, 0.008))) if kind in ("strings", "lead", "brass") else (5.0, 0.0)
     sub = kind == "bass" and rng.random() < 0.5
 
-    def voice(f0: float, held: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        n = held + int(release * 5 * sample_rate)
+    def voice(f0: float, held: int, room: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        n = min(room, held + int(release * 5 * sample_rate))
         f = f0 * _vibrato(n, sample_rate, vibrato[0], vibrato[1], 0.2)
         spread = [f * (1 + detune * (v - (voices - 1) / 2)) for v in range(voices)]
         x = np.mean([oscillator(shape, fv, sample_rate, float(rng.random())) for fv in spread], axis=0)
@@ -179,8 +182,8 @@ def _fm_voice(kind: str, rng: np.random.Generator) -> Voice:
     amp_decay = float(rng.uniform(0.4, 2.5) if kind != "bass" else rng.uniform(0.2, 1.0))
     tine = kind == "piano" and rng.random() < 0.7
 
-    def voice(f0: float, held: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        n = held + int(0.3 * sample_rate)
+    def voice(f0: float, held: int, room: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        n = min(room, held + int(0.3 * sample_rate))
         t = np.arange(n) / sample_rate
         idx = index * np.exp(-t / index_decay)
         x = np.sin(2 * np.pi * f0 * t + idx * np.sin(2 * np.pi * f0 * ratio * t))
@@ -199,8 +202,8 @@ def _organ_voice(rng: np.random.Generator) -> Voice:
     percussion = rng.random() < 0.5
     rotary = (float(rng.uniform(0.8, 6.5)), float(rng.uniform(0.0, 0.3)))
 
-    def voice(f0: float, held: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        n = held + int(0.05 * sample_rate)
+    def voice(f0: float, held: int, room: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        n = min(room, held + int(0.05 * sample_rate))
         t = np.arange(n) / sample_rate
         x = sum(b * np.sin(2 * np.pi * f0 * h * t) for b, h in zip(bars, harmonics, strict=True) if b > 0 and f0 * h < 0.45 * sample_rate)
         if percussion:
@@ -216,8 +219,8 @@ def _pipe_voice(rng: np.random.Generator) -> Voice:
     weights = np.array([1.0, *rng.uniform(0.0, 0.4, 3)])
     breath = float(rng.uniform(0.02, 0.15))
 
-    def voice(f0: float, held: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        n = held + int(0.1 * sample_rate)
+    def voice(f0: float, held: int, room: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        n = min(room, held + int(0.1 * sample_rate))
         f = f0 * _vibrato(n, sample_rate, float(rng.uniform(4.5, 5.5)), 0.004, 0.25)
         x = sum(w * oscillator("sine", f * (k + 1), sample_rate) for k, w in enumerate(weights))
         x = x + breath * _peak(rng.standard_normal(n), min(f0 * 2, 0.4 * sample_rate), f0 * 0.5, sample_rate) * 8
@@ -264,7 +267,7 @@ def play(notes: list[Note], voice: Voice, total: int, sample_rate: int, rng: np.
     for start, stop, note, velocity in notes:
         if start >= total or stop - start < 16:
             continue
-        x = voice(_hz(note), stop - start, sample_rate, rng)[: total - start]
+        x = voice(_hz(note), stop - start, total - start, sample_rate, rng)
         out[start : start + len(x)] += x * (velocity / 127) ** 1.2
     return out.astype(np.float32)
 
@@ -287,7 +290,7 @@ def render_melodic(
 
 
 def _detuned(voice: Voice, ratio: float) -> Voice:
-    return lambda f0, held, sample_rate, rng: voice(f0 * ratio, held, sample_rate, rng)
+    return lambda f0, held, room, sample_rate, rng: voice(f0 * ratio, held, room, sample_rate, rng)
 
 
 def _peak_half(x: np.ndarray) -> np.ndarray:
