@@ -71,6 +71,17 @@ def note_spans(track: mido.MidiTrack, bpm: float, sample_rate: int) -> list[tupl
     return notes
 
 
+def note_onsets(track: mido.MidiTrack, bpm: float, sample_rate: int) -> list[tuple[int, int, int]]:
+    """``(sample, note, velocity)`` of every note-on of ``track`` (a drum part's hits)."""
+    scale = 60.0 / bpm / TICKS_PER_BEAT * sample_rate
+    tick, hits = 0, []
+    for m in track:
+        tick += m.time
+        if m.type == "note_on" and m.velocity > 0:
+            hits.append((int(round(tick * scale)), m.note, m.velocity))
+    return hits
+
+
 def _track(events: list[tuple[int, str, int, int, int]]) -> mido.MidiTrack:
     """Build a track from absolute-time events ``(tick, kind, channel, note, velocity)``."""
     track = mido.MidiTrack()

@@ -18,7 +18,7 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-from separator.training.data.compose import TICKS_PER_BEAT
+from separator.training.data.compose import note_onsets
 
 CATEGORIES = ("kick", "snare", "clap", "rim", "closed_hat", "open_hat", "tom", "crash", "ride", "perc")
 _KEYWORDS = (
@@ -105,17 +105,6 @@ def choose_kit(files: Sequence[str], rng: np.random.Generator) -> dict[str, str]
     return kit
 
 
-def _hits(track: mido.MidiTrack, bpm: float, sample_rate: int) -> list[tuple[int, int, int]]:
-    """``(sample, note, velocity)`` of every note-on."""
-    scale = 60.0 / bpm / TICKS_PER_BEAT * sample_rate
-    tick, hits = 0, []
-    for m in track:
-        tick += m.time
-        if m.type == "note_on" and m.velocity > 0:
-            hits.append((int(round(tick * scale)), m.note, m.velocity))
-    return hits
-
-
 def render_groove(
     track: mido.MidiTrack, files: Sequence[str], bpm: float, seconds: float, rng: np.random.Generator, sample_rate: int = 44100
 ) -> np.ndarray:
@@ -132,7 +121,7 @@ def render_groove(
     levels = {c: 10 ** (rng.uniform(*_LEVEL_DB.get(c, (-10, -3))) / 20) for c in CATEGORIES}
     jitter = float(rng.uniform(0.005, 0.010)) * sample_rate
     hits = []
-    for start, note, velocity in _hits(track, bpm, sample_rate):
+    for start, note, velocity in note_onsets(track, bpm, sample_rate):
         category = NOTE_CATEGORY.get(note, "perc")
         if category in kit:
             hits.append((max(0, start + int(rng.uniform(-jitter, jitter))), note, category, velocity))

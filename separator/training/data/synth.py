@@ -27,7 +27,8 @@ import mido
 import numpy as np
 from scipy import signal
 
-from separator.training.data.compose import TICKS_PER_BEAT, note_spans
+from separator.training.data.compose import note_onsets, note_spans
+from separator.training.data.voice import resonate
 
 Note = tuple[int, int, int, int]  # start, stop (samples), MIDI note, velocity
 # (f0 Hz, held samples, room: the samples left in the clip, sample rate, rng) → (at most room samples,)
@@ -93,16 +94,10 @@ def _string_voice(bass: bool, rng: np.random.Generator) -> Voice:
         n = min(room, held + int((0.05 if mute else 0.25) * sample_rate))
         x = pluck(f0, n, sample_rate, brightness, decay ** (3 if mute else 1), pick, rng)
         if not bass:  # a guitar body's few strong resonances
-            x = x + sum(_peak(x, fr, bw, sample_rate) * 0.6 for fr, bw in body)
+            x = x + sum(resonate(x, fr, bw, sample_rate) * 0.6 for fr, bw in body)
         return _release(x, held, 0.03 if mute else 0.08, sample_rate)
 
     return voice
-
-
-def _peak(x: np.ndarray, freq: float, bandwidth: float, sample_rate: int) -> np.ndarray:
-    r = np.exp(-np.pi * bandwidth / sample_rate)
-    theta = 2 * np.pi * freq / sample_rate
-    return signal.lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], x)
 
 
 # -- oscillators and envelopes ----------------------------------------------------------
@@ -223,7 +218,7 @@ def _pipe_voice(rng: np.random.Generator) -> Voice:
         n = min(room, held + int(0.1 * sample_rate))
         f = f0 * _vibrato(n, sample_rate, float(rng.uniform(4.5, 5.5)), 0.004, 0.25)
         x = sum(w * oscillator("sine", f * (k + 1), sample_rate) for k, w in enumerate(weights))
-        x = x + breath * _peak(rng.standard_normal(n), min(f0 * 2, 0.4 * sample_rate), f0 * 0.5, sample_rate) * 8
+        x = x + breath * resonate(rng.standard_normal(n), min(f0 * 2, 0.4 * sample_rate), f0 * 0.5, sample_rate) * 8
         return x * adsr(n, held, sample_rate, 0.06, 0.2, 0.8, 0.08)
 
     return voice
@@ -386,20 +381,14 @@ def render_drums(track: mido.MidiTrack, bpm: float, seconds: float, rng: np.rand
     levels["kick"] = 1.0
     pans = {c: float(rng.uniform(-0.3, 0.3)) for c in kit}
     out = np.zeros((2, total))
-    scale = 60.0 / bpm / TICKS_PER_BEAT * sample_rate
-    tick = 0
-    for m in track:
-        tick += m.time
-        if m.type != "note_on" or m.velocity == 0:
-            continue
-        start = int(round(tick * scale))
+    for start, note, velocity in note_onsets(track, bpm, sample_rate):
         if start >= total:
             continue
-        category = _DRUM_NOTES.get(m.note, "tom" if 41 <= m.note <= 50 else None)
+        category = _DRUM_NOTES.get(note, "tom" if 41 <= note <= 50 else None)
         if category is None:
             continue
-        sound = _tom(m.note, rng, sample_rate) if category == "tom" else kit[category] * levels[category]
-        gain = (m.velocity / 127) ** 1.5
+        sound = _tom(note, rng, sample_rate) if category == "tom" else kit[category] * levels[category]
+        gain = (velocity / 127) ** 1.5
         x = sound[: total - start] * gain
         p = pans.get(category, 0.0)
         out[0, start : start + len(x)] += x * np.sqrt((1 - p) / 2) * np.sqrt(2)

@@ -28,7 +28,8 @@ _WORDS = (
 ).split()
 
 
-def _resonate(x: np.ndarray, freq: float, bandwidth: float, sample_rate: int) -> np.ndarray:
+def resonate(x: np.ndarray, freq: float, bandwidth: float, sample_rate: int) -> np.ndarray:
+    """``x`` through a two-pole resonator at ``freq`` Hz, ``bandwidth`` Hz wide (unit gain at the peak)."""
     r = np.exp(-np.pi * bandwidth / sample_rate)
     theta = 2 * np.pi * min(freq, 0.45 * sample_rate) / sample_rate
     return signal.lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], x)
@@ -58,11 +59,11 @@ def sing(track: mido.MidiTrack, bpm: float, seconds: float, rng: np.random.Gener
         phase = np.cumsum(f) / sample_rate
         pulse = (2 * (phase % 1.0) - 1) ** 3 + breath * rng.standard_normal(n)  # buzzy glottal source
         vowel = _VOWELS[rng.integers(len(_VOWELS))] * shift
-        voiced = sum(_resonate(pulse, fr, 60 + 40 * k, sample_rate) * (0.5**k) for k, fr in enumerate(vowel))
+        voiced = sum(resonate(pulse, fr, 60 + 40 * k, sample_rate) * (0.5**k) for k, fr in enumerate(vowel))
         consonant = np.zeros(n)
         c = min(n, int(rng.uniform(0.02, 0.07) * sample_rate))
         if rng.random() < 0.6:
-            consonant[:c] = _resonate(rng.standard_normal(c), float(rng.uniform(2500, 7000)), 2000, sample_rate) * 3
+            consonant[:c] = resonate(rng.standard_normal(c), float(rng.uniform(2500, 7000)), 2000, sample_rate) * 3
         envelope = np.minimum(1, np.minimum(t / 0.03, (n - np.arange(n)) / (0.05 * sample_rate)))
         out[start:stop] += ((voiced * envelope + consonant) * velocity / 127).astype(np.float32)
     out /= max(1e-6, float(np.abs(out).max())) / 0.5
