@@ -1,22 +1,21 @@
 """Procedural instruments: the song's parts played by synthesis written here, not by samples.
 
 Every SoundFont, patch set and recording installable here is already a source; what the class
-head lacks most is timbres of its own families that none of them has (issue 18: guitar and
-*other* are swapped in half the misnamed songs, kicks go to bass). These instruments are drawn
-from the song's General MIDI program, each with randomised parameters, so no two parts sound
-alike:
+head lacks is timbres none of them has (issue 18: on sounds it never heard, named mode swaps
+guitar and *other* more than any other pair, and names voices bass). The instrument follows the
+part's General MIDI program; its parameters are drawn per part, so no two parts sound alike:
 
 - guitar and bass: plucked strings (Karplus–Strong with a fractional-delay loop filter, pick
   position, body resonances, palm muting);
-- bass: also subtractive (sawtooth or square through a low-pass that closes) and two-operator FM;
+- bass: also subtractive (sawtooth, square or pulse through a low-pass that closes) and two-operator FM;
 - *other*: FM electric pianos and bells, drawbar organs with a rotary tremolo, detuned string and
   synth pads, brass and leads with a filter envelope and vibrato, breathy pipes;
 - drums: an analogue-style kit (pitch-swept kicks from tight to long 808 tails, noise-and-tone
   snares and claps, filtered-noise hats and cymbals, swept toms).
 
-All parts are ``(2, samples)`` float32 at the song's length, peak 0.5; stereo width comes from
-per-channel detuning where the instrument has it (pads, strings), else the part is centred and
-panned later like every other source.
+All parts are ``(2, samples)`` float32 at the song's length, peak 0.5. Half the *other* parts are
+played a few cents apart on the two channels (width); the rest are centred, and every part is
+panned later like any other source. The kit pans each of its drums a little.
 """
 
 from __future__ import annotations
