@@ -104,7 +104,8 @@ def _string_voice(bass: bool, rng: np.random.Generator) -> Voice:
 
 def oscillator(shape: str, f: np.ndarray, sample_rate: int, phase: float = 0.0) -> np.ndarray:
     """A ``saw``, ``square``, ``pulse`` (25 %), ``triangle`` or ``sine`` wave following the frequency
-    curve ``f`` (Hz per sample); band-limited by a 2× oversampled naive wave and a half-band filter."""
+    curve ``f`` (Hz per sample). The naive wave is computed at twice the rate and decimated, which
+    lowers its aliasing (it does not remove it: a low-pass usually follows)."""
     up = np.repeat(f, 2) / 2
     ph = (phase + np.cumsum(up) / sample_rate) % 1.0
     if shape == "saw":
