@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -37,12 +39,13 @@ class Page:
 
     def __init__(self, binary: str, width: int = 1400, height: int = 700) -> None:
         websocket = pytest.importorskip("websocket", reason="websocket-client is part of the dev extra: pip install -e '.[dev]'")
-        self.profile = tempfile.TemporaryDirectory(prefix="chromium-")
+        self.profile = tempfile.mkdtemp(prefix="chromium-")  # removed by close()
         args = [binary, "--headless=new", "--disable-gpu", "--no-sandbox", "--no-first-run", "--disable-extensions",
-                "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={self.profile.name}",
+                "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={self.profile}",
                 f"--window-size={width},{height}", "about:blank"]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port = self._port(Path(self.profile.name) / "DevToolsActivePort")
+        # its own process group: closing stops the renderers and helpers too, not only the browser process
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        port = self._port(Path(self.profile) / "DevToolsActivePort")
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
         url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
         self.ws = websocket.create_connection(url, timeout=20, suppress_origin=True)
@@ -107,12 +110,35 @@ class Page:
         return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
 
     def close(self) -> None:
+        """Stop the browser and every process it started, then remove its profile.
+
+        Chromium's helpers can outlive the browser process for a moment and still write into the
+        profile, so the whole process group is stopped and the removal retried briefly."""
         try:
             self.ws.close()
         finally:
-            self.process.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-            self.profile.cleanup()
+                self._signal_group(signal.SIGKILL)
+                self.process.wait(timeout=10)
+            self._signal_group(signal.SIGKILL)  # helpers that ignored the request
+            self._remove_profile()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass  # the group has gone already
+
+    def _remove_profile(self, attempts: int = 20) -> None:
+        for _ in range(attempts - 1):
+            try:
+                shutil.rmtree(self.profile)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)  # a helper was still writing
+        shutil.rmtree(self.profile, ignore_errors=True)
