@@ -27,6 +27,7 @@ import numpy as np
 from scipy import signal
 
 from separator.training.data.compose import note_onsets, note_spans
+from separator.training.data.lofi import lowpass
 from separator.training.data.voice import resonate
 
 Note = tuple[int, int, int, int]  # start, stop (samples), MIDI note, velocity
@@ -44,11 +45,6 @@ def _release(x: np.ndarray, held: int, seconds: float, sample_rate: int) -> np.n
         x = x.copy()
         x[held:] *= np.exp(-np.arange(len(x) - held) / max(1.0, seconds * sample_rate))
     return x
-
-
-def _lowpass(x: np.ndarray, cutoff: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    sos = signal.butter(order, min(cutoff, 0.45 * sample_rate), "low", fs=sample_rate, output="sos")
-    return signal.sosfilt(sos, x)
 
 
 # -- plucked strings ------------------------------------------------------------------------
@@ -69,7 +65,7 @@ def pluck(
     delay = max(2, int(np.floor(period - 0.5)))
     frac = float(np.clip(period - 0.5 - delay, 0.0, 1.0))
     burst = (rng or np.random.default_rng(int(f0 * 1000))).uniform(-1, 1, delay + 2)
-    burst = _lowpass(burst, 200 + brightness * 0.4 * sample_rate, sample_rate, 1)
+    burst = lowpass(burst, 200 + brightness * 0.4 * sample_rate, sample_rate, 1)
     offset = max(1, int(pick * delay))
     burst[offset:] -= burst[:-offset].copy()  # the plucking point cancels some harmonics
     out = np.zeros(n + delay + 2)
@@ -162,7 +158,7 @@ def _subtractive_voice(kind: str, rng: np.random.Generator) -> Voice:
         if sub:
             x = x + 0.6 * oscillator("sine", f / 2, sample_rate)
         closing = np.exp(-np.arange(n) / (sweep * sample_rate))
-        x = _lowpass(x, bright, sample_rate) * closing + _lowpass(x, dark, sample_rate) * (1 - closing)
+        x = lowpass(x, bright, sample_rate, 2) * closing + lowpass(x, dark, sample_rate, 2) * (1 - closing)
         return x * adsr(n, held, sample_rate, float(attack), 0.3, sustain, float(release))
 
     return voice
@@ -305,7 +301,7 @@ def _kick(rng: np.random.Generator, sample_rate: int) -> np.ndarray:
     x = np.sin(2 * np.pi * np.cumsum(f) / sample_rate) * np.exp(-t / (length / 3))
     x = np.tanh(x * float(rng.uniform(1.0, 3.0)))
     click = rng.standard_normal(len(t)) * np.exp(-t / 0.003) * float(rng.uniform(0.0, 0.5))
-    return x + _lowpass(click, 6000, sample_rate)
+    return x + lowpass(click, 6000, sample_rate, 2)
 
 
 def _noise_hit(rng: np.random.Generator, sample_rate: int, low: float, high: float, decay: float, tone: float = 0.0) -> np.ndarray:
