@@ -107,11 +107,11 @@ def splitter(refiner: nn.Module | None, resplit: bool = True, model: str | None 
     """The shipped model (or the checkpoint ``model``) on one thread with ``refiner`` in place of its own
     (``None``: no refiner); without ``resplit``, named mode's second hearings of the bass and the drums
     (:mod:`separator.resplit`) are off."""
-    shipped = Separator.from_pretrained(model, threads=1)
-    settings = shipped.settings.replace(low_band=0.0 if refiner is None else 1.0)
+    sep = Separator.from_pretrained(model, threads=1)
+    settings = sep.settings.replace(low_band=0.0 if refiner is None else 1.0)
     if not resplit:
         settings = settings.replace(**NO_SECOND_HEARINGS)
-    return Separator(shipped.model, shipped.device, settings, threads=1, low_band_refiner=refiner)  # type: ignore[arg-type]
+    return Separator(sep.model, sep.device, settings, threads=1, low_band_refiner=refiner)  # type: ignore[arg-type]
 
 
 def extract(args: argparse.Namespace) -> None:

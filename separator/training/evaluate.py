@@ -209,7 +209,7 @@ def evaluate_model(
         DataLayoutError: as :func:`iter_songs`, or no song has two audible sources.
         StemMapError: a bad ``stem_map``.
     """
-    sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device, threads=measuring_threads())
+    sep = _separator(model)
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     shares: dict[str, list[np.ndarray]] | None = defaultdict(list) if in_mix else None
     songs_scored: list[dict[str, Any]] = []
@@ -239,6 +239,11 @@ def evaluate_model(
     return result
 
 
+def _separator(model: Network | Separator) -> Separator:
+    """``model`` itself, or a network split on its own device with one thread count for the whole measurement."""
+    return model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device, threads=measuring_threads())
+
+
 def _mean_rows(rows: dict[str, list[np.ndarray]], outputs: list[str]) -> dict[str, dict[str, float]]:
     """``{true stem: [shares per output stem, …]}`` → ``{true stem: {output stem: mean share}}``."""
     return {true: dict(zip(outputs, np.mean(values, axis=0).tolist(), strict=True)) for true, values in rows.items()}
@@ -253,7 +258,7 @@ def confusion(
     result maps every output stem to its mean share of the output energy (rows sum to 1).
     A good model puts each row's weight on its own column.
     """
-    sep = model if isinstance(model, Separator) else Separator(model, device=next(model.parameters()).device, threads=measuring_threads())
+    sep = _separator(model)
     shares: dict[str, list[np.ndarray]] = defaultdict(list)
     for refs, labels, rate in iter_songs(folder, max_songs, skip_songs, stem_map):
         for ref, label in zip(refs, labels, strict=True):
