@@ -260,17 +260,21 @@ def make_dataset(
     return shards
 
 
-def copy_changed(src: str | Path, out: str | Path, change: Callable[[dict[str, np.ndarray]], np.ndarray]) -> list[Path]:
+def copy_changed(
+    src: str | Path, out: str | Path, change: Callable[[dict[str, np.ndarray]], np.ndarray | dict[str, np.ndarray]]
+) -> list[Path]:
     """A copy of the data folder ``src`` (``shard-*.npz`` and its ``*.json``) in ``out``, each shard's
-    ``stems`` replaced by ``change(shard's arrays)`` (the other arrays as they were): the band-limited and
-    real-mix copies of ``scripts/band-limit-data.py`` and ``scripts/centre-data.py``. Returns the shards written."""
+    ``stems`` replaced by ``change(shard's arrays)`` (the other arrays as they were), or the arrays of the dict
+    it returns: the band-limited, real-mix and fewer-class copies of ``scripts/band-limit-data.py``,
+    ``scripts/centre-data.py`` and ``scripts/keep-classes.py``. Returns the shards written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for shard in sorted(Path(src).glob("shard-*[0-9].npz")):
         with np.load(shard) as file:
             data = {k: file[k] for k in file.files}
-        data["stems"] = change(data)
+        changed = change(data)
+        data.update(changed if isinstance(changed, dict) else {"stems": changed})
         save_shard(out / shard.name, **data)
         written.append(out / shard.name)
     for extra in Path(src).glob("*.json"):
