@@ -6,11 +6,12 @@ A run's ``last.pt`` that holds a weight average (``separator train --ema``) cont
 weights its validation scored; ``--trained`` takes the trained weights instead. The split settings and the
 description come from the first file; ``averaged`` in the new file's description lists the inputs.
 
-    python scripts/average-weights.py separator/pretrained/default.pt runs/r28/step500.pt --out model.pt
+    git show b9b5708:separator/pretrained/default.pt > runs/previous.pt
+    python scripts/average-weights.py runs/previous.pt runs/r28/step500.pt --out model.pt
     python scripts/average-weights.py a.pt b.pt c.pt --weights 2,1,1 --out model.pt
 
-The shipped model since the eighteenth session is the first command's file (model card, "2026-12-06,
-eighteenth"); ``--out separator/pretrained/default.pt`` writes it in place.
+The shipped model since the eighteenth session is the second command's file: the model shipped until then
+averaged with step 500 of its fine-tune ``r28`` (model card, "2026-12-06, eighteenth").
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from typing import Any
 
 import torch
 
-from separator.model import load_checkpoint, save_checkpoint
+from separator.model import Network, load_checkpoint, save_checkpoint
 
 
-def weights_of(path: str, trained: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``(state in float32, description)`` of a model file: a run's weight average when it holds one."""
-    model, extra = load_checkpoint(path)
+def weights_of(model: Network, extra: dict[str, Any], trained: bool) -> dict[str, torch.Tensor]:
+    """The weights in float32 of a loaded model file: a run's weight average when it holds one."""
     state = extra["average"] if "average" in extra and not trained else model.state_dict()
-    return {k: v.float() for k, v in state.items()}, extra
+    return {k: v.float() for k, v in state.items()}
 
 
 def average(states: list[dict[str, torch.Tensor]], weights: list[float]) -> dict[str, torch.Tensor]:
@@ -54,9 +54,9 @@ def main() -> None:
     weights = [float(w) for w in args.weights.split(",")] if args.weights else [1.0] * len(args.models)
     if len(weights) != len(args.models) or min(weights) < 0 or sum(weights) <= 0:
         raise SystemExit(f"--weights: give {len(args.models)} non-negative numbers, not all 0; got {args.weights!r}")
-    loaded = [weights_of(m, args.trained) for m in args.models]
-    model, first = load_checkpoint(args.models[0])
-    model.load_state_dict(average([s for s, _ in loaded], weights))
+    loaded = [load_checkpoint(m) for m in args.models]
+    model, first = loaded[0]
+    model.load_state_dict(average([weights_of(m, e, args.trained) for m, e in loaded], weights))
     keep = ("step", "val", "config", "inference")
     extra = {k: first[k] for k in keep if k in first}
     extra["averaged"] = [

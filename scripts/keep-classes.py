@@ -2,9 +2,9 @@
 marked absent and silenced, so training draws mixtures of the kept classes alone.
 
 The shipped model of 2026-12-06 (eighteenth session) was fine-tuned with the procedural kits and basses of
-``synth:procedural`` this way, without its procedural guitars and keys: a kick that sweeps down into the
-bass's range is told from the bass, and the instruments the class head names from the SoundFonts are left
-as they were (model card, "2026-12-06, eighteenth").
+``synth:procedural`` this way: the network hears procedural kicks against procedural basses, while its
+procedural guitars and keys, which displaced what it had learnt of the SoundFonts' in an earlier run, are left
+out (model card, "2026-12-06, eighteenth").
 
     python scripts/keep-classes.py data/synth-train data/synth-db --classes drums,bass
 """
