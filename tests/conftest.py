@@ -33,6 +33,23 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
+def write_shard(folder: Path, stems: np.ndarray, present: np.ndarray) -> dict[str, np.ndarray]:
+    """A data folder of one make-data shard (``stems (songs, 5, channels, samples)``, one slot per class in class
+    order) and an empty ``recipe.json``; returns the shard's arrays."""
+    songs = stems.shape[0]
+    data = {
+        "stems": stems.astype(np.float16),
+        "present": present,
+        "labels": np.tile(np.arange(5, dtype=np.int8), (songs, 1)),
+        "sources": np.full((songs, 5), "x", "<U25"),
+        "sample_rate": np.array(44100),
+    }
+    folder.mkdir()
+    np.savez(folder / "shard-00000.npz", **data)  # type: ignore[arg-type]
+    (folder / "recipe.json").write_text("{}")
+    return data
+
+
 @pytest.fixture(scope="session")
 def separator() -> Separator:
     """The model that ships in the package, on the CPU."""

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import REPO, load_module
+from conftest import REPO, load_module, write_shard
 
 from separator.classes import CLASSES
 
@@ -20,17 +20,7 @@ def panned_shard(folder: Path) -> dict[str, np.ndarray]:
     """One shard of two songs, every stem panned off centre (left louder than right)."""
     rng = np.random.default_rng(0)
     stems = rng.standard_normal((2, 5, 1, 4410)).astype(np.float32) * np.array([0.8, 0.2], np.float32)[:, None]
-    data = {
-        "stems": stems.astype(np.float16),
-        "present": np.ones((2, 5), bool),
-        "labels": np.tile(np.arange(5, dtype=np.int8), (2, 1)),
-        "sources": np.full((2, 5), "x", "<U25"),
-        "sample_rate": np.array(44100),
-    }
-    folder.mkdir()
-    np.savez(folder / "shard-00000.npz", **data)
-    (folder / "recipe.json").write_text("{}")
-    return data
+    return write_shard(folder, stems, np.ones((2, 5), bool))
 
 
 def test_the_chosen_classes_are_centred_the_others_kept_and_the_mix_is_the_same(tmp_path: Path) -> None:

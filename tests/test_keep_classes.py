@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import REPO
+from conftest import REPO, write_shard
 
 from separator.training.data.mix import StemBank
 
@@ -19,17 +19,7 @@ def five_class_shard(folder: Path) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     present = np.ones((3, 5), bool)
     present[1, 2] = False
-    data = {
-        "stems": (rng.standard_normal((3, 5, 2, 44100)) * 0.1).astype(np.float16),
-        "present": present,
-        "labels": np.tile(np.arange(5, dtype=np.int8), (3, 1)),
-        "sources": np.full((3, 5), "x", "<U25"),
-        "sample_rate": np.array(44100),
-    }
-    folder.mkdir()
-    np.savez(folder / "shard-00000.npz", **data)
-    (folder / "recipe.json").write_text("{}")
-    return data
+    return write_shard(folder, rng.standard_normal((3, 5, 2, 44100)) * 0.1, present)
 
 
 def test_only_the_kept_classes_stay_present_and_audible(tmp_path: Path) -> None:
