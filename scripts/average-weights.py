@@ -10,8 +10,8 @@ description come from the first file; ``averaged`` in the new file's description
     python scripts/average-weights.py runs/previous.pt runs/r28/step500.pt --out model.pt
     python scripts/average-weights.py a.pt b.pt c.pt --weights 2,1,1 --out model.pt
 
-The shipped model since the eighteenth session is the second command's file: the model shipped until then
-averaged with step 500 of its fine-tune ``r28`` (model card, "2026-12-06, eighteenth").
+The second command made the eighteenth session's candidate: the shipped model averaged with step 500 of its
+fine-tune ``r28`` (model card, "2026-12-06, eighteenth": better on average, not shipped).
 """
 
 from __future__ import annotations

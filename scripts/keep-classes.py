@@ -1,10 +1,10 @@
 """A copy of a data folder (shard-*.npz of make-data) that keeps only some classes' stems: the others are
 marked absent and silenced, so training draws mixtures of the kept classes alone.
 
-The shipped model of 2026-12-06 (eighteenth session) was fine-tuned with the procedural kits and basses of
-``synth:procedural`` this way: the network hears procedural kicks against procedural basses, while its
-procedural guitars and keys, which displaced what it had learnt of the SoundFonts' in an earlier run, are left
-out (model card, "2026-12-06, eighteenth").
+The eighteenth session's fine-tune ``r28`` used the procedural kits and basses of ``synth:procedural`` this way:
+the network hears procedural kicks against procedural basses, while the procedural guitars and keys, which
+displaced what it had learnt of the SoundFonts' in an earlier run, are left out (model card, "2026-12-06,
+eighteenth").
 
     python scripts/keep-classes.py data/synth-train data/synth-db --classes drums,bass
 """
