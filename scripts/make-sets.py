@@ -1,0 +1,182 @@
+"""Make the model card's data sets on a new machine: the choosing and report sets every comparison in
+``separator/pretrained/README.md`` uses, and the fine-tuning sets of its latest recipes, with the card's
+exact commands (seeds, song counts, held-out sources).
+
+    python scripts/make-sets.py                        # the measuring sets: choosing + report (a few minutes)
+    python scripts/make-sets.py train                  # the fine-tuning sets of the eighteenth section's recipe
+    python scripts/make-sets.py val-out tune-out-lp3800 --dry-run   # print the commands, run nothing
+
+Sets are named one by one or by group (``choose``, ``report``, ``measure`` = both, ``train``, ``all``); a set
+made from another (a centred or band-limited copy, the kits-and-basses copy) brings its source along. A set
+already made (its ``recipe.json`` written, which every maker does last) is kept, and an interrupted
+``make-data`` resumes from its shards, so running this again finishes what is missing. ``tracker`` first
+fetches the tracker songs' Debian packages (``apt-get download``, no root needed; docs/training-data-tracker.md)
+and makes ``tracker-val`` beside it: windows 0–47 of it choose, 48– report.
+
+On 2 cores every set of ``all`` took about 25 minutes (model card, "2026-12-07, nineteenth").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from separator.training.data.sources import HELD_OUT
+
+HELD = ",".join(HELD_OUT)  # sf_GMbank,exadrums,fillets-nl: never in a training set
+# Debian packages whose tracker songs `separator tracker-data` reads (docs/training-data-tracker.md)
+TRACKER_PACKAGES = (
+    "heroes-sound-tracks tecnoballz-data biniax2-data freedroid-data penguin-command open-invaders-data "
+    "bomberclone-data gemdropx tuxmath-data bugsquish circuslinux-data powermanga-data ri-li-data vodovod "
+    "dodgindiamond2 solarwolf ceferino-data ballz-data jumpnbump-levels"
+).split()
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One folder: made by ``tool`` (``make-data``, ``tracker-data`` or a copy script) with ``args``;
+    ``source``: the set a copy is made from."""
+
+    tool: str
+    args: tuple[str, ...] = ()
+    source: str | None = None
+
+
+def _songs(songs: int, seed: int, shard: int, *rest: str) -> DataSet:
+    return DataSet("make-data", ("--songs", str(songs), "--seed", str(seed), "--shard-size", str(shard), *rest))
+
+
+SETS: dict[str, DataSet] = {
+    # held-out sources only (a SoundFont, a drum kit, a voice family the network never heard)
+    "tune-out": _songs(32, 22, 32, "--only", HELD),
+    "tune3-out": _songs(32, 26, 32, "--only", HELD),
+    "val-out": _songs(48, 21, 48, "--only", HELD),
+    "val-long": _songs(24, 52, 24, "--seconds", "30", "--only", HELD),
+    "tune-long": _songs(16, 51, 16, "--seconds", "30", "--only", HELD),
+    # copies mixed as records are, and band-limited as old records and phone recordings are
+    "val-out-centred": DataSet("centre-data", source="val-out"),
+    "val-out-lp3800": DataSet("band-limit-data", ("--lowpass", "3800"), "val-out"),
+    "val-out-8k-mono": DataSet("band-limit-data", ("--rate", "8000", "--mono"), "val-out"),
+    "tune-out-centred": DataSet("centre-data", source="tune-out"),
+    "tune-out-lp3800": DataSet("band-limit-data", ("--lowpass", "3800"), "tune-out"),
+    "tune-out-8k-mono": DataSet("band-limit-data", ("--rate", "8000", "--mono"), "tune-out"),
+    # real human arrangements (tracker songs) and the training sets; `synth` left out of lb-* as when first made
+    "tracker": DataSet("tracker-data"),
+    "lb-train": _songs(1200, 61, 200, "--exclude", f"{HELD},synth"),
+    "lb-heavy": _songs(300, 71, 100, "--heavy-fx", "--exclude", f"{HELD},synth"),
+    "synth-train": _songs(800, 71, 100, "--only", "synth", "--exclude", HELD),
+    "synth-db": DataSet("keep-classes", ("--classes", "drums,bass"), "synth-train"),
+}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "choose": ("tune-out", "tune3-out", "tune-out-centred", "tune-out-lp3800", "tune-out-8k-mono", "tracker"),
+    "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker"),
+    "train": ("lb-train", "lb-heavy", "tracker", "synth-train", "synth-db"),
+}
+GROUPS["measure"] = tuple(dict.fromkeys(GROUPS["choose"] + GROUPS["report"] + ("tune-long",)))
+GROUPS["all"] = tuple(SETS)
+
+
+def wanted(names: list[str]) -> list[str]:
+    """The sets ``names`` (sets or groups) ask for, each after the set it is copied from, once each.
+
+    Raises:
+        SystemExit: an unknown name, in one line that lists the known ones.
+    """
+    unknown = [n for n in names if n not in SETS and n not in GROUPS]
+    if unknown:
+        raise SystemExit(f"make-sets: unknown set {', '.join(unknown)}; sets: {', '.join(SETS)}; groups: {', '.join(GROUPS)}")
+    order: list[str] = []
+
+    def add(name: str) -> None:
+        source = SETS[name].source
+        if source is not None:
+            add(source)
+        if name not in order:
+            order.append(name)
+
+    for name in names:
+        for member in GROUPS.get(name, (name,)):
+            add(member)
+    return order
+
+
+def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
+    """The commands that make set ``name`` under ``data``, as a user types them (the card's); ``#``: a step
+    this script does itself (:func:`fetch_tracker_songs`)."""
+    s, out = SETS[name], str(data / name)
+    if s.tool == "make-data":  # the card's order: --songs N --seed S --jobs J --shard-size K ...
+        return [["separator", "make-data", out, *s.args[:4], "--jobs", str(jobs), *s.args[4:]]]
+    if s.tool == "tracker-data":
+        src = str(data / "tracker-src")
+        return [
+            ["#", "fetch-tracker-songs", src],
+            ["separator", "tracker-data", out, "--modules", src, "--val", str(data / "tracker-val")],
+        ]
+    assert s.source is not None
+    return [["python", f"scripts/{s.tool}.py", str(data / s.source), out, *s.args]]
+
+
+def made(name: str, data: Path) -> bool:
+    """Whether set ``name`` is complete: every maker writes ``recipe.json`` last (``tracker`` also needs its
+    validation windows)."""
+    done = (data / name / "recipe.json").is_file()
+    return done and (name != "tracker" or any((data / "tracker-val").glob("shard-*.npz")))
+
+
+def fetch_tracker_songs(folder: Path) -> None:
+    """Each package of :data:`TRACKER_PACKAGES` downloaded and unpacked into ``folder/PKG`` (kept if there)."""
+    debs = folder / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    for package in TRACKER_PACKAGES:
+        if (folder / package).is_dir():
+            continue
+        subprocess.run(["apt-get", "download", package], cwd=debs, check=True, stdout=subprocess.DEVNULL)
+        deb = next(debs.glob(f"{package}_*.deb"))
+        subprocess.run(["dpkg", "-x", str(deb), str(folder / package)], check=True)
+
+
+def run(command: list[str], repo: Path) -> None:
+    """Run one command of :func:`commands` with this Python (its ``separator``, the repository's scripts)."""
+    if command[0] == "#":
+        fetch_tracker_songs(Path(command[2]))
+        return
+    env = None
+    if command[0] == "separator":
+        if command[1] == "tracker-data":  # one core, as docs/training-data-tracker.md runs it
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        command = [sys.executable, "-c", "from stemsplit.separator_cli import run; run()", *command[1:]]
+    else:
+        command = [sys.executable, str(repo / command[1]), *command[2:]]
+    subprocess.run(command, check=True, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sets", nargs="*", default=["measure"], help=f"sets or groups (default: measure); groups: {', '.join(GROUPS)}")
+    p.add_argument("--data", type=Path, default=Path("data"), help="folder the sets go under (default: data)")
+    p.add_argument("--jobs", type=int, default=2, help="processes for make-data (default: 2)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands and run nothing")
+    args = p.parse_args(argv)
+    repo = Path(__file__).resolve().parent.parent
+    for name in wanted(args.sets):
+        if made(name, args.data):
+            print(f"# {name}: already made under {args.data / name}", flush=True)
+            continue
+        for command in commands(name, args.data, args.jobs):
+            print(" ".join(command) if command[0] == "#" else shlex.join(command), flush=True)
+            if not args.dry_run:
+                try:
+                    run(command, repo)
+                except subprocess.CalledProcessError as exc:
+                    print(f"make-sets: {name}: {shlex.join(command)} failed (exit {exc.returncode})", file=sys.stderr)
+                    return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

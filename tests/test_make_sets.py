@@ -1,0 +1,80 @@
+"""scripts/make-sets.py: the model card's data sets made again with its commands, on a new machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from conftest import REPO
+from conftest import missing as skip_or_fail
+
+from separator.training.data.sources import HELD_OUT, HELD_OUT_PACKAGES, detect_sources
+
+SCRIPT = REPO / "scripts" / "make-sets.py"
+
+
+def make_sets(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], check=False, capture_output=True, text=True)
+
+
+def test_a_dry_run_prints_the_cards_commands_sources_first_and_makes_nothing(tmp_path: Path) -> None:
+    run = make_sets("val-out-lp3800", "tracker", "synth-db", "--data", str(tmp_path / "d"), "--jobs", "3", "--dry-run")
+    assert run.returncode == 0, run.stderr
+    d = tmp_path / "d"
+    assert run.stdout.splitlines() == [
+        f"separator make-data {d}/val-out --songs 48 --seed 21 --jobs 3 --shard-size 48 --only sf_GMbank,exadrums,fillets-nl",
+        f"python scripts/band-limit-data.py {d}/val-out {d}/val-out-lp3800 --lowpass 3800",
+        f"# fetch-tracker-songs {d}/tracker-src",
+        f"separator tracker-data {d}/tracker --modules {d}/tracker-src --val {d}/tracker-val",
+        f"separator make-data {d}/synth-train --songs 800 --seed 71 --jobs 3 --shard-size 100 --only synth "
+        "--exclude sf_GMbank,exadrums,fillets-nl",
+        f"python scripts/keep-classes.py {d}/synth-train {d}/synth-db --classes drums,bass",
+    ]
+    assert not d.exists()
+
+
+def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources(tmp_path: Path) -> None:
+    run = make_sets("all", "measure", "--data", str(tmp_path), "--dry-run")
+    lines = run.stdout.splitlines()
+    outputs = [line.split()[2 if line.startswith("separator") else 3] for line in lines if not line.startswith("#")]
+    assert len(outputs) == len(set(outputs)) == 16  # every set of the card once, however often it is asked for
+    for line in lines:
+        if any(f"/{name} " in line for name in ("lb-train", "lb-heavy")):
+            assert "--exclude sf_GMbank,exadrums,fillets-nl,synth" in line  # the sources they held when first made
+
+
+def test_an_unknown_set_is_one_line_that_lists_the_sets() -> None:
+    run = make_sets("val-outt")
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.count("\n") == 1
+    assert run.stderr.startswith("make-sets: unknown set val-outt; sets: tune-out, tune3-out, val-out,")
+    assert "groups: choose, report, train, measure, all" in run.stderr
+
+
+def test_a_copy_is_made_with_its_source_and_a_second_run_keeps_both(tmp_path: Path) -> None:
+    found = {s.id for s in detect_sources()}
+    absent = [p for pattern, p in zip(HELD_OUT, HELD_OUT_PACKAGES, strict=True) if not any(pattern in i for i in found)]
+    if absent:
+        skip_or_fail(f"the held-out sound sources are not installed: apt-get install {' '.join(absent)}")
+    first = make_sets("tune-out-centred", "--data", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    recipe = json.loads((tmp_path / "tune-out" / "recipe.json").read_text())
+    assert (recipe["seed"], recipe["only"]) == (22, list(HELD_OUT))
+    with np.load(tmp_path / "tune-out" / "shard-00000.npz") as made, np.load(tmp_path / "tune-out-centred" / "shard-00000.npz") as copy:
+        assert made["stems"].shape[0] == 32
+        guitar = made["labels"] == 2
+        np.testing.assert_array_equal(copy["stems"][guitar], made["stems"][guitar])  # guitar where make-data panned it
+        drums = copy["stems"][copy["labels"] == 0]  # (songs, 2, samples)
+        np.testing.assert_array_equal(drums[:, 0], drums[:, 1])  # the drums centred
+        assert np.abs(made["stems"][made["labels"] == 0][:, 0] - made["stems"][made["labels"] == 0][:, 1]).max() > 0.01
+    stamp = (tmp_path / "tune-out-centred" / "shard-00000.npz").stat().st_mtime_ns
+    again = make_sets("tune-out-centred", "--data", str(tmp_path))
+    assert again.returncode == 0
+    assert again.stdout.splitlines() == [
+        f"# tune-out: already made under {tmp_path}/tune-out",
+        f"# tune-out-centred: already made under {tmp_path}/tune-out-centred",
+    ]
+    assert (tmp_path / "tune-out-centred" / "shard-00000.npz").stat().st_mtime_ns == stamp
