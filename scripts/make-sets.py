@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sets", nargs="*", default=["measure"], help=f"sets or groups (default: measure); groups: {', '.join(GROUPS)}")
     p.add_argument("--data", type=Path, default=Path("data"), help="folder the sets go under (default: data)")
-    p.add_argument("--jobs", type=int, default=2, help="processes for make-data (default: 2)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for make-data (default: every core)")
     p.add_argument("--dry-run", action="store_true", help="print the commands and run nothing")
     args = p.parse_args(argv)
     repo = Path(__file__).resolve().parent.parent
@@ -172,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.dry_run:
                 try:
                     run(command, repo)
-                except subprocess.CalledProcessError as exc:
-                    print(f"make-sets: {name}: {shlex.join(command)} failed (exit {exc.returncode})", file=sys.stderr)
+                except subprocess.CalledProcessError as exc:  # the tool has said why on stderr above
+                    hint = "; run apt-get update first, or fetch them as docs/training-data-tracker.md says" if command[0] == "#" else ""
+                    print(f"make-sets: {name}: {shlex.join(exc.cmd)} failed (exit {exc.returncode}){hint}", file=sys.stderr)
                     return 1
     return 0
 
