@@ -21,10 +21,11 @@ class OutputFolderError(StemsplitError):
     """The output folder cannot be used: it is a file, cannot be created, or is not writable."""
 
 
-def check_output_dir(path: str | Path) -> Path:
+def check_output_dir(path: str | Path, option: str = "-o/--out") -> Path:
     """Check, before any work, that the output folder ``path`` is a folder (or can be made) and is writable.
 
-    Nothing is created: the writers make the folders they need.
+    Nothing is created: the writers make the folders they need. ``option``: how the command line names the
+    folder, for the remedy (``-o/--out``; ``the OUTDIR argument`` for a positional one).
 
     Raises:
         OutputFolderError: one line naming the path and what to do.
@@ -33,10 +34,10 @@ def check_output_dir(path: str | Path) -> Path:
     existing = next((folder for folder in (path, *path.parents) if folder.exists()), Path("."))
     if not existing.is_dir():
         where = "the output folder" if existing == path else f"a folder above the output folder ({path})"
-        raise OutputFolderError(f"{existing}: {where} is a file; choose another output folder with -o/--out")
+        raise OutputFolderError(f"{existing}: {where} is a file; choose another output folder with {option}")
     if not os.access(existing, os.W_OK | os.X_OK):
         what = "the output folder is" if existing == path else f"the output folder ({path}) cannot be made here:"
-        raise OutputFolderError(f"{existing}: {what} not writable; choose another with -o/--out or change its permissions")
+        raise OutputFolderError(f"{existing}: {what} not writable; choose another with {option} or change its permissions")
     return path
 
 

@@ -332,6 +332,9 @@ def _range_seconds(total: float, start: float, length: float | None) -> float:
 
 def _make_data(args: argparse.Namespace) -> int:
     from separator.training.data.make import Recipe, drawn_counts, format_counts, format_sources, make_dataset
+    from stembase.outputs import check_output_dir
+
+    check_output_dir(args.out, "the OUTDIR argument")  # a file, no permission: one line before any work
 
     def patterns(values: list[str]) -> list[str]:
         return [p.strip() for v in values for p in v.split(",") if p.strip()]
@@ -353,8 +356,12 @@ def _make_data(args: argparse.Namespace) -> int:
 
 def _tracker_data(args: argparse.Namespace) -> int:
     from separator.training.data.tracker import TrackerRecipe, build_dataset, find_songs, label_shares, libopenmpt, package_table
+    from stembase.outputs import check_output_dir
 
     libopenmpt()  # a missing library is one line, before any work
+    check_output_dir(args.out, "the OUT argument")
+    if args.val:
+        check_output_dir(args.val, "--val")
     songs, refused = find_songs(args.modules, args.exclude)
     if refused:
         print(f"refused {len(refused)} files from reserved packages (e.g. {refused[0]})", file=sys.stderr)

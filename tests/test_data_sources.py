@@ -229,3 +229,18 @@ def test_make_data_without_sources_for_some_classes_is_an_error_naming_what_to_i
     assert main([*args, "--allow-missing"]) == 0
     with np.load(out / "shard-00000.npz") as data:
         assert not data["present"][:, : CLASSES.index("vocals")].any()
+
+
+def test_make_data_into_a_folder_under_a_file_is_one_line_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from stemsplit.separator_cli import main
+
+    blocker = tmp_path / "songs.npz"
+    blocker.write_bytes(b"not a folder")
+    assert main(["make-data", str(blocker / "data"), "--songs", "2", "--seconds", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: {blocker}: a folder above the output folder ({blocker / 'data'}) is a file; "
+        "choose another output folder with the OUTDIR argument"
+    ]
+    assert blocker.read_bytes() == b"not a folder"

@@ -220,6 +220,22 @@ def test_cli_tracker_data_reports_per_package(tmp_path: Path, capsys: pytest.Cap
 
 
 @needs_libopenmpt
+def test_cli_tracker_data_into_a_folder_under_a_file_is_one_line_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "src/some-data").mkdir(parents=True)
+    (tmp_path / "src/some-data/tiny.mod").write_bytes(make_mod())
+    (tmp_path / "file").write_text("")
+    argv = ["tracker-data", str(tmp_path / "out"), "--modules", str(tmp_path / "src"), "--val", str(tmp_path / "file/val")]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {tmp_path / 'file'}: a folder above the output folder ({tmp_path / 'file/val'}) is a file; "
+        "choose another output folder with --val"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+@needs_libopenmpt
 def test_song_whose_stems_do_not_sum_to_the_mix_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg/tiny.mod").write_bytes(make_mod())
