@@ -82,6 +82,18 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_held_out_sources() -> None:
+    """Skip (fail under ``.ci/run``) unless every held-out sound source is installed
+    (``separator.training.data.sources.HELD_OUT``): without them, songs "of held-out sources" would be made of
+    training sounds."""
+    from separator.training.data.sources import HELD_OUT, HELD_OUT_PACKAGES, detect_sources
+
+    found = {s.id for s in detect_sources()}
+    absent = [p for pattern, p in zip(HELD_OUT, HELD_OUT_PACKAGES, strict=True) if not any(pattern in i for i in found)]
+    if absent:
+        missing(f"the held-out sound sources are not installed: apt-get install {' '.join(absent)}")
+
+
 def split_with_and_without(
     setting: str, off: float, on: float, **kwargs
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:  # type: ignore[no-untyped-def]

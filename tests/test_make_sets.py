@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import REPO
-from conftest import missing as skip_or_fail
+from conftest import REPO, require_held_out_sources
 
-from separator.training.data.sources import HELD_OUT, HELD_OUT_PACKAGES, detect_sources
+from separator.training.data.sources import HELD_OUT
 
 SCRIPT = REPO / "scripts" / "make-sets.py"
 
@@ -55,10 +54,7 @@ def test_an_unknown_set_is_one_line_that_lists_the_sets() -> None:
 
 
 def test_a_copy_is_made_with_its_source_and_a_second_run_keeps_both(tmp_path: Path) -> None:
-    found = {s.id for s in detect_sources()}
-    absent = [p for pattern, p in zip(HELD_OUT, HELD_OUT_PACKAGES, strict=True) if not any(pattern in i for i in found)]
-    if absent:
-        skip_or_fail(f"the held-out sound sources are not installed: apt-get install {' '.join(absent)}")
+    require_held_out_sources()
     first = make_sets("tune-out-centred", "--data", str(tmp_path))
     assert first.returncode == 0, first.stderr
     recipe = json.loads((tmp_path / "tune-out" / "recipe.json").read_text())

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from conftest import missing as skip_or_fail
+from conftest import require_held_out_sources
 
 from separator import Separator
 from separator.classes import CLASSES
 from separator.training.data.make import Recipe, make_song
-from separator.training.data.sources import HELD_OUT, HELD_OUT_PACKAGES, detect_sources
+from separator.training.data.sources import HELD_OUT
 from separator.training.metrics import best_permutation, si_sdr_improvement
 
 SONGS = range(8)
@@ -35,10 +35,7 @@ KARAOKE = 3.0  # measured 4.43 (per song 1.53, 0.57, 11.21, 2.42, -1.18, -0.01, 
 
 @pytest.fixture(scope="module", autouse=True)
 def held_out_sources() -> None:
-    found = {s.id for s in detect_sources()}
-    missing = [p for pattern, p in zip(HELD_OUT, HELD_OUT_PACKAGES, strict=True) if not any(pattern in i for i in found)]
-    if missing:  # .ci/run installs them; without them the songs would be made of training sounds
-        skip_or_fail(f"the held-out sound sources are not installed: apt-get install {' '.join(missing)}")
+    require_held_out_sources()  # .ci/run installs them
 
 
 @functools.cache
