@@ -93,7 +93,11 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--mono", action="store_true", help="store mono downmixes (n_songs, n_slots, samples), the old layout")
     p.add_argument("--soundfont", action="append", metavar="SF2", help="use only these SoundFonts (repeatable)")
     p.add_argument("--no-espeak", action="store_true", help="no espeak-ng speech in the vocals")
-    p.add_argument("--allow-missing", action="store_true", help="make songs even when no source found plays some classes")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="make songs even when no source found plays some classes or an --only pattern matches none",
+    )
     p.add_argument("--heavy-fx", action="store_true", help="more timbre variety per stem: EQ tilt, saturation, voice pitch, chorus, plates")
     p.add_argument(
         "--only", action="append", default=[], metavar="PAT", help="draw only from sources whose id contains PAT (repeatable or a,b)"

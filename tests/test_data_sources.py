@@ -16,7 +16,7 @@ from separator.training.data.compose import compose
 from separator.training.data.make import Recipe, make_dataset
 from separator.training.data.oneshots import classify
 from separator.training.data.render import bundled_soundfont
-from separator.training.data.sources import Source, SourcePaths, class_weights, detect_sources, missing_sources, plan_sources
+from separator.training.data.sources import KIND_CLASSES, Source, SourcePaths, class_weights, detect_sources, missing_sources, plan_sources
 
 SR = 22050
 TIMGM = bundled_soundfont() or ""
@@ -229,6 +229,37 @@ def test_make_data_without_sources_for_some_classes_is_an_error_naming_what_to_i
     assert main([*args, "--allow-missing"]) == 0
     with np.load(out / "shard-00000.npz") as data:
         assert not data["present"][:, : CLASSES.index("vocals")].any()
+
+
+def test_make_data_refuses_only_patterns_that_match_no_installed_source_naming_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leave-out set asked for on a machine without its held-out packages is refused before any work: without
+    the check every class fell back to the training sources, and the set measured nothing held out."""
+    from stemsplit.separator_cli import main
+
+    sources = [Source("synth:procedural", "synth", KIND_CLASSES["synth"]), Source("sing:formant", "sing", ("vocals",))]
+    monkeypatch.setattr(make, "detect_sources", lambda paths=None: sources)
+    monkeypatch.setattr(make, "_PLANS", {})
+    out = tmp_path / "val-out"
+    args = ["make-data", str(out), "--songs", "2", "--seconds", "1", "--shard-size", "2", "--no-espeak"]
+    assert main([*args, "--only", "sf_GMbank,exadrums,nosuch"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: --only: sf_GMbank names sf:sf_GMbank, not installed (apt-get install csound-soundfont); "
+        "exadrums names oneshots:exadrums, not installed (apt-get install exadrums); "
+        "nosuch matches no source found here or known (docs/training-data.md lists them); "
+        "install it, or pass --allow-missing to draw those classes from every source"
+    ]
+    assert not out.exists(), "refused before any work"
+    assert main([*args, "--only", "synth,exadrums"]) == 2, "one unmatched pattern is enough"
+    assert main([*args, "--only", "synth", "--exclude", "procedural"]) == 2, "an excluded source is not found"
+    capsys.readouterr()
+    assert main([*args, "--only", "synth,sing"]) == 0
+    assert main([*args[:1], str(tmp_path / "fallback"), *args[2:], "--only", "exadrums", "--allow-missing"]) == 0
+    with np.load(tmp_path / "fallback" / "shard-00000.npz") as data:
+        drawn = {part for ids in data["sources"][data["present"]].tolist() for part in ids.split("+")}  # layers: a+b
+        assert drawn <= {"synth:procedural", "sing:formant"}
 
 
 def test_make_data_into_a_folder_under_a_file_is_one_line_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

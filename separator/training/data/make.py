@@ -31,7 +31,16 @@ from separator.classes import CLASSES
 from separator.training.data.augment import augment, pan
 from separator.training.data.compose import PROGRAMS, Song, compose
 from separator.training.data.render import describe, discover_soundfonts, render_track
-from separator.training.data.sources import Plan, Source, SourcePaths, check_complete, default_sounds_dirs, detect_sources, plan_sources
+from separator.training.data.sources import (
+    Plan,
+    Source,
+    SourcePaths,
+    check_complete,
+    check_only,
+    default_sounds_dirs,
+    detect_sources,
+    plan_sources,
+)
 from separator.training.data.voice import espeak_available, sing, speak
 
 
@@ -64,9 +73,13 @@ def source_plan(recipe: Recipe) -> tuple[list[Source], Plan]:
     key = json.dumps([recipe.soundfonts, recipe.use_espeak, recipe.only, recipe.exclude, recipe.sounds])
     if key not in _PLANS:
         found = detect_sources(SourcePaths(soundfonts=tuple(recipe.soundfonts), sounds_dirs=tuple(recipe.sounds)))
-        exclude = [*recipe.exclude, *([] if recipe.use_espeak else ["speech:espeak"])]
-        _PLANS[key] = (found, plan_sources(found, recipe.only, exclude))
+        _PLANS[key] = (found, plan_sources(found, recipe.only, _excluded(recipe)))
     return _PLANS[key]
+
+
+def _excluded(recipe: Recipe) -> list[str]:
+    """The recipe's ``exclude`` patterns, with espeak's voice when the recipe does without it."""
+    return [*recipe.exclude, *([] if recipe.use_espeak else ["speech:espeak"])]
 
 
 def _render_drums(source: Source, song: Song, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
@@ -234,10 +247,12 @@ def make_dataset(
     Returns:
         the shard paths, old and new.
     Raises:
-        MissingSourcesError: no source plays some classes (before any work), unless ``allow_missing``.
+        MissingSourcesError: no source plays some classes, or an ``only`` pattern matches no source found
+            (before any work), unless ``allow_missing``.
     """
     found, plan = source_plan(recipe)
     if not allow_missing:
+        check_only(recipe.only, found, _excluded(recipe))
         check_complete(plan, found)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -275,6 +275,30 @@ def plan_sources(sources: Sequence[Source], only: Sequence[str] = (), exclude: S
     return Plan({s.id: s for s in kept}, weights, tuple(notes))
 
 
+def check_only(only: Sequence[str], found: Sequence[Source], exclude: Sequence[str] = ()) -> None:
+    """Refuse ``--only`` patterns that match no source found (after ``exclude``): a source not installed, or a
+    typo. Without this check the classes fall back to every source (:func:`plan_sources`), and a leave-out
+    set made on a machine without its held-out packages silently holds the training sources.
+
+    Raises:
+        MissingSourcesError: one line: each pattern, the known sources it names with what to install them,
+            and ``--allow-missing``.
+    """
+    kept = [s for s in found if not matches(s.id, exclude)]
+    unmatched = [p for p in only if p and not any(matches(s.id, [p]) for s in kept)]
+    if not unmatched:
+        return
+    missing = missing_sources(found)
+    parts = []
+    for pattern in unmatched:
+        known = {sid: how for sid, how in missing.items() if matches(sid, [pattern])}
+        if known:
+            parts.append(f"{pattern} names {', '.join(known)}, not installed ({'; '.join(dict.fromkeys(known.values()))})")
+        else:
+            parts.append(f"{pattern} matches no source found here or known (docs/training-data.md lists them)")
+    raise MissingSourcesError(f"--only: {'; '.join(parts)}; install it, or pass --allow-missing to draw those classes from every source")
+
+
 def check_complete(plan: Plan, found: Sequence[Source]) -> None:
     """Refuse a plan that leaves classes without a source, naming what to install.
 
