@@ -115,7 +115,7 @@ def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
         src = str(data / "tracker-src")
         return [
             ["#", "fetch-tracker-songs", src],
-            ["separator", "tracker-data", out, "--modules", src, "--val", str(data / "tracker-val")],
+            ["separator", "tracker-data", out, "--modules", src, "--val", str(data / "tracker-val"), "--jobs", str(jobs)],
         ]
     assert s.source is not None
     return [["python", f"scripts/{s.tool}.py", str(data / s.source), out, *s.args]]
@@ -147,7 +147,7 @@ def run(command: list[str], repo: Path) -> None:
         return
     env = None
     if command[0] == "separator":
-        if command[1] == "tracker-data":  # one core, as docs/training-data-tracker.md runs it
+        if command[1] == "tracker-data":  # one core per rendering process, as docs/training-data-tracker.md runs it
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
         command = [sys.executable, "-c", "from stemsplit.separator_cli import run; run()", *command[1:]]
     else:

@@ -128,6 +128,7 @@ def _tracker_data_parser(sub: argparse._SubParsersAction) -> None:  # type: igno
     p.add_argument("--exclude", action="append", default=[], metavar="PAT", help="fnmatch pattern on song id or path (repeatable)")
     p.add_argument("--val", metavar="DIR", help="write the held-out songs here (they never go to OUT either way)")
     p.add_argument("--holdout-percent", type=float, default=10.0, help="share of songs held out, chosen by song-id hash")
+    p.add_argument("--jobs", type=int, default=1, help="processes rendering songs (the shards are the same for any count)")
 
 
 class _LazyParser(argparse.ArgumentParser):
@@ -374,7 +375,7 @@ def _tracker_data(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     limit = args.max_windows_per_song or None
     recipe = TrackerRecipe(seconds=args.seconds, max_windows_per_song=limit, holdout_percent=args.holdout_percent)
-    stats = build_dataset(songs, args.out, recipe, val_out=args.val)
+    stats = build_dataset(songs, args.out, recipe, val_out=args.val, jobs=max(1, args.jobs))
     for package, row in package_table(stats).items():
         print(f"{package:24s} {row['songs']:3d} songs {row['windows']:5d} windows  labelled {row['labelled']:.0%}"
               f"  ({row['held_out']} held out, {row['failed']} failed)", file=sys.stderr)  # fmt: skip

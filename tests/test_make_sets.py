@@ -27,7 +27,7 @@ def test_a_dry_run_prints_the_cards_commands_sources_first_and_makes_nothing(tmp
         f"separator make-data {d}/val-out --songs 48 --seed 21 --jobs 3 --shard-size 48 --only sf_GMbank,exadrums,fillets-nl",
         f"python scripts/band-limit-data.py {d}/val-out {d}/val-out-lp3800 --lowpass 3800",
         f"# fetch-tracker-songs {d}/tracker-src",
-        f"separator tracker-data {d}/tracker --modules {d}/tracker-src --val {d}/tracker-val",
+        f"separator tracker-data {d}/tracker --modules {d}/tracker-src --val {d}/tracker-val --jobs 3",
         f"separator make-data {d}/synth-train --songs 800 --seed 71 --jobs 3 --shard-size 100 --only synth "
         "--exclude sf_GMbank,exadrums,fillets-nl",
         f"python scripts/keep-classes.py {d}/synth-train {d}/synth-db --classes drums,bass",

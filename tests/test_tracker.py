@@ -243,3 +243,28 @@ def test_song_whose_stems_do_not_sum_to_the_mix_is_skipped(tmp_path: Path) -> No
     stats = build_dataset(songs, tmp_path / "out", TrackerRecipe(seconds=1.0, holdout_percent=0, min_snr_db=1000.0))
     assert stats[0].windows == 0 and stats[0].error is not None and "sum to the mix" in stats[0].error
     assert not list((tmp_path / "out").glob("*.npz")) and (tmp_path / "out/shard-00000.json").exists()
+
+
+@needs_libopenmpt
+def test_build_dataset_renders_in_several_processes_to_the_same_shards(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``--jobs``: songs rendered in parallel land in the same shards, in the same order, as with one process."""
+    for i in range(6):  # six different songs (a file repeated elsewhere is read once)
+        (tmp_path / f"src/pkg{i % 2}-data").mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"src/pkg{i % 2}-data/song{i}.mod").write_bytes(make_mod(((0, i % 3, 1), (8 + 8 * i, 1, 2), (40, 2, 3))))
+    (tmp_path / "src/pkg0-data/broken.mod").write_bytes(b"not a module " * 200)  # libopenmpt cannot load it
+    songs, _ = find_songs([tmp_path / "src"])
+    recipe = TrackerRecipe(seconds=0.5, max_windows_per_song=2, holdout_percent=30, songs_per_shard=2)
+    held = [s.song_id for s in songs if tracker.is_held_out(s.song_id, 30)]
+    assert len(songs) == 7 and 0 < len(held) < len(songs)
+    one = build_dataset(songs, tmp_path / "one", recipe, val_out=tmp_path / "one-val")
+    caplog.clear()
+    two = build_dataset(songs, tmp_path / "two", recipe, val_out=tmp_path / "two-val", jobs=2)
+    assert [s.song_id for s in two] == [s.song_id for s in one] and [s.windows for s in two] == [s.windows for s in one]
+    assert sum(s.windows for s in one) > 0 and any(s.error for s in one)
+    assert any("broken" in r.getMessage() for r in caplog.records if r.levelname == "WARNING"), "the parent logs a song that failed"
+    for a, b in (("one", "two"), ("one-val", "two-val")):
+        names = sorted(p.name for p in (tmp_path / a).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / b).iterdir()) and "shard-00000.npz" in names
+        for shard in (tmp_path / a).glob("shard-*.npz"):
+            with np.load(shard) as x, np.load(tmp_path / b / shard.name) as y:
+                assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files)

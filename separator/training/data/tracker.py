@@ -25,6 +25,7 @@ import functools
 import hashlib
 import json
 import logging
+import multiprocessing
 import re
 import struct
 from collections.abc import Iterator, Sequence
@@ -500,7 +501,7 @@ def song_windows(song: SongFile, recipe: TrackerRecipe) -> tuple[list[Window], S
     """Render ``song`` per instrument and cut it into packed windows (windows with < 2 present sources dropped).
 
     A song whose instrument renders sum to the mix below ``recipe.min_snr_db`` gives no windows
-    (``stats.error`` says why).
+    (``stats.error`` says why; :func:`build_dataset` logs it).
 
     Raises:
         TrackerError: libopenmpt is missing or cannot load the module.
@@ -529,7 +530,6 @@ def song_windows(song: SongFile, recipe: TrackerRecipe) -> tuple[list[Window], S
     if stats.snr_db < recipe.min_snr_db:
         # muting failed somewhere (e.g. ProTracker sample swaps): the stems would not be a true partition
         stats.error = f"{song.song_id}: instruments sum to the mix at {stats.snr_db} dB < {recipe.min_snr_db} dB; skipped"
-        log.warning("%s", stats.error)
         return [], stats
     if not inst:
         return [], stats
@@ -575,46 +575,77 @@ def _write_json(path: Path, data: object) -> None:
     tmp.rename(path)
 
 
-def build_dataset(songs: Sequence[SongFile], out: str | Path, recipe: TrackerRecipe, val_out: str | Path | None = None) -> list[SongStats]:
+def build_dataset(
+    songs: Sequence[SongFile], out: str | Path, recipe: TrackerRecipe, val_out: str | Path | None = None, jobs: int = 1
+) -> list[SongStats]:
     """Write shards of ``songs`` under ``out``; held-out songs go to ``val_out`` (or nowhere), never to ``out``.
 
     Shard ``k`` holds song group ``k`` (``songs_per_shard`` songs in id order); a group whose sidecar
-    ``shard-k.json`` exists is kept, so an interrupted run resumes.
+    ``shard-k.json`` exists is kept, so an interrupted run resumes. ``jobs`` processes render the songs (the
+    shards are the same for any count: each song is rendered alone, and groups are written in order).
 
     Raises:
-        TrackerError: an existing shard lists other songs (the song list or hold-out changed).
+        TrackerError: an existing shard lists other songs (the song list or hold-out changed; before any work).
     """
     held = [s for s in songs if is_held_out(s.song_id, recipe.holdout_percent)]
     train = [s for s in songs if not is_held_out(s.song_id, recipe.holdout_percent)]
-    stats = _build_split(train, Path(out), recipe)
-    if val_out is not None:
-        stats += _build_split(held, Path(val_out), recipe)
-    else:
+    splits = [(train, Path(out))] + ([(held, Path(val_out))] if val_out is not None else [])
+    plans = [(split_songs, folder, _groups(split_songs, folder, recipe)) for split_songs, folder in splits]
+    pending = [(song, recipe) for _, _, groups in plans for group, done in groups if done is None for song in group]
+    pool = multiprocessing.get_context("spawn").Pool(jobs) if jobs > 1 and len(pending) > 1 else None
+    try:
+        rendered = pool.imap(_render_job, pending) if pool else map(_render_job, pending)  # in order, as groups need
+        stats = [st for _, folder, groups in plans for st in _write_split(folder, groups, rendered, recipe)]
+    finally:
+        if pool:
+            pool.close()
+    if val_out is None:
         stats += [SongStats(s.song_id, s.package, str(s.path), True) for s in held]
     return stats
 
 
-def _build_split(songs: Sequence[SongFile], out: Path, recipe: TrackerRecipe) -> list[SongStats]:
+def _groups(songs: Sequence[SongFile], out: Path, recipe: TrackerRecipe) -> list[tuple[Sequence[SongFile], list[SongStats] | None]]:
+    """``songs`` in shard groups, each with its statistics when its shard is already written (``None``: to render)."""
+    groups = [songs[first : first + recipe.songs_per_shard] for first in range(0, len(songs), recipe.songs_per_shard)]
+    return [
+        (group, _resume(out / f"shard-{k:05d}.npz", out / f"shard-{k:05d}.json", [s.song_id for s in group]))
+        for k, group in enumerate(groups)
+    ]
+
+
+def _write_split(
+    out: Path,
+    groups: list[tuple[Sequence[SongFile], list[SongStats] | None]],
+    rendered: Iterator[tuple[list[Window], SongStats]],
+    recipe: TrackerRecipe,
+) -> list[SongStats]:
+    """Write the shards of one split's groups, taking each group's songs from ``rendered`` (in order)."""
     out.mkdir(parents=True, exist_ok=True)
     stats: list[SongStats] = []
-    for first in range(0, len(songs), recipe.songs_per_shard):
-        group = songs[first : first + recipe.songs_per_shard]
-        name = f"shard-{first // recipe.songs_per_shard:05d}"  # a group with no windows leaves a gap
-        done = _resume(out / f"{name}.npz", out / f"{name}.json", [s.song_id for s in group])
-        if done is None:
-            done, windows = [], []
-            for song in group:
-                got, song_stats = _song_or_error(song, recipe)
-                windows += got
-                done.append(song_stats)
-            if windows:
-                write_shard(out / f"{name}.npz", windows, recipe.sample_rate)
-            _write_json(out / f"{name}.json", [asdict(s) for s in done])  # last: marks the group done
+    for k, (group, kept) in enumerate(groups):
+        done = kept if kept is not None else _write_group(out / f"shard-{k:05d}", [next(rendered) for _ in group], recipe)
         stats += done
         for s in done:
             log.info("%s: %d windows, %d instruments, stem-sum SNR %s dB", s.song_id, s.windows, s.instruments, s.snr_db)
     _write_json(out / "recipe.json", recipe_summary(stats, recipe))
     return stats
+
+
+def _write_group(stem: Path, results: list[tuple[list[Window], SongStats]], recipe: TrackerRecipe) -> list[SongStats]:
+    """One group's shard ``stem.npz`` (none when no song gave windows: a gap) and its sidecar ``stem.json``."""
+    windows = [w for got, _ in results for w in got]
+    done = [song_stats for _, song_stats in results]
+    if windows:
+        write_shard(stem.with_suffix(".npz"), windows, recipe.sample_rate)
+    _write_json(stem.with_suffix(".json"), [asdict(s) for s in done])  # last: marks the group done
+    for s in done:
+        if s.error:
+            log.warning("%s", s.error)
+    return done
+
+
+def _render_job(task: tuple[SongFile, TrackerRecipe]) -> tuple[list[Window], SongStats]:
+    return _song_or_error(*task)
 
 
 def _resume(shard: Path, sidecar: Path, song_ids: list[str]) -> list[SongStats] | None:
@@ -634,7 +665,6 @@ def _song_or_error(song: SongFile, recipe: TrackerRecipe) -> tuple[list[Window],
     except TrackerError as exc:
         if str(exc) == LIBOPENMPT_MISSING:
             raise
-        log.warning("%s", exc)
         stats = SongStats(song.song_id, song.package, str(song.path), is_held_out(song.song_id, recipe.holdout_percent))
         stats.error = str(exc)
         return [], stats
