@@ -30,9 +30,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="default: where the CPU runs it")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.bf16 is None:
+        from separator.devices import bfloat16_lstm
+
+        args.bf16 = bfloat16_lstm()
 
     bank = StemBank(args.data)
     rate, samples = bank.sample_rate, int(args.seconds * bank.sample_rate)

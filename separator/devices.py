@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -48,10 +49,34 @@ def native_bfloat16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+@functools.cache
+def bfloat16_lstm() -> bool:
+    """Whether torch runs an LSTM under bfloat16 autocast on this CPU: a 4-frame probe, once per process.
+
+    oneDNN has no bfloat16 LSTM for CPUs without AVX-512 (e.g. AMD EPYC before Zen 4), where torch raises
+    "could not create a primitive descriptor for the LSTM forward propagation primitive"."""
+    lstm = torch.nn.LSTM(4, 4, batch_first=True)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 4, 4))
+    except RuntimeError:
+        return False
+    return True
+
+
+NO_BFLOAT16 = "this CPU cannot run the network's LSTM in bfloat16 (torch needs AVX-512 for it)"
+
+
 def network_dtype(precision: str, device: torch.device) -> torch.dtype:
     """The dtype the network computes in for a :class:`~separator.settings.SplitSettings` ``precision``:
-    ``"auto"`` is bfloat16 on a CPU with :func:`native_bfloat16`, float32 elsewhere."""
-    if precision == "bfloat16" or (precision == "auto" and device.type == "cpu" and native_bfloat16()):
+    ``"auto"`` is bfloat16 on a CPU with :func:`native_bfloat16`, float32 elsewhere.
+
+    Raises:
+        SeparationError: ``"bfloat16"`` asked for on a CPU where :func:`bfloat16_lstm` fails.
+    """
+    if precision == "bfloat16" and device.type == "cpu" and not bfloat16_lstm():
+        raise SeparationError(f'precision = "bfloat16": {NO_BFLOAT16}; use precision = "auto" (float32 here) or "float32"')
+    if precision == "bfloat16" or (precision == "auto" and device.type == "cpu" and native_bfloat16() and bfloat16_lstm()):
         return torch.bfloat16
     return torch.float32
 

@@ -67,7 +67,8 @@ class SplitSettings:
         precision: the network's arithmetic: ``"float32"``, ``"bfloat16"`` (autocast, as the shipped model
             was trained: about twice as fast on CPUs that compute it natively), or ``"auto"`` (the default
             since 2026-12-06): bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), float32
-            elsewhere (older CPUs would emulate it slowly; GPUs are fast either way). On the tuning splits
+            elsewhere (older CPUs would emulate it slowly, and without AVX-512 torch has no bfloat16 LSTM at
+            all: ``"bfloat16"`` is then a :class:`SeparationError`; GPUs are fast either way). On the tuning splits
             bfloat16 scored as float32 or higher (model card, "2026-12-06, twelfth"); the stems of the two
             agree to 30–50 dB (median 51 dB on 8 leave-out songs), so a split on a CPU without native
             bfloat16 differs a little from one with it. ``"float32"`` gives the same stems on every CPU.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +264,13 @@ def test_export_stores_the_settings_a_file_gives(tmp_path: Path) -> None:
     assert Separator.from_pretrained(out, device="cpu").settings == SplitSettings(pan=1.0, percussive=0.25)
 
 
+def bfloat16_lstm() -> bool:
+    from separator.devices import bfloat16_lstm
+
+    return bfloat16_lstm()
+
+
+@pytest.mark.skipif(not bfloat16_lstm(), reason="torch has no bfloat16 LSTM on this CPU (no AVX-512): the error test below runs")
 def test_bfloat16_splits_as_float32_does_to_within_its_rounding(network: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
     """``precision`` changes the network's arithmetic, not the split: the stems agree to ~30 dB and score alike."""
     mix, stems = song()
@@ -287,6 +295,7 @@ def test_auto_precision_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch: 
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.setattr(devices, "native_bfloat16", lambda: True)
+    monkeypatch.setattr(devices, "bfloat16_lstm", lambda: True)
     assert devices.network_dtype("auto", cpu) == torch.bfloat16 and devices.network_dtype("auto", cuda) == torch.float32
     assert devices.network_dtype("float32", cpu) == torch.float32 and devices.network_dtype("bfloat16", cuda) == torch.bfloat16
     monkeypatch.setattr(devices, "native_bfloat16", lambda: False)
@@ -294,3 +303,47 @@ def test_auto_precision_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch: 
     assert SplitSettings().precision == "auto"  # the default: as fast as the CPU allows, float32 where bfloat16 is slow
     with pytest.raises(SeparationError, match="precision must be one of float32, bfloat16, auto, got 'half'"):
         SplitSettings(precision="half")
+
+
+def test_the_bfloat16_probe_tells_whether_the_network_runs_in_bfloat16_here() -> None:
+    """``devices.bfloat16_lstm`` answers what running the network under bfloat16 autocast does on this CPU."""
+    from separator.devices import bfloat16_lstm
+    from separator.model import ChimeraNet
+
+    model = ChimeraNet(hidden=16, layers=2, embed_dim=8).eval()
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            model(torch.randn(1, 30, 128))
+        runs = True
+    except RuntimeError as exc:
+        assert "LSTM" in str(exc)
+        runs = False
+    assert bfloat16_lstm() is runs
+
+
+def test_bfloat16_asked_for_on_a_cpu_without_it_is_one_line_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``precision = "bfloat16"`` where torch cannot run the LSTM in it: a settings error, not a oneDNN traceback;
+    ``auto`` is float32 there even when the CPU reports bfloat16 instructions."""
+    from separator import devices
+    from stemsplit.separator_cli import main
+
+    monkeypatch.setattr(devices, "bfloat16_lstm", lambda: False)
+    monkeypatch.setattr(devices, "native_bfloat16", lambda: True)
+    message = 'precision = "bfloat16": this CPU cannot run the network\'s LSTM in bfloat16 (torch needs AVX-512 for it); '
+    with pytest.raises(SeparationError, match=re.escape(message + 'use precision = "auto" (float32 here) or "float32"')):
+        devices.network_dtype("bfloat16", torch.device("cpu"))
+    assert devices.network_dtype("auto", torch.device("cpu")) == torch.float32
+    assert devices.network_dtype("bfloat16", torch.device("cuda")) == torch.bfloat16
+    mix, _ = song()
+    wav = tmp_path / "mix.wav"
+    import soundfile as sf
+
+    sf.write(wav, mix.T, RATE)
+    settings = tmp_path / "bf16.toml"
+    settings.write_text('precision = "bfloat16"\n')
+    assert main(["split", str(wav), "-o", str(tmp_path / "out"), "--settings", str(settings)]) != 0
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not list((tmp_path / "out").glob("**/*.wav"))

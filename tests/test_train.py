@@ -267,6 +267,21 @@ def test_train_options_that_cannot_work_say_so_in_one_line(
     assert issubclass(TrainOptionError, ValueError)
 
 
+def test_train_bf16_on_a_cpu_without_a_bfloat16_lstm_is_one_line_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU without AVX-512 torch's LSTM has no bfloat16 kernel: ``--bf16`` stopped with a oneDNN traceback."""
+    import separator.training.train as train_module
+
+    monkeypatch.setattr(train_module, "bfloat16_lstm", lambda: False)
+    argv = ["train", "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "run"), "--bf16", "--device", "cpu"]
+    assert separator_main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --bf16: this CPU cannot run the network's LSTM in bfloat16 (torch needs AVX-512 for it); leave --bf16 out (float32)"
+    )
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_warmed_up_fine_tune_moves_the_weights_less_in_its_first_steps(tiny_data: Path, tmp_path: Path) -> None:
     """Adam's first updates move every weight by about ``lr``; with ``--warmup`` they start near 0."""
     init = tmp_path / "init.pt"

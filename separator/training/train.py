@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from separator.classes import CLASSES
-from separator.devices import measuring_threads, resolve_device
+from separator.devices import NO_BFLOAT16, bfloat16_lstm, measuring_threads, resolve_device
 from separator.errors import SeparatorError
 from separator.features import band_power, bin_power, bins_per_band, log_power, pool_bands, spatial, stft, sum_first
 from separator.model import ChimeraEnsemble, ChimeraNet, Network, load_checkpoint, save_checkpoint, with_stereo_inputs
@@ -372,11 +372,13 @@ def _log(out: Path, record: dict[str, Any]) -> None:
 def train(cfg: TrainConfig) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
     _check_options(cfg)
+    device = resolve_device(cfg.device)
+    if cfg.bf16 and device.type == "cpu" and not bfloat16_lstm():
+        raise TrainOptionError(f"--bf16: {NO_BFLOAT16}; leave --bf16 out (float32)")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
     bank = _bank(cfg, out)
     torch.manual_seed(cfg.seed)  # a new network's first weights and the dropout: a run is repeatable
     model, optimizer, step, average_state = _start(cfg, bank, device)
