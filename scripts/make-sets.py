@@ -4,9 +4,10 @@ exact commands (seeds, song counts, held-out sources).
 
     python scripts/make-sets.py                        # the measuring sets: choosing + report (a few minutes)
     python scripts/make-sets.py train                  # the fine-tuning sets of the eighteenth section's recipe
+    python scripts/make-sets.py long                   # the twentieth section's 12-s songs and tracker windows
     python scripts/make-sets.py val-out tune-out-lp3800 --dry-run   # print the commands, run nothing
 
-Sets are named one by one or by group (``choose``, ``report``, ``measure`` = both, ``train``, ``all``); a set
+Sets are named one by one or by group (``choose``, ``report``, ``measure`` = both, ``train``, ``long``, ``all``); a set
 made from another (a centred or band-limited copy, the kits-and-basses copy) brings its source along. A set
 already made (its ``recipe.json`` written, which every maker does last) is kept, and an interrupted
 ``make-data`` resumes from its shards, so running this again finishes what is missing. ``tracker`` first
@@ -71,11 +72,15 @@ SETS: dict[str, DataSet] = {
     "lb-heavy": _songs(300, 71, 100, "--heavy-fx", "--exclude", f"{HELD},synth"),
     "synth-train": _songs(800, 71, 100, "--only", "synth", "--exclude", HELD),
     "synth-db": DataSet("keep-classes", ("--classes", "drums,bass"), "synth-train"),
+    # 12-s songs and tracker windows: the long-context fine-tune of the twentieth section (8-s training mixtures)
+    "lb-long": _songs(240, 81, 40, "--seconds", "12", "--exclude", f"{HELD},synth"),
+    "tracker-long": DataSet("tracker-data", ("--seconds", "12")),
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "choose": ("tune-out", "tune3-out", "tune-out-centred", "tune-out-lp3800", "tune-out-8k-mono", "tracker"),
     "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker"),
     "train": ("lb-train", "lb-heavy", "tracker", "synth-train", "synth-db"),
+    "long": ("lb-long", "tracker-long", "tune-long"),
 }
 GROUPS["measure"] = tuple(dict.fromkeys(GROUPS["choose"] + GROUPS["report"] + ("tune-long",)))
 GROUPS["all"] = tuple(SETS)
@@ -111,12 +116,10 @@ def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
     s, out = SETS[name], str(data / name)
     if s.tool == "make-data":  # the card's order: --songs N --seed S --jobs J --shard-size K ...
         return [["separator", "make-data", out, *s.args[:4], "--jobs", str(jobs), *s.args[4:]]]
-    if s.tool == "tracker-data":
+    if s.tool == "tracker-data":  # the held-out songs become tracker-val beside the 4-s windows, and are skipped else
         src = str(data / "tracker-src")
-        return [
-            ["#", "fetch-tracker-songs", src],
-            ["separator", "tracker-data", out, "--modules", src, "--val", str(data / "tracker-val"), "--jobs", str(jobs)],
-        ]
+        val = ["--val", str(data / "tracker-val")] if name == "tracker" else []
+        return [["#", "fetch-tracker-songs", src], ["separator", "tracker-data", out, *s.args, "--modules", src, *val, "--jobs", str(jobs)]]
     assert s.source is not None
     return [["python", f"scripts/{s.tool}.py", str(data / s.source), out, *s.args]]
 

@@ -39,10 +39,19 @@ def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources
     run = make_sets("all", "measure", "--data", str(tmp_path), "--dry-run")
     lines = run.stdout.splitlines()
     outputs = [line.split()[2 if line.startswith("separator") else 3] for line in lines if not line.startswith("#")]
-    assert len(outputs) == len(set(outputs)) == 16  # every set of the card once, however often it is asked for
+    assert len(outputs) == len(set(outputs)) == 18  # every set of the card once, however often it is asked for
     for line in lines:
-        if any(f"/{name} " in line for name in ("lb-train", "lb-heavy")):
+        if any(f"/{name} " in line for name in ("lb-train", "lb-heavy", "lb-long")):
             assert "--exclude sf_GMbank,exadrums,fillets-nl,synth" in line  # the sources they held when first made
+    long = make_sets("long", "--data", str(tmp_path), "--jobs", "2", "--dry-run").stdout.splitlines()
+    assert long == [
+        f"separator make-data {tmp_path}/lb-long --songs 240 --seed 81 --jobs 2 --shard-size 40 --seconds 12 "
+        "--exclude sf_GMbank,exadrums,fillets-nl,synth",
+        f"# fetch-tracker-songs {tmp_path}/tracker-src",
+        f"separator tracker-data {tmp_path}/tracker-long --seconds 12 --modules {tmp_path}/tracker-src --jobs 2",
+        f"separator make-data {tmp_path}/tune-long --songs 16 --seed 51 --jobs 2 --shard-size 16 --seconds 30 "
+        "--only sf_GMbank,exadrums,fillets-nl",
+    ], "no --val: the held-out songs are tracker-val's, and are skipped"
 
 
 def test_an_unknown_set_is_one_line_that_lists_the_sets() -> None:
@@ -50,7 +59,7 @@ def test_an_unknown_set_is_one_line_that_lists_the_sets() -> None:
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr.count("\n") == 1
     assert run.stderr.startswith("make-sets: unknown set val-outt; sets: tune-out, tune3-out, val-out,")
-    assert "groups: choose, report, train, measure, all" in run.stderr
+    assert "groups: choose, report, train, long, measure, all" in run.stderr
 
 
 def test_a_copy_is_made_with_its_source_and_a_second_run_keeps_both(tmp_path: Path) -> None:
