@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from conftest import generated_song
 
 import separator.separate as separate_module
 from separator import SeparationError, Separator
+from separator.devices import bfloat16_lstm
 from separator.features import stft_size
 from separator.model import load_checkpoint
 from separator.settings import _RANGES, SplitSettings, read_overrides
@@ -264,12 +266,6 @@ def test_export_stores_the_settings_a_file_gives(tmp_path: Path) -> None:
     assert Separator.from_pretrained(out, device="cpu").settings == SplitSettings(pan=1.0, percussive=0.25)
 
 
-def bfloat16_lstm() -> bool:
-    from separator.devices import bfloat16_lstm
-
-    return bfloat16_lstm()
-
-
 @pytest.mark.skipif(not bfloat16_lstm(), reason="torch has no bfloat16 LSTM on this CPU (no AVX-512): the error test below runs")
 def test_bfloat16_splits_as_float32_does_to_within_its_rounding(network: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
     """``precision`` changes the network's arithmetic, not the split: the stems agree to ~30 dB and score alike."""
@@ -307,7 +303,6 @@ def test_auto_precision_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch: 
 
 def test_the_bfloat16_probe_tells_whether_the_network_runs_in_bfloat16_here() -> None:
     """``devices.bfloat16_lstm`` answers what running the network under bfloat16 autocast does on this CPU."""
-    from separator.devices import bfloat16_lstm
     from separator.model import ChimeraNet
 
     model = ChimeraNet(hidden=16, layers=2, embed_dim=8).eval()
@@ -338,8 +333,6 @@ def test_bfloat16_asked_for_on_a_cpu_without_it_is_one_line_naming_the_setting(
     assert devices.network_dtype("bfloat16", torch.device("cuda")) == torch.bfloat16
     mix, _ = song()
     wav = tmp_path / "mix.wav"
-    import soundfile as sf
-
     sf.write(wav, mix.T, RATE)
     settings = tmp_path / "bf16.toml"
     settings.write_text('precision = "bfloat16"\n')
