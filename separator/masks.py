@@ -55,12 +55,14 @@ def head_masks(class_masks: torch.Tensor, groups: torch.Tensor, mask_power: floa
     return (class_masks @ groups).permute(2, 0, 1)
 
 
-def unit_masks(embeddings: torch.Tensor, class_masks: torch.Tensor, routing: Routing, settings: SplitSettings) -> torch.Tensor:
+def unit_masks(embeddings: torch.Tensor | None, class_masks: torch.Tensor, routing: Routing, settings: SplitSettings) -> torch.Tensor:
     """``(n_units, t, bands)`` band masks that sum to 1 over units, from ``embeddings (t, bands, D)`` and
-    ``class_masks (t, bands, C)``."""
+    ``class_masks (t, bands, C)``; the embeddings may be ``None`` where the routing has no clusters."""
     head = head_masks(class_masks, routing.groups, settings.mask_power)
     if routing.centroids is None or routing.route is None:
         return head
+    if embeddings is None:
+        raise ValueError("unit_masks: a routing with clusters needs the embeddings")
     t, f, _ = embeddings.shape
     resp = responsibilities(cluster_features(embeddings, class_masks, settings.class_weight), routing.centroids, settings.hardness)
     masks = (routing.route.T @ resp).reshape(-1, t, f)  # (k, n) planes → (n_units, t, bands)

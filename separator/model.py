@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -96,18 +96,32 @@ class ChimeraNet(nn.Module):
             embeddings ``(batch, n_frames, n_bands, embed_dim)``, unit norm;
             masks ``(batch, n_frames, n_bands, n_classes)``, summing to 1 over classes.
         """
+        h = self._trunk(feats, cues)
         batch, n_frames, _ = feats.shape
+        v = self.embed(h).view(batch, n_frames, self.n_bands, self.embed_dim)
+        v = nn.functional.normalize(v, dim=-1)
+        return v, self._class_masks(h)
+
+    def class_masks(self, feats: torch.Tensor, cues: torch.Tensor | None = None) -> torch.Tensor:
+        """The mask head's output of :meth:`forward` alone, ``(batch, n_frames, n_bands, n_classes)``: for
+        a split that names no clusters, the embedding head (four fifths of the heads' work) is skipped."""
+        return self._class_masks(self._trunk(feats, cues))
+
+    def _trunk(self, feats: torch.Tensor, cues: torch.Tensor | None) -> torch.Tensor:
+        """The BLSTM's output ``(batch, n_frames, 2 * hidden)`` for :meth:`forward`'s inputs."""
         x = (feats - self.feat_mean) / self.feat_std
         if self.stereo:
             if cues is None:
                 cues = feats.new_zeros(*feats.shape, SPATIAL)
                 cues[..., 1] = 1.0
             x = torch.cat([x, cues.flatten(2)], dim=-1)
-        h, _ = self.lstm(x)  # (batch, n_frames, 2 * hidden)
-        v = self.embed(h).view(batch, n_frames, self.n_bands, self.embed_dim)
-        v = nn.functional.normalize(v, dim=-1)
+        h, _ = self.lstm(x)
+        return h
+
+    def _class_masks(self, h: torch.Tensor) -> torch.Tensor:
+        batch, n_frames, _ = h.shape
         logits = self.mask(h).view(batch, n_frames, self.n_bands, len(self.classes))
-        return v, class_softmax(logits)
+        return class_softmax(logits)
 
 
 def class_softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -151,6 +165,10 @@ class ChimeraEnsemble(nn.Module):
         outputs = [member(feats, cues) for member in self.members]
         embeddings = torch.cat([v for v, _ in outputs], dim=-1) / len(outputs) ** 0.5
         return embeddings, torch.stack([m for _, m in outputs]).mean(0)
+
+    def class_masks(self, feats: torch.Tensor, cues: torch.Tensor | None = None) -> torch.Tensor:
+        """As :meth:`ChimeraNet.class_masks`: the members' class masks, averaged."""
+        return torch.stack([cast(ChimeraNet, member).class_masks(feats, cues) for member in self.members]).mean(0)
 
 
 Network = ChimeraNet | ChimeraEnsemble

@@ -481,7 +481,9 @@ class Separator:
 
         def outputs(item: tuple[torch.Tensor, torch.Tensor | None] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             feats, cues = self._features(item, plan) if isinstance(item, np.ndarray) else item
-            return (feats, *self._run_network(feats, cues, plan))
+            embeddings, class_masks = self._run_network(feats, cues, plan)
+            assert embeddings is not None  # asked for (embed=True)
+            return feats, embeddings, class_masks
 
         workers = self._workers(plan)
         with one_thread_each() if workers > 1 else contextlib.nullcontext():
@@ -498,16 +500,22 @@ class Separator:
         return feats, cues
 
     @torch.no_grad()
-    def _run_network(self, feats: torch.Tensor, cues: torch.Tensor | None, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
+    def _run_network(
+        self, feats: torch.Tensor, cues: torch.Tensor | None, plan: _Plan, embed: bool = True
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """``(embeddings (t, bands, D), class masks (t, bands, C))`` of one segment's features, heard at the
         plan's level and, for a band-limited track, with its dead top bands filled (:mod:`separator.bandwidth`).
+        ``embed=False``: the mask head alone, embeddings ``None`` (a routing without clusters).
 
         One segment at a time: batching segments is faster on some CPUs and several times slower on
         others (oneDNN's LSTM on an Intel Xeon with AMX: 0.21 s per 20-s segment alone, 0.55 s in twos)."""
         if plan.last_live_band is not None and self.settings.band_fill > 0:
             feats, cues = extend_bands(feats, cues, plan.last_live_band, self.settings.band_fill)
+        inputs = (_shift(feats, plan.offset_db), None if cues is None else cues.unsqueeze(0))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._dtype == torch.bfloat16):
-            embeddings, masks = self.model(_shift(feats, plan.offset_db), None if cues is None else cues.unsqueeze(0))
+            if not embed:
+                return None, self.model.class_masks(*inputs)[0].float()
+            embeddings, masks = self.model(*inputs)
         return embeddings[0].float(), masks[0].float()
 
     def _inputs(self, reader: Reader, plan: _Plan, first: _FirstPass) -> Iterator[tuple[int, torch.Tensor, _Outputs | None]]:
@@ -522,7 +530,7 @@ class Separator:
         _, x, known = item
         if known is None:
             spec, feats, cues = features(x, plan.sample_rate, stereo=self.model.stereo)
-            embeddings, class_masks = self._run_network(feats, cues, plan)
+            embeddings, class_masks = self._run_network(feats, cues, plan, embed=plan.routing.centroids is not None)
         else:
             spec = stft(x, plan.sample_rate)
             embeddings, class_masks = known
@@ -570,7 +578,7 @@ class Separator:
         audio = audio * 10 ** (offset_db / 20)  # at the reference level before the features' floor: any input level alike
         stem, feats, cues = features(audio, plan.sample_rate, stereo=self.model.stereo)
         heard = replace(plan, offset_db=0.0)
-        embeddings, class_masks = self._run_network(feats, cues, heard)
+        embeddings, class_masks = self._run_network(feats, cues, heard, embed=False)
         routing = self._head_only(list(self.classes))
         band_masks = unit_masks(embeddings, class_masks, routing, self.settings)
         second = bin_masks(band_masks, stem, routing, self.settings, None, low_band)

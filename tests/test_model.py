@@ -42,6 +42,17 @@ def test_the_class_masks_sum_to_one_under_bfloat16_autocast() -> None:
     assert torch.allclose(masks.sum(-1), torch.ones(1, 30, 128), atol=1e-5)
 
 
+def test_the_mask_head_alone_gives_the_class_masks_of_the_whole_network() -> None:
+    feats, cues = torch.randn(2, 30, 128) * 20 - 40, torch.rand(2, 30, 128, 3)
+    for model in (_tiny(stereo=True), ChimeraEnsemble([_tiny(stereo=True), _tiny()])):
+        model.eval()
+        with torch.no_grad():
+            _, masks = model(feats, cues)
+            alone = model.class_masks(feats, cues)
+        assert alone.shape == (2, 30, 128, len(CLASSES))
+        assert torch.equal(alone, masks)
+
+
 def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path: Path) -> None:
     model = ChimeraNet(hidden=16, layers=2, embed_dim=8).eval()
     save_checkpoint(model, tmp_path / "m.pt", {"step": 7})
