@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+import torch
 
 from separator import Separator
 from separator.training.data.make import Recipe, make_song
@@ -103,3 +105,16 @@ def split_with_and_without(
     mix = stems.sum(0)
     split = lambda value: Separator.from_pretrained(device="cpu", **{setting: value}).separate(mix, 44100, **kwargs)  # noqa: E731
     return mix, split(off), split(on)
+
+
+def watch_network_runs(model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch, seen: Callable[[torch.Tensor], None]) -> None:
+    """Call ``seen(feats)`` at each run of ``model``, whole (``forward``) or through its mask head alone
+    (``class_masks``, as named mode's second hearing runs it), before the run."""
+    for name in ("forward", "class_masks"):
+        run = getattr(model, name)
+
+        def watched(feats, cues=None, _run=run):  # type: ignore[no-untyped-def]
+            seen(feats)
+            return _run(feats, cues)
+
+        monkeypatch.setattr(model, name, watched)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import generated_song
+from conftest import generated_song, watch_network_runs
 
 import separator.separate as separate_module
 from separator import SeparationError, Separator
@@ -248,8 +248,7 @@ def test_without_a_reference_level_a_quiet_copy_splits_differently(network: torc
 def test_segments_bound_what_the_network_sees_at_once(network: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
     mix, _ = song()
     frames: list[int] = []
-    forward = network.forward
-    monkeypatch.setattr(network, "forward", lambda feats, cues=None: frames.append(feats.shape[1]) or forward(feats, cues))
+    watch_network_runs(network, monkeypatch, lambda feats: frames.append(feats.shape[1]))
     out = Separator(network, "cpu", segment_seconds=1.5, overlap_seconds=0.5).separate(mix, RATE)
     hop = stft_size(RATE)[1]
     assert max(frames) == int(1.5 * RATE) // hop + 1 and len(frames) == 2 * 4  # 4 s in segments 1 s apart, each heard with its bass
@@ -271,10 +270,8 @@ def test_bfloat16_splits_as_float32_does_to_within_its_rounding(network: torch.n
     """``precision`` changes the network's arithmetic, not the split: the stems agree to ~30 dB and score alike."""
     mix, stems = song()
     modes: list[tuple[bool, torch.dtype]] = []
-    forward = network.forward
-    monkeypatch.setattr(
-        network, "forward", lambda *a: modes.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))) or forward(*a)
-    )
+    autocast = lambda feats: modes.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))  # noqa: E731
+    watch_network_runs(network, monkeypatch, autocast)
     exact = Separator(network, "cpu", precision="float32").separate(mix, RATE)
     assert not any(enabled for enabled, _ in modes)
     modes.clear()

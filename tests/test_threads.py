@@ -193,19 +193,13 @@ def test_two_threads_split_the_segments_between_them_and_give_what_one_gives() -
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
 def test_a_track_of_one_segment_keeps_every_thread_for_its_own_tensor_work() -> None:
     """A short file or a live window is one segment: no worker threads, torch keeps the asked count."""
-    from conftest import generated_song
+    from conftest import generated_song, watch_network_runs
 
     mix = generated_song(1)[0].sum(0)
     model = load_checkpoint(separate_module.DEFAULT_MODEL, "cpu")[0]
     seen: list[tuple[int, str]] = []
-    forward = model.forward
-
-    def recording(feats, cues=None):  # type: ignore[no-untyped-def]
-        seen.append((torch.get_num_threads(), threading.current_thread().name))
-        return forward(feats, cues)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(model, "forward", recording)
+        watch_network_runs(model, patch, lambda feats: seen.append((torch.get_num_threads(), threading.current_thread().name)))
         Separator(model, "cpu", threads=2).separate(mix, 44100)
     assert seen and all(threads == 2 for threads, _ in seen)
 
