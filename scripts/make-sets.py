@@ -12,7 +12,8 @@ made from another (a centred or band-limited copy, the kits-and-basses copy) bri
 already made (its ``recipe.json`` written, which every maker does last) is kept, and an interrupted
 ``make-data`` resumes from its shards, so running this again finishes what is missing. ``tracker`` first
 fetches the tracker songs' Debian packages (``apt-get download``, no root needed; docs/training-data-tracker.md)
-and makes ``tracker-val`` beside it: windows 0–47 of it choose, 48– report.
+and makes ``tracker-val`` beside it: windows 0–47 of it choose, 48– report. ``tracker-new`` (a report set)
+holds real songs of other packages, which no set trains on, fetched into ``tracker-new-src``.
 
 On 2 cores every set of ``all`` took about 25 minutes (model card, "2026-12-07, nineteenth").
 """
@@ -36,16 +37,24 @@ TRACKER_PACKAGES = (
     "bomberclone-data gemdropx tuxmath-data bugsquish circuslinux-data powermanga-data ri-li-data vodovod "
     "dodgindiamond2 solarwolf ceferino-data ballz-data jumpnbump-levels"
 ).split()
+# Debian packages of tracker songs that no set trains on: `tracker-new`, real songs never heard in training
+# (docs/training-data-tracker.md); fetched into a folder of their own, never into tracker-src
+TRACKER_NEW_PACKAGES = (
+    "ironseed-data pekka-kana-2-data gl-117-data rafkill-data madbomber-data tuxtype-data vectoroids tomatoes-data "
+    "cuyo-data pathogen fb-music-high"
+).split()
+SONG_FOLDERS = {"tracker-src": TRACKER_PACKAGES, "tracker-new-src": TRACKER_NEW_PACKAGES}
 
 
 @dataclass(frozen=True)
 class DataSet:
     """One folder: made by ``tool`` (``make-data``, ``tracker-data`` or a copy script) with ``args``;
-    ``source``: the set a copy is made from."""
+    ``source``: the set a copy is made from; ``songs``: where a ``tracker-data`` set's songs are."""
 
     tool: str
     args: tuple[str, ...] = ()
     source: str | None = None
+    songs: str = "tracker-src"  # tracker-data sets: the folder of :data:`SONG_FOLDERS` their songs come from
 
 
 def _songs(songs: int, seed: int, shard: int, *rest: str) -> DataSet:
@@ -75,10 +84,12 @@ SETS: dict[str, DataSet] = {
     # 12-s songs and tracker windows: the long-context fine-tune of the twentieth section (8-s training mixtures)
     "lb-long": _songs(240, 81, 40, "--seconds", "12", "--exclude", f"{HELD},synth"),
     "tracker-long": DataSet("tracker-data", ("--seconds", "12")),
+    # real songs of packages no set trains on, every song (no hold-out), 8 windows each: a report set
+    "tracker-new": DataSet("tracker-data", ("--holdout-percent", "0", "--max-windows-per-song", "8"), songs="tracker-new-src"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "choose": ("tune-out", "tune3-out", "tune-out-centred", "tune-out-lp3800", "tune-out-8k-mono", "tracker"),
-    "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker"),
+    "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker", "tracker-new"),
     "train": ("lb-train", "lb-heavy", "tracker", "synth-train", "synth-db"),
     "long": ("lb-long", "tracker-long", "tune-long"),
 }
@@ -117,7 +128,7 @@ def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
     if s.tool == "make-data":  # the card's order: --songs N --seed S --jobs J --shard-size K ...
         return [["separator", "make-data", out, *s.args[:4], "--jobs", str(jobs), *s.args[4:]]]
     if s.tool == "tracker-data":  # the held-out songs become tracker-val beside the 4-s windows, and are skipped else
-        src = str(data / "tracker-src")
+        src = str(data / s.songs)
         val = ["--val", str(data / "tracker-val")] if name == "tracker" else []
         return [["#", "fetch-tracker-songs", src], ["separator", "tracker-data", out, *s.args, "--modules", src, *val, "--jobs", str(jobs)]]
     assert s.source is not None
@@ -132,10 +143,11 @@ def made(name: str, data: Path) -> bool:
 
 
 def fetch_tracker_songs(folder: Path) -> None:
-    """Each package of :data:`TRACKER_PACKAGES` downloaded and unpacked into ``folder/PKG`` (kept if there)."""
+    """Each package of ``folder``'s list in :data:`SONG_FOLDERS` (by its name) downloaded and unpacked into
+    ``folder/PKG`` (kept if there)."""
     debs = folder / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    for package in TRACKER_PACKAGES:
+    for package in SONG_FOLDERS[folder.name]:
         if (folder / package).is_dir():
             continue
         subprocess.run(["apt-get", "download", package], cwd=debs, check=True, stdout=subprocess.DEVNULL)

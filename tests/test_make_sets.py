@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import REPO, require_held_out_sources
+from conftest import REPO, load_module, require_held_out_sources
 
 from separator.training.data.sources import HELD_OUT
+from separator.training.data.tracker import RESERVED_PACKAGES
 
 SCRIPT = REPO / "scripts" / "make-sets.py"
 
@@ -39,7 +40,7 @@ def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources
     run = make_sets("all", "measure", "--data", str(tmp_path), "--dry-run")
     lines = run.stdout.splitlines()
     outputs = [line.split()[2 if line.startswith("separator") else 3] for line in lines if not line.startswith("#")]
-    assert len(outputs) == len(set(outputs)) == 18  # every set of the card once, however often it is asked for
+    assert len(outputs) == len(set(outputs)) == 19  # every set of the card once, however often it is asked for
     for line in lines:
         if any(f"/{name} " in line for name in ("lb-train", "lb-heavy", "lb-long")):
             assert "--exclude sf_GMbank,exadrums,fillets-nl,synth" in line  # the sources they held when first made
@@ -52,6 +53,21 @@ def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources
         f"separator make-data {tmp_path}/tune-long --songs 16 --seed 51 --jobs 2 --shard-size 16 --seconds 30 "
         "--only sf_GMbank,exadrums,fillets-nl",
     ], "no --val: the held-out songs are tracker-val's, and are skipped"
+
+
+def test_the_new_real_songs_come_from_packages_no_training_set_reads(tmp_path: Path) -> None:
+    script = load_module(SCRIPT, "make_sets")
+    assert not set(script.TRACKER_NEW_PACKAGES) & set(script.TRACKER_PACKAGES)
+    assert not set(script.TRACKER_NEW_PACKAGES) & set(RESERVED_PACKAGES)  # nor the hidden measurement's
+    assert "tracker-new" in script.GROUPS["report"] and not any("tracker-new" in script.GROUPS[g] for g in ("choose", "train", "long"))
+    run = make_sets("tracker-new", "--data", str(tmp_path), "--jobs", "2", "--dry-run")
+    assert run.stdout.splitlines() == [
+        f"# fetch-tracker-songs {tmp_path}/tracker-new-src",
+        f"separator tracker-data {tmp_path}/tracker-new --holdout-percent 0 --max-windows-per-song 8 "
+        f"--modules {tmp_path}/tracker-new-src --jobs 2",
+    ]
+    every = make_sets("all", "--data", str(tmp_path), "--dry-run").stdout
+    assert every.count("tracker-new-src") == 2 and f"--modules {tmp_path}/tracker-src" in every
 
 
 def test_an_unknown_set_is_one_line_that_lists_the_sets() -> None:
