@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from conftest import generated_song, watch_network_runs
 
 from separator import SeparationError, Separator
@@ -219,7 +220,11 @@ def test_a_range_outside_the_file_is_refused_in_one_line_naming_the_file(  # typ
 def count_network_runs(sep: Separator, mixture: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], int]:
     """``(calls, n_segments)``: ``calls[0]`` counts the network's runs from now on; ``mixture``'s segments."""
     calls = [0]
-    watch_network_runs(sep.model, monkeypatch, lambda feats: calls.__setitem__(0, calls[0] + 1))
+
+    def count(feats: torch.Tensor) -> None:
+        calls[0] += 1
+
+    watch_network_runs(sep.model, monkeypatch, count)
     plan = sep._plan(sep.stem_names(), None, 44100, mixture.shape[-1])
     return calls, len(list(sep._segments(lambda: iter([mixture]), plan)))
 
