@@ -49,12 +49,14 @@ SONG_FOLDERS = {"tracker-src": TRACKER_PACKAGES, "tracker-new-src": TRACKER_NEW_
 @dataclass(frozen=True)
 class DataSet:
     """One folder: made by ``tool`` (``make-data``, ``tracker-data`` or a copy script) with ``args``;
-    ``source``: the set a copy is made from; ``songs``: where a ``tracker-data`` set's songs are."""
+    ``source``: the set a copy is made from; ``songs``: where a ``tracker-data`` set's songs are; ``val``: the
+    folder its held-out songs go to (``None``: they are skipped)."""
 
     tool: str
     args: tuple[str, ...] = ()
     source: str | None = None
     songs: str = "tracker-src"  # tracker-data sets: the folder of :data:`SONG_FOLDERS` their songs come from
+    val: str | None = None
 
 
 def _songs(songs: int, seed: int, shard: int, *rest: str) -> DataSet:
@@ -76,7 +78,7 @@ SETS: dict[str, DataSet] = {
     "tune-out-lp3800": DataSet("band-limit-data", ("--lowpass", "3800"), "tune-out"),
     "tune-out-8k-mono": DataSet("band-limit-data", ("--rate", "8000", "--mono"), "tune-out"),
     # real human arrangements (tracker songs) and the training sets; `synth` left out of lb-* as when first made
-    "tracker": DataSet("tracker-data"),
+    "tracker": DataSet("tracker-data", val="tracker-val"),
     "lb-train": _songs(1200, 61, 200, "--exclude", f"{HELD},synth"),
     "lb-heavy": _songs(300, 71, 100, "--heavy-fx", "--exclude", f"{HELD},synth"),
     "synth-train": _songs(800, 71, 100, "--only", "synth", "--exclude", HELD),
@@ -127,9 +129,9 @@ def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
     s, out = SETS[name], str(data / name)
     if s.tool == "make-data":  # the card's order: --songs N --seed S --jobs J --shard-size K ...
         return [["separator", "make-data", out, *s.args[:4], "--jobs", str(jobs), *s.args[4:]]]
-    if s.tool == "tracker-data":  # the held-out songs become tracker-val beside the 4-s windows, and are skipped else
+    if s.tool == "tracker-data":
         src = str(data / s.songs)
-        val = ["--val", str(data / "tracker-val")] if name == "tracker" else []
+        val = [] if s.val is None else ["--val", str(data / s.val)]
         return [["#", "fetch-tracker-songs", src], ["separator", "tracker-data", out, *s.args, "--modules", src, *val, "--jobs", str(jobs)]]
     assert s.source is not None
     return [["python", f"scripts/{s.tool}.py", str(data / s.source), out, *s.args]]
@@ -139,7 +141,8 @@ def made(name: str, data: Path) -> bool:
     """Whether set ``name`` is complete: every maker writes ``recipe.json`` last (``tracker`` also needs its
     validation windows)."""
     done = (data / name / "recipe.json").is_file()
-    return done and (name != "tracker" or any((data / "tracker-val").glob("shard-*.npz")))
+    val = SETS[name].val
+    return done and (val is None or any((data / val).glob("shard-*.npz")))
 
 
 def fetch_tracker_songs(folder: Path) -> None:
