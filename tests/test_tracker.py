@@ -74,6 +74,10 @@ def make_dat(members: dict[str, bytes]) -> bytes:
     [
         ("kick drum", "drums"),
         ("BassDrum 2", "drums"),
+        (" bassdrm2", "drums"),
+        ("Bassdr", "drums"),
+        ("bass dr.1", "drums"),
+        ("bass drive", "bass"),
         ("bd1", "drums"),
         ("SD.wav", "drums"),
         ("hihat closed", "drums"),

@@ -257,11 +257,13 @@ def _words(*words: str) -> str:
     return _NOT_LETTER_BEFORE + "(?:" + "|".join(words) + ")" + _NOT_LETTER_AFTER
 
 
+# A bass drum however it is shortened: "BassDrum", "bassdrm2", "Bassdr" (not "bass drive").
+_BASS_DRUM = r"bass ?dr(?:u?m|(?![a-z]))"
 # Checked in order: "bass drum" is drums, "cowbell" is drums before "bell" is other.
 _LABEL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
-        ("drums", r"bass ?drum|kick|snare|hi ?hat|hihat|cymbal|crash|drum|clap|perc|conga|bongo|tambourin|cowbell|timbale|"
+        ("drums", _BASS_DRUM + r"|kick|snare|hi ?hat|hihat|cymbal|crash|drum|clap|perc|conga|bongo|tambourin|cowbell|timbale|"
                   + _words(r"bd\d*", r"sd\d*", r"sn\d*", r"hh\d*", r"hats?", "tabla", r"tom(?:s|tom)?\d*", "ride", "rim(?:shot)?", "kik")),
         ("bass", r"bass(?!oon)|" + _words(r"bas\d*", "basse", "fretless")),
         ("guitar", r"guit|gitar|gitarre|chitarra|" + _words(r"gtr\d*", "strat", "lespaul")),
@@ -283,8 +285,8 @@ def label_for_name(name: str) -> int:
     found = [CLASSES.index(cls) for cls, pattern in _LABEL_PATTERNS if pattern.search(text)]
     if not found:
         return -1
-    if CLASSES.index("drums") in found and "drum" in text:
-        return CLASSES.index("drums")  # "bass drum", "drum loop (vocal)"
+    if CLASSES.index("drums") in found and re.search("drum|" + _BASS_DRUM, text):
+        return CLASSES.index("drums")  # "bass drum", "bassdrm2", "drum loop (vocal)"
     return found[0] if len(found) == 1 else -1
 
 
