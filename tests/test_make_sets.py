@@ -40,7 +40,7 @@ def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources
     run = make_sets("all", "measure", "--data", str(tmp_path), "--dry-run")
     lines = run.stdout.splitlines()
     outputs = [line.split()[2 if line.startswith("separator") else 3] for line in lines if not line.startswith("#")]
-    assert len(outputs) == len(set(outputs)) == 19  # every set of the card once, however often it is asked for
+    assert len(outputs) == len(set(outputs)) == 20  # every set of the card once, however often it is asked for
     for line in lines:
         if any(f"/{name} " in line for name in ("lb-train", "lb-heavy", "lb-long")):
             assert "--exclude sf_GMbank,exadrums,fillets-nl,synth" in line  # the sources they held when first made
@@ -67,7 +67,21 @@ def test_the_new_real_songs_come_from_packages_no_training_set_reads(tmp_path: P
         f"--modules {tmp_path}/tracker-new-src --jobs 2",
     ]
     every = make_sets("all", "--data", str(tmp_path), "--dry-run").stdout
-    assert every.count("tracker-new-src") == 2 and f"--modules {tmp_path}/tracker-src" in every
+    assert f"--modules {tmp_path}/tracker-new-src " in every and f"--modules {tmp_path}/tracker-src" in every
+
+
+def test_one_new_package_is_split_into_songs_to_train_on_and_songs_to_choose_with(tmp_path: Path) -> None:
+    script = load_module(SCRIPT, "make_sets")
+    iron = script.SETS["tracker-iron"]
+    assert iron.package in script.TRACKER_NEW_PACKAGES and iron.songs == "tracker-new-src"
+    assert "tracker-iron" in script.GROUPS["train"] and "tracker-iron" in script.GROUPS["choose"]
+    assert "tracker-iron" not in script.GROUPS["report"]
+    run = make_sets("tracker-iron", "--data", str(tmp_path), "--jobs", "2", "--dry-run")
+    assert run.stdout.splitlines() == [
+        f"# fetch-tracker-songs {tmp_path}/tracker-new-src",
+        f"separator tracker-data {tmp_path}/tracker-iron --holdout-percent 50 --max-windows-per-song 25 "
+        f"--modules {tmp_path}/tracker-new-src/ironseed-data --val {tmp_path}/tracker-iron-val --jobs 2",
+    ], "only that package's songs; the held-out half goes to tracker-iron-val"
 
 
 def test_an_unknown_set_is_one_line_that_lists_the_sets() -> None:
