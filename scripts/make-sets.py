@@ -13,7 +13,9 @@ already made (its ``recipe.json`` written, which every maker does last) is kept,
 ``make-data`` resumes from its shards, so running this again finishes what is missing. ``tracker`` first
 fetches the tracker songs' Debian packages (``apt-get download``, no root needed; docs/training-data-tracker.md)
 and makes ``tracker-val`` beside it: windows 0–47 of it choose, 48– report. ``tracker-new`` (a report set)
-holds real songs of other packages, which no set trains on, fetched into ``tracker-new-src``.
+holds real songs of other packages, fetched into ``tracker-new-src``; ``tracker-iron`` splits one of them
+(``ironseed-data``) into songs to train on and songs to choose with (``tracker-iron-val``), so a model trained on
+it is reported on ``tracker-new``'s other packages (``scripts/package-scores.py --without ironseed-data``).
 
 On 2 cores every set of ``all`` took about 25 minutes (model card, "2026-12-07, nineteenth").
 """
