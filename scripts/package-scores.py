@@ -42,16 +42,25 @@ def song_packages(folder: Path) -> list[str]:
     return packages
 
 
+def package_of(song: dict[str, Any], packages: list[str]) -> str:
+    """The package of one ``per_song`` entry.
+
+    Raises:
+        SystemExit: the run scored a window the set does not have (another set's run).
+    """
+    index = int(song["song"])
+    if index >= len(packages):
+        raise SystemExit(f"package-scores: the run scored window {index}, the set has {len(packages)}; use the set it scored")
+    return packages[index]
+
+
 def per_package(run: dict[str, Any], packages: list[str]) -> dict[str, dict[str, tuple[float, int]]]:
     """``{package: {mode: (mean dB over its scored sources, windows scored)}}`` of one evaluate run."""
     scores: dict[str, dict[str, list[list[float]]]] = {}
     for song in run["per_song"]:
-        index = int(song["song"])
-        if index >= len(packages):
-            raise SystemExit(f"package-scores: the run scored window {index}, the set has {len(packages)}; use the set it scored")
         for mode in MODES:
             if song.get(mode):
-                scores.setdefault(packages[index], {}).setdefault(mode, []).append(song[mode])
+                scores.setdefault(package_of(song, packages), {}).setdefault(mode, []).append(song[mode])
     return {
         package: {mode: (float(np.mean(np.concatenate(windows))), len(windows)) for mode, windows in modes.items()}
         for package, modes in sorted(scores.items())
@@ -60,7 +69,7 @@ def per_package(run: dict[str, Any], packages: list[str]) -> dict[str, dict[str,
 
 def without(run: dict[str, Any], packages: list[str], package: str) -> dict[str, Any]:
     """The run with the windows of ``package`` left out (its ``per_song`` entries; the rest as they are)."""
-    return {**run, "per_song": [song for song in run["per_song"] if packages[int(song["song"])] != package]}
+    return {**run, "per_song": [song for song in run["per_song"] if package_of(song, packages) != package]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,3 +64,9 @@ def test_a_folder_that_is_not_a_tracker_set_is_one_line_naming_it(tmp_path: Path
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match=r"empty: no shard-\*\.npz; make it with separator tracker-data"):
         load_module(SCRIPT, "package_scores").song_packages(tmp_path / "empty")
+
+
+def test_a_run_of_another_set_is_one_line_saying_so(data: Path) -> None:
+    script = load_module(SCRIPT, "package_scores")
+    with pytest.raises(SystemExit, match="scored window 9, the set has 4; use the set it scored"):
+        script.without({"per_song": [{"song": 9, "named": [1.0]}]}, script.song_packages(data), "iron")

@@ -259,6 +259,7 @@ def _words(*words: str) -> str:
 
 # A bass drum however it is shortened: "BassDrum", "bassdrm2", "Bassdr" (not "bass drive").
 _BASS_DRUM = r"bass ?dr(?:u?m|(?![a-z]))"
+_SAYS_DRUM = re.compile("drum|" + _BASS_DRUM)  # a name that also matches another class is still drums
 # Checked in order: "bass drum" is drums, "cowbell" is drums before "bell" is other.
 _LABEL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern))
@@ -285,7 +286,7 @@ def label_for_name(name: str) -> int:
     found = [CLASSES.index(cls) for cls, pattern in _LABEL_PATTERNS if pattern.search(text)]
     if not found:
         return -1
-    if CLASSES.index("drums") in found and re.search("drum|" + _BASS_DRUM, text):
+    if CLASSES.index("drums") in found and _SAYS_DRUM.search(text):
         return CLASSES.index("drums")  # "bass drum", "bassdrm2", "drum loop (vocal)"
     return found[0] if len(found) == 1 else -1
 
