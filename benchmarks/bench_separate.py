@@ -146,9 +146,10 @@ def stage_table(mixture: Path, out: Path, mode: str) -> dict[str, float]:
         (separate, "unit_masks", stages.timed("masks", separate.unit_masks)),
         (masks, "bands_to_bins", stages.timed("masks", masks.bands_to_bins)),
         (masks, "percussive_share", stages.timed("percussive", masks.percussive_share)),
-        (masks, "favour_percussive", stages.timed("percussive", masks.favour_percussive)),
-        (masks, "favour_pan", stages.timed("pan", masks.favour_pan)),
-        (masks, "istft_frames", stages.timed("istft", masks.istft_frames)),
+        (masks, "favour_percussive_", stages.timed("percussive", masks.favour_percussive_)),
+        (masks.PanEvidence, "fit", stages.timed("pan", masks.PanEvidence.fit)),
+        (masks.PanEvidence, "apply_", stages.timed("pan", masks.PanEvidence.apply_)),
+        (masks, "masked_istft", stages.timed("istft", masks.masked_istft)),
         (stem_outputs.StemFiles, "write", stages.timed("write", stem_outputs.StemFiles.write)),
     ]
     del features  # imported so the names above are the ones the split looks up

@@ -12,6 +12,7 @@ mask is copied to every bin of its band, so stems keep the full bandwidth.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -21,12 +22,20 @@ REFERENCE_BINS = 1025  # bins of the 2048-point STFT at 44.1 kHz
 FLOOR_DB = -100.0
 SPATIAL = 3  # stereo cues per band: level difference, coherence (real, imaginary)
 ILD_SCALE_DB = 10.0
+BLOCK_FRAMES = 64  # frames per block of the per-bin steps (:func:`frame_blocks`): 5 stems × 64 frames × 1025 bins = 1.3 MB
 
 
 def stft_size(sample_rate: int) -> tuple[int, int]:
     """``(n_fft, hop)`` in samples for ``sample_rate`` in Hz."""
     n_fft = max(16, 2 * int(round(1024 * sample_rate / 44100)))
     return n_fft, n_fft // 4
+
+
+def frame_blocks(n_frames: int, size: int = BLOCK_FRAMES) -> list[slice]:
+    """``n_frames`` cut into consecutive blocks of ``size`` frames (the last one shorter), for per-bin steps
+    that run a block at a time: a block's operands stay in the CPU's cache between one operation and the
+    next, where a whole segment's go out to main memory and back at every operation."""
+    return [slice(start, min(start + size, n_frames)) for start in range(0, n_frames, size)]
 
 
 @functools.lru_cache(maxsize=8)
@@ -59,31 +68,81 @@ def istft_frames(frames_spec: torch.Tensor, sample_rate: int, length: int) -> to
     """:func:`istft` of a spectrum laid out frames first, ``(..., n_frames, n_bins)``, as the inverse FFT
     reads it (a contiguous one needs no reordering) → ``(..., length)``.
 
-    When the window is a whole number of hops (most rates), the overlap-add is a few strided additions of
-    hop-long pieces, divided by the window's own overlap-add: ``torch.istft``'s result to float rounding,
-    in about two thirds of its time.
+    When the window is a whole number of hops (most rates), a block of frames at a time
+    (:func:`frame_blocks`): each block's inverse FFT is windowed and overlap-added as a few strided additions
+    of hop-long pieces, then the sum is divided by the window's own overlap-add: ``torch.istft``'s result to
+    float rounding, in about half its time.
     """
     n_fft, hop = stft_size(sample_rate)
     shape = frames_spec.shape
     flat = frames_spec.reshape(-1, *shape[-2:])
-    window = _window(n_fft, str(frames_spec.device))
     if n_fft % hop:
+        window = _window(n_fft, str(frames_spec.device))
         audio = torch.istft(flat.transpose(1, 2), n_fft, hop, window=window, center=True, length=length)
         return audio.reshape(*shape[:-2], length)
-    n, frames_per_window, n_frames = flat.shape[0], n_fft // hop, flat.shape[-2]
-    pieces = torch.fft.irfft(flat, n=n_fft, dim=-1).view(n, n_frames, frames_per_window, hop)  # not yet windowed
-    window_pieces = window.view(frames_per_window, hop)  # each hop-long piece windowed as it is added
-    summed = pieces.new_empty(n, n_frames + frames_per_window - 1, hop)
-    torch.mul(pieces[:, :, 0], window_pieces[0], out=summed[:, :n_frames])
-    summed[:, n_frames:].zero_()
-    for j in range(1, frames_per_window):
-        summed[:, j : j + n_frames].addcmul_(pieces[:, :, j], window_pieces[j])
+    blocks = ((frames, flat[:, frames]) for frames in frame_blocks(shape[-2]))
+    return _overlap_add(blocks, flat.shape[0], shape[-2], sample_rate, length, flat.real.dtype).reshape(*shape[:-2], length)
+
+
+def masked_istft(
+    masks: torch.Tensor, frames_spec: torch.Tensor, sample_rate: int, length: int, rows: list[int] | None = None
+) -> torch.Tensor:
+    """The signals of a spectrum through several real masks: :func:`istft_frames` of ``masks · frames_spec``
+    per mask, without the whole masked spectra ever being in memory at once.
+
+    Args:
+        masks: ``(n, n_frames, n_bins)`` real, frames first.
+        frames_spec: ``(n_frames, n_bins)`` complex, frames first (``stft(x)[c].T`` of a channel: no copy).
+        length: samples of the result.
+        rows: the masks to use (default: all), without copying the others.
+    Returns:
+        ``(n, length)``, one signal per mask used.
+    """
+    n_fft, hop = stft_size(sample_rate)
+    rows = list(range(len(masks))) if rows is None else rows
+    if n_fft % hop:
+        return istft_frames(masks[rows] * frames_spec, sample_rate, length)
+    n, (_, n_frames, n_bins) = len(rows), masks.shape
+    spec = torch.view_as_real(frames_spec)  # (n_frames, n_bins, 2)
+    size = min(BLOCK_FRAMES, n_frames)
+    product = masks.new_empty(n, size, n_bins, 2)  # one block's masked spectra, as (re, im) pairs; reused
+
+    def blocks() -> Iterator[tuple[slice, torch.Tensor]]:
+        for frames in frame_blocks(n_frames, size):
+            out, part = product[:, : frames.stop - frames.start], spec[frames]
+            block = masks[rows, frames]  # a copy of the block alone
+            torch.mul(block, part[..., 0], out=out[..., 0])  # strided real products: 2.5× faster than
+            torch.mul(block, part[..., 1], out=out[..., 1])  # a complex broadcast
+            yield frames, torch.view_as_complex(out)
+
+    return _overlap_add(blocks(), n, n_frames, sample_rate, length, masks.dtype)
+
+
+def _overlap_add(
+    blocks: Iterable[tuple[slice, torch.Tensor]], n: int, n_frames: int, sample_rate: int, length: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """The inverse STFT of ``n`` spectra given as consecutive ``(frames, (n, frames' length, n_bins) complex)``
+    blocks: each block's inverse FFT windowed and added in place, hop-long piece by piece → ``(n, length)``."""
+    n_fft, hop = stft_size(sample_rate)
+    frames_per_window = n_fft // hop
+    summed: torch.Tensor | None = None
+    window_pieces: torch.Tensor | None = None
+    for frames, block in blocks:
+        if summed is None or window_pieces is None:
+            summed = torch.zeros(n, n_frames + frames_per_window - 1, hop, dtype=dtype, device=block.device)
+            window_pieces = _window(n_fft, str(block.device)).view(frames_per_window, hop)
+        count = frames.stop - frames.start
+        pieces = torch.fft.irfft(block, n=n_fft, dim=-1).view(n, count, frames_per_window, hop)  # not yet windowed
+        for j in range(frames_per_window):
+            summed[:, frames.start + j : frames.stop + j].addcmul_(pieces[:, :, j], window_pieces[j])
+    if summed is None:
+        return torch.zeros(n, length, dtype=dtype)
     start = n_fft // 2  # the centre padding of stft
-    norm = _window_sum(n_fft, hop, n_frames, str(frames_spec.device))
+    norm = _window_sum(n_fft, hop, n_frames, str(summed.device))
     audio = summed.view(n, -1)[:, start : start + length] / norm[start : start + length]
     if audio.shape[-1] < length:
         audio = torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
-    return audio.reshape(*shape[:-2], length)
+    return audio
 
 
 @functools.lru_cache(maxsize=8)
@@ -159,12 +218,16 @@ def pool_bands(power: torch.Tensor) -> torch.Tensor:
     return power.transpose(-1, -2) @ pool
 
 
-def bands_to_bins(mask: torch.Tensor, n_bins: int) -> torch.Tensor:
+def bands_to_bins(mask: torch.Tensor, n_bins: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """Copy band values to their bins: ``(..., n_frames, N_BANDS)`` → ``(..., n_bins, n_frames)``.
 
     An index copy, frames before bins in memory, as :func:`stft` lays out its output: the per-bin steps
-    that follow (:mod:`separator.masks`) run over both without reordering either."""
+    that follow (:mod:`separator.masks`) run over both without reordering either. ``out``: a
+    ``(..., n_bins, n_frames)`` tensor to write into (e.g. a block of a larger one), returned."""
     index = _band_of_bin(n_bins, str(mask.device)).expand(*mask.shape[:-1], n_bins)
+    if out is not None:
+        torch.gather(mask, -1, index, out=out.transpose(-1, -2))
+        return out
     return torch.gather(mask, -1, index).transpose(-1, -2)  # gather: 6× faster than index_select on the last axis
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import torch
 
-from separator.features import bands_to_bins, bin_power, istft_frames, sum_first
+from separator.features import bands_to_bins, bin_power, frame_blocks, masked_istft, sum_first
 from separator.kmeans import responsibilities
 from separator.lowband import LowBandRefiner, refine_low_bins
-from separator.panning import favour_pan
-from separator.percussive import favour_percussive, percussive_share
+from separator.panning import PanEvidence
+from separator.percussive import favour_percussive_, percussive_share
 from separator.settings import SplitSettings
 
 
@@ -90,19 +90,38 @@ def bin_masks(
     has it): copied to the bins, refined by the percussive and pan evidence and, where the units are the
     refiner's classes (named mode), by ``low_band`` (:mod:`separator.lowband`). :func:`collect` with
     ``routing.collect`` sums them into the stems. ``blind``: the units are blind mode's sources, refined with
-    the blind settings (``blind_percussive``, ``blind_pan_focus``) rather than the named ones."""
-    masks = bands_to_bins(band_masks, spec.shape[-2])
-    refine = low_band is not None and settings.low_band > 0 and masks.shape[0] == low_band.n_classes
-    percussive = settings.blind_percussive if blind else settings.percussive
-    if (percussive and routing.drums is not None) or (settings.pan and spec.shape[0] == 2) or refine:
-        power = bin_power(spec) if power is None else power  # (channels, bins, t), shared by the steps
-        if percussive and routing.drums is not None:
-            masks = favour_percussive(masks, percussive_share(spec, power=power), routing.drums, percussive)
-        focus = settings.blind_pan_focus if blind else settings.pan_focus
-        masks = favour_pan(masks, spec, settings.pan, bin_powers=power, focus=focus)
-        if refine:
-            assert low_band is not None
-            masks = refine_low_bins(masks, power, low_band, settings.low_band)
+    the blind settings (``blind_percussive``, ``blind_pan_focus``) rather than the named ones.
+
+    The copy to the bins and the percussive and pan steps run a block of frames at a time
+    (:func:`~separator.features.frame_blocks`), so each block's operands stay in the cache between them; the
+    pan step's fit sees every block before any is moved. The masks are laid out frames first, as the
+    spectrum is."""
+    n_bins = spec.shape[-2]
+    refine = low_band is not None and settings.low_band > 0 and band_masks.shape[0] == low_band.n_classes
+    percussive = (settings.blind_percussive if blind else settings.percussive) if routing.drums is not None else 0.0
+    pan = settings.pan if spec.shape[0] == 2 else 0.0
+    if not (percussive or pan or refine):
+        return bands_to_bins(band_masks, n_bins)
+    power = bin_power(spec) if power is None else power  # (channels, bins, t), shared by the steps
+    share = percussive_share(spec, power=power).T if percussive else None  # (t, bins)
+    evidence = PanEvidence(power, pan, settings.blind_pan_focus if blind else settings.pan_focus) if pan else None
+    masks = band_masks.new_empty(band_masks.shape[0], band_masks.shape[1], n_bins)  # (n_units, t, bins)
+    blocks = frame_blocks(masks.shape[1])
+    for frames in blocks:
+        block = masks[:, frames]
+        bands_to_bins(band_masks[:, frames], n_bins, out=block.transpose(1, 2))
+        if share is not None:
+            assert routing.drums is not None
+            favour_percussive_(block, share[frames], routing.drums, percussive)
+        if evidence is not None:
+            evidence.fit(block, frames)
+    if evidence is not None:
+        for frames in blocks:
+            evidence.apply_(masks[:, frames], frames)
+    masks = masks.transpose(1, 2)
+    if refine:
+        assert low_band is not None
+        masks = refine_low_bins(masks, power, low_band, settings.low_band)
     return masks
 
 
@@ -112,8 +131,9 @@ def apply_masks(
     """Stems ``(n_stems, channels, n)`` of ``audio (channels, n)`` from ``masks (n_stems, bins, t)`` that sum
     to 1 over stems and the audio's ``spec (channels, bins, t)``.
 
-    One batched iSTFT for every stem but the loudest, which is the audio minus the others: the stems add
-    up to the input exactly, and the inverse transform runs once less. ``power``: the spectrum's
+    The inverse transform (:func:`~separator.features.masked_istft`, a block of frames at a time) for every
+    stem but the loudest, which is the audio minus the others: the stems add up to the input exactly, and
+    the inverse transform runs once less. ``power``: the spectrum's
     :func:`~separator.features.bin_power`, when the caller has it.
     """
     n_stems = masks.shape[0]
@@ -126,13 +146,18 @@ def apply_masks(
     channels, length = audio.shape
     # samples before channels in memory, as audio files interleave them: the stems are written without a copy
     out = torch.empty((n_stems, length, channels), dtype=audio.dtype, device=audio.device).transpose(1, 2)
-    product = masks.new_empty((len(others), *frames_first.shape[1:], 2))  # complex, as (re, im) pairs
-    for c in range(channels):  # a channel at a time: half the memory for the same work
-        frames = torch.view_as_real(spec[c].T)  # (t, bins, 2): stft's own layout, no copy
-        for j, s in enumerate(others):  # strided products: 2.5× faster than one broadcast over (re, im)
-            torch.mul(frames_first[s], frames[..., 0], out=product[j, ..., 0])
-            torch.mul(frames_first[s], frames[..., 1], out=product[j, ..., 1])
-        out[others, c] = istft_frames(torch.view_as_complex(product), sample_rate, length)
+    out[others] = masked_signals(masks, spec, sample_rate, length, others)
     out[loudest] = 0
     out[loudest] = audio - sum_first(out)
+    return out
+
+
+def masked_signals(masks: torch.Tensor, spec: torch.Tensor, sample_rate: int, length: int, rows: list[int]) -> torch.Tensor:
+    """The signals of ``spec (channels, bins, t)`` through the masks ``rows`` of ``masks (n, bins, t)``
+    → ``(len(rows), channels, length)``: a channel at a time, a block of frames at a time
+    (:func:`~separator.features.masked_istft`), so no masked spectrum is ever whole in memory."""
+    frames_first = masks.transpose(1, 2)  # (n, t, bins): stft's layout, as the inverse FFT reads it
+    out = spec.real.new_empty(len(rows), spec.shape[0], length)
+    for c in range(spec.shape[0]):
+        out[:, c] = masked_istft(frames_first, spec[c].T, sample_rate, length, rows)
     return out

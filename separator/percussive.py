@@ -65,14 +65,23 @@ def favour_percussive(masks: torch.Tensor, share: torch.Tensor, drums: int, powe
         drums: index of the stem that holds the drums (and nothing else).
         power: weight of the evidence; 0 leaves the masks as they are.
     Returns:
-        ``(n_stems, bins, frames)``, summing to 1 over stems.
+        ``(n_stems, bins, frames)``, summing to 1 over stems; ``masks`` itself is left as it was.
     """
+    if power == 0:
+        return masks
+    return favour_percussive_(masks.clone(), share, drums, power)
+
+
+def favour_percussive_(masks: torch.Tensor, share: torch.Tensor, drums: int, power: float) -> torch.Tensor:
+    """:func:`favour_percussive` **in place**, for ``masks (n_stems, ...)`` and ``share`` of any one layout
+    (e.g. a block of frames, frames first, as :func:`separator.masks.bin_masks` runs it). Returns ``masks``."""
     if power == 0:
         return masks
     towards = share.clamp(min=1e-3).pow_(power)  # the drums' evidence
     away = (1 - share).clamp_(min=1e-3).pow_(power)  # every other stem's
     drum_mask = masks[drums]
     total = (towards - away).mul_(drum_mask).add_(away).clamp_(min=1e-12)  # sum over stems of mask × evidence
-    out = masks * away.div_(total)
-    torch.mul(drum_mask, towards, out=out[drums]).div_(total)
-    return out
+    drum_mask = drum_mask * towards.div_(total)  # the drums' new mask, before the drums are scaled with the rest
+    masks.mul_(away.div_(total))
+    masks[drums] = drum_mask
+    return masks

@@ -37,10 +37,10 @@ from separator.bandwidth import extend_bands, last_live_band
 from separator.chunking import crossfade, segment_starts, segments
 from separator.devices import map_in_order, network_dtype, one_thread_each, resolve_device, use_threads
 from separator.errors import SeparationError
-from separator.features import FLOOR_DB, band_power, bin_power, features, istft, log_power, stft, stft_size, sum_first
+from separator.features import FLOOR_DB, band_power, bin_power, features, log_power, stft, stft_size, sum_first
 from separator.kmeans import kmeans
 from separator.lowband import LowBandRefiner
-from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, unit_masks
+from separator.masks import Routing, apply_masks, bin_masks, cluster_features, collect, masked_signals, unit_masks
 from separator.model import Network, load_checkpoint
 from separator.naming import blind_groups, class_matching, cluster_profiles, name_clusters, present_names, stable_order
 from separator.resplit import HEARINGS, move_shares, moves
@@ -568,12 +568,12 @@ class Separator:
         The unit is heard as a track of its own: the STFT of its samples (its masked spectrum scored 0.15 dB
         lower), at the reference level, through the mask head's class masks and the same per-bin steps as the mix."""
         source, into, weight = hearing
-        stem = masks[source] * spec  # (channels, bins, t)
         total = sum_first(power)  # (bins, t)
         share = float((masks[source] * total).sum() / total.sum().clamp(min=1e-30))
         if share <= 1e-6:
             return masks
-        audio = istft(stem, plan.sample_rate, length)  # heard as a track: the STFT of the stem, not its masked spectrum
+        # heard as a track: the STFT of the stem's samples, not its masked spectrum
+        audio = masked_signals(masks, spec, plan.sample_rate, length, [source])[0]  # (channels, length)
         offset_db = self._level_offset(float(audio.square().mean()))
         audio = audio * 10 ** (offset_db / 20)  # at the reference level before the features' floor: any input level alike
         stem, feats, cues = features(audio, plan.sample_rate, stereo=self.model.stereo)

@@ -15,7 +15,10 @@ from separator.features import (
     bands_to_bins,
     bin_power,
     features,
+    frame_blocks,
     istft,
+    istft_frames,
+    masked_istft,
     stft,
     stft_size,
     sum_first,
@@ -73,3 +76,38 @@ def test_identity_chunked_processing_returns_the_input_exactly(block: int, overl
     out = process_chunked(lambda seg: seg, audio, block, overlap)
     assert out.shape == audio.shape
     np.testing.assert_allclose(out, audio, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_frames,size", [(1723, 64), (64, 64), (65, 64), (1, 64), (10, 3)])
+def test_frame_blocks_cover_every_frame_once_in_order(n_frames: int, size: int) -> None:
+    blocks = frame_blocks(n_frames, size)
+    assert [f for b in blocks for f in range(n_frames)[b]] == list(range(n_frames))
+    assert all(b.stop - b.start == size for b in blocks[:-1]) and 0 < blocks[-1].stop - blocks[-1].start <= size
+
+
+def test_bands_to_bins_writes_into_a_block_of_a_larger_tensor() -> None:
+    masks = torch.rand(3, 40, N_BANDS, generator=torch.Generator().manual_seed(2))
+    whole = bands_to_bins(masks, 1025)
+    out = torch.zeros(3, 40, 1025)  # frames first, as the per-bin steps keep their masks
+    block = out[:, 8:24].transpose(1, 2)
+    assert bands_to_bins(masks[:, 8:24], 1025, out=block) is block
+    torch.testing.assert_close(out[:, 8:24].transpose(1, 2), whole[..., 8:24], rtol=0, atol=0)
+    assert float(out[:, :8].abs().max()) == 0 and float(out[:, 24:].abs().max()) == 0
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000, 8000])  # 48 kHz: a window of no whole number of hops
+@pytest.mark.parametrize("seconds", [0.3, 2.0])  # fewer frames than a block, and several blocks
+def test_masked_istft_is_the_istft_of_each_masked_spectrum(sample_rate: int, seconds: float) -> None:
+    gen = torch.Generator().manual_seed(4)
+    audio = torch.randn(2, int(seconds * sample_rate) + 11, generator=gen)
+    spec = stft(audio, sample_rate)  # (channels, bins, t)
+    masks = torch.rand(4, *spec.shape[1:], generator=gen)  # (n, bins, t)
+    frames_first = masks.transpose(1, 2).contiguous()
+    for c in range(2):
+        expected = istft_frames((masks * spec[c]).transpose(1, 2), sample_rate, audio.shape[-1])
+        got = masked_istft(frames_first, spec[c].T, sample_rate, audio.shape[-1])
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+        picked = masked_istft(frames_first, spec[c].T, sample_rate, audio.shape[-1], rows=[3, 1])
+        torch.testing.assert_close(picked, expected[[3, 1]], rtol=1e-4, atol=1e-5)
+    ones = torch.ones(1, *spec.shape[1:][::-1])
+    torch.testing.assert_close(masked_istft(ones, spec[0].T, sample_rate, audio.shape[-1])[0], audio[0], rtol=0, atol=1e-5)

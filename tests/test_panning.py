@@ -59,6 +59,33 @@ def test_a_focused_fit_finds_each_stem_where_its_bins_are_and_pushes_harder() ->
     torch.testing.assert_close(favour_pan(masks, spec, power=2.0, focus=1.0), favour_pan(masks, spec, power=2.0))
 
 
+def _pan_reference(masks: torch.Tensor, spec: torch.Tensor, power: float, focus: float) -> torch.Tensor:
+    """The pan step written out over the whole segment at once, in float64: the specification of favour_pan."""
+    m, s = masks.double(), spec.to(torch.complex128)
+    theta = torch.atan2(s[1].abs() + 1e-12, s[0].abs() + 1e-12) - math.pi / 4  # (bins, frames)
+    total = s.abs().square().sum(0)
+    weight = m**focus * total
+    mean = (weight * theta).sum((1, 2)) / weight.sum((1, 2))
+    variance = (weight * theta.square()).sum((1, 2)) / weight.sum((1, 2)) - mean**2 + 0.01
+    log_likelihood = -0.5 * (theta - mean[:, None, None]).square() / variance[:, None, None] - 0.5 * variance.log()[:, None, None]
+    return torch.softmax(m.clamp(min=1e-12).log() + power * log_likelihood, dim=0).float()
+
+
+@pytest.mark.parametrize("focus", [1.0, 4.0, 16.0])
+def test_the_pan_step_a_block_of_frames_at_a_time_is_the_step_over_the_whole_segment(focus: float) -> None:
+    """Three stems of noise panned left, centre and right over 3 s (several blocks of frames): each stem is
+    fitted on every frame before any frame moves, so the result is the whole-segment formula's."""
+    gen = torch.Generator().manual_seed(6)
+    sources = torch.randn(3, 3 * RATE, generator=gen)
+    gains = torch.tensor([[0.9, 0.1], [0.7, 0.7], [0.2, 0.95]])  # (stem, channel)
+    spec = stft(torch.einsum("sn,sc->cn", sources, gains), RATE)
+    masks = torch.rand(3, *spec.shape[1:], generator=gen)
+    masks = masks / masks.sum(0)
+    out = favour_pan(masks, spec, power=2.0, focus=focus)
+    assert out.shape == masks.shape and out.transpose(1, 2).is_contiguous()  # frames first, as the spectrum
+    torch.testing.assert_close(out, _pan_reference(masks, spec, 2.0, focus), rtol=0, atol=2e-5)
+
+
 @pytest.mark.parametrize("focus", [0.0, 1.0, 2.0, 3.0, 4.0, 16.0, 2.5])
 def test_focused_is_the_masks_power_computed_by_squaring(focus: float) -> None:
     masks = torch.rand(3, 50, 7, generator=torch.Generator().manual_seed(3))

@@ -8,7 +8,7 @@ import torch
 from conftest import split_with_and_without
 
 from separator.features import stft
-from separator.percussive import favour_percussive, percussive_share
+from separator.percussive import favour_percussive, favour_percussive_, percussive_share
 
 RATE = 44100
 
@@ -39,6 +39,22 @@ def test_favouring_percussion_moves_click_bins_to_the_drums_and_keeps_the_sum() 
     torch.testing.assert_close(out.sum(0), torch.ones_like(share))
     assert float(out[1, 600, click_frame]) > 0.5 > float(out[1, tone_bin, click_frame + 8])
     assert favour_percussive(masks, share, drums=1, power=0.0) is masks
+
+
+def test_the_in_place_step_changes_its_masks_to_what_the_copying_one_returns() -> None:
+    spec, _, _ = _clicks_and_tone()
+    share = percussive_share(spec)
+    masks = torch.rand(3, *share.shape, generator=torch.Generator().manual_seed(5))
+    masks /= masks.sum(0)
+    before = masks.clone()
+    out = favour_percussive(masks, share, drums=2, power=0.5)
+    assert torch.equal(masks, before)  # the copying step leaves its input alone
+    assert favour_percussive_(masks, share, drums=2, power=0.5) is masks
+    torch.testing.assert_close(masks, out, rtol=0, atol=1e-7)
+    # any layout of the same values, e.g. a block of frames laid out frames first
+    block = before.transpose(1, 2)[:, 10:30].clone()
+    favour_percussive_(block, share.T[10:30], drums=2, power=0.5)
+    torch.testing.assert_close(block, out.transpose(1, 2)[:, 10:30], rtol=0, atol=1e-7)
 
 
 @pytest.mark.parametrize(
