@@ -69,11 +69,11 @@ def move_shares(masks: torch.Tensor, second: torch.Tensor, source: int, into: to
     Returns:
         ``masks``, still summing to 1 over units.
     """
-    carried = masks[source] * weight  # (bins, t): what may move
-    total = carried.new_zeros(carried.shape)
+    carried = masks[source] * weight  # (bins, t): what may move, laid out in memory as the masks are
+    moved: torch.Tensor | None = None  # Σ second[c] over the moved classes
     for c, s in into.nonzero().tolist():  # a few pairs: slices, not a product over every class and stem
-        part = carried * second[c]
-        masks[s] += part
-        total += part
-    masks[source] -= total
+        masks[s].addcmul_(carried, second[c])
+        moved = second[c].clone() if moved is None else moved.add_(second[c])
+    if moved is not None:
+        masks[source].addcmul_(carried, moved, value=-1)
     return masks

@@ -19,6 +19,7 @@ from separator.features import (
     istft,
     istft_frames,
     masked_istft,
+    pool_bands,
     stft,
     stft_size,
     sum_first,
@@ -68,6 +69,21 @@ def test_band_power_puts_a_tone_in_one_band() -> None:
     band_of_1khz = int(_reference_band_of_bin()[round(1000 / (44100 / 2048))])
     assert int(power.argmax()) == band_of_1khz
     assert float(power.max()) > 100 * float(power.median())
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100, 96000])
+def test_pooled_bands_are_the_mean_of_their_bins_and_bands_without_bins_are_zero(sample_rate: int) -> None:
+    n_bins = stft_size(sample_rate)[0] // 2 + 1
+    power = torch.rand(2, n_bins, 30, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    band = _reference_band_of_bin()[np.minimum(np.arange(n_bins), len(_reference_band_of_bin()) - 1)]
+    expected = np.zeros((2, 30, N_BANDS))
+    for b in range(N_BANDS):
+        if (band == b).any():
+            expected[:, :, b] = power.numpy()[:, band == b].mean(1)
+    pooled = pool_bands(power)
+    assert pooled.shape == (2, 30, N_BANDS)
+    np.testing.assert_allclose(pooled.numpy(), expected, rtol=1e-12, atol=0)
+    assert (sample_rate < 44100) == bool((pooled[0, 0] == 0).any())  # an 8 kHz file has no bins in the top bands
 
 
 @pytest.mark.parametrize("block,overlap", [(1000, 100), (4410, 441), (999, 1)])
