@@ -21,31 +21,35 @@ class KMeansResult:
     inertia: float
 
 
-def squared_distances(x: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
-    """``(n, dim), (k, dim) → (n, k)`` squared Euclidean distances, clamped at 0."""
-    d = (x * x).sum(1, keepdim=True) - 2 * x @ centroids.T + (centroids * centroids).sum(1)
+def squared_distances(x: torch.Tensor, centroids: torch.Tensor, x_norms: torch.Tensor | None = None) -> torch.Tensor:
+    """``(n, dim), (k, dim) → (n, k)`` squared Euclidean distances, clamped at 0. ``x_norms``: the points'
+    squared norms ``(n, 1)``, when the caller has them (they do not change from one iteration to the next)."""
+    norms = (x * x).sum(1, keepdim=True) if x_norms is None else x_norms
+    d = norms - 2 * x @ centroids.T + (centroids * centroids).sum(1)
     return d.clamp(min=0)
 
 
-def _plus_plus(x: torch.Tensor, k: int, weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _plus_plus(x: torch.Tensor, k: int, weights: torch.Tensor, generator: torch.Generator, x_norms: torch.Tensor) -> torch.Tensor:
     """k-means++ seeding: each next centroid drawn with probability ∝ weight · D²."""
     first = torch.multinomial(weights, 1, generator=generator)
     centroids = x[first]
-    closest = squared_distances(x, centroids).squeeze(1)
+    closest = squared_distances(x, centroids, x_norms).squeeze(1)
     for _ in range(1, k):
         p = weights * closest
         if float(p.sum()) <= 0:  # fewer distinct points than clusters
             p = weights
         pick = torch.multinomial(p, 1, generator=generator)
         centroids = torch.cat([centroids, x[pick]])
-        closest = torch.minimum(closest, squared_distances(x, x[pick]).squeeze(1))
+        closest = torch.minimum(closest, squared_distances(x, x[pick], x_norms).squeeze(1))
     return centroids
 
 
-def _lloyd(x: torch.Tensor, centroids: torch.Tensor, weights: torch.Tensor, max_iter: int, tol: float) -> KMeansResult:
+def _lloyd(
+    x: torch.Tensor, centroids: torch.Tensor, weights: torch.Tensor, max_iter: int, tol: float, x_norms: torch.Tensor
+) -> KMeansResult:
     k = centroids.shape[0]
     for _ in range(max_iter):
-        labels = squared_distances(x, centroids).argmin(1)
+        labels = squared_distances(x, centroids, x_norms).argmin(1)
         onehot = torch.nn.functional.one_hot(labels, k).to(x.dtype) * weights[:, None]
         mass = onehot.sum(0)
         updated = (onehot.T @ x) / mass.clamp(min=1e-12)[:, None]
@@ -54,7 +58,7 @@ def _lloyd(x: torch.Tensor, centroids: torch.Tensor, weights: torch.Tensor, max_
         centroids = updated
         if shift <= tol:
             break
-    d = squared_distances(x, centroids)
+    d = squared_distances(x, centroids, x_norms)
     labels = d.argmin(1)
     inertia = float((d.gather(1, labels[:, None]).squeeze(1) * weights).sum())
     return KMeansResult(centroids, labels, inertia)
@@ -84,9 +88,10 @@ def kmeans(
         raise ValueError(f"k-means needs 1 <= k <= number of points ({n}), got k={k}")
     w = torch.ones(n, device=x.device, dtype=x.dtype) if weights is None else weights.to(x.dtype)
     generator = torch.Generator(device=x.device).manual_seed(seed)
+    x_norms = (x * x).sum(1, keepdim=True)  # once for every restart and iteration
     best: KMeansResult | None = None
     for _ in range(n_init):
-        result = _lloyd(x, _plus_plus(x, k, w, generator), w, max_iter, tol)
+        result = _lloyd(x, _plus_plus(x, k, w, generator, x_norms), w, max_iter, tol, x_norms)
         if best is None or result.inertia < best.inertia:
             best = result
     assert best is not None  # n_init >= 1
