@@ -12,7 +12,7 @@ mask is copied to every bin of its band, so stems keep the full bandwidth.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -185,7 +185,27 @@ def band_power(spec: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(..., n_frames, N_BANDS)`` float; bands with no bins are 0.
     """
-    return pool_bands(bin_power(spec))
+    return pooled_blocks(spec, bin_power)
+
+
+def pooled_blocks(spec: torch.Tensor, per_bin: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """:func:`pool_bands` of ``per_bin(spec)``, a block of frames at a time (:func:`frame_blocks`): the
+    per-bin values of a block are pooled while they are in the cache, and never whole in memory.
+
+    Args:
+        spec: ``(..., n_bins, n_frames)``.
+        per_bin: ``(..., n_bins, n)`` → ``(..., n_bins, n)`` real, elementwise along the frames.
+    Returns:
+        ``(..., n_frames, N_BANDS)``.
+    """
+    out: torch.Tensor | None = None
+    for frames in frame_blocks(spec.shape[-1]):
+        pooled = pool_bands(per_bin(spec[..., frames]))
+        if out is None:
+            out = pooled.new_empty(*pooled.shape[:-2], spec.shape[-1], N_BANDS)
+        out[..., frames, :] = pooled
+    assert out is not None, "pooled_blocks: no frames"
+    return out
 
 
 def bin_power(spec: torch.Tensor) -> torch.Tensor:
@@ -268,9 +288,7 @@ def spatial(spec: torch.Tensor, band_powers: torch.Tensor | None = None) -> torc
     if band_powers is None:
         band_powers = band_power(spec)
     p_left, p_right = band_powers[..., 0, :, :], band_powers[..., 1, :, :]
-    parts = torch.view_as_real(spec)  # (..., channels, bins, frames, 2): real arithmetic only, in stft's layout
-    lr, li, rr, ri = parts[..., 0, :, :, 0], parts[..., 0, :, :, 1], parts[..., 1, :, :, 0], parts[..., 1, :, :, 1]
-    re, im = pool_bands(torch.addcmul(lr * rr, li, ri)), pool_bands(torch.addcmul(li * rr, lr, ri, value=-1))  # L·R*
+    re, im = pooled_blocks(spec, _cross_spectrum).unbind(-3)  # Σ L·R* per band: (..., n_frames, N_BANDS) each
     norm = (p_left * p_right).sqrt()
     quiet = norm < 1e-12
     re = torch.where(quiet, torch.ones_like(re), re / norm.clamp(min=1e-12))
@@ -278,6 +296,14 @@ def spatial(spec: torch.Tensor, band_powers: torch.Tensor | None = None) -> torc
     ild = (10 * torch.log10((p_left + 1e-10) / (p_right + 1e-10)) / ILD_SCALE_DB).clamp(-3.0, 3.0)
     ild = torch.where(quiet, torch.zeros_like(ild), ild)
     return torch.stack([ild, re, im], dim=-1)
+
+
+def _cross_spectrum(spec: torch.Tensor) -> torch.Tensor:
+    """``(..., channels, bins, frames)`` complex → ``(..., 2, bins, frames)``: the real and imaginary parts of
+    ``L·R*`` per bin, by real arithmetic in stft's layout."""
+    parts = torch.view_as_real(spec)  # (..., channels, bins, frames, 2)
+    lr, li, rr, ri = parts[..., 0, :, :, 0], parts[..., 0, :, :, 1], parts[..., 1, :, :, 0], parts[..., 1, :, :, 1]
+    return torch.stack([torch.addcmul(lr * rr, li, ri), torch.addcmul(li * rr, lr, ri, value=-1)], dim=-3)
 
 
 def features(audio: torch.Tensor, sample_rate: int, stereo: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
