@@ -131,10 +131,15 @@ def stage_table(mixture: Path, out: Path, mode: str) -> dict[str, float]:
     """Split ``mixture`` in this process, in one thread, with every stage timed; ``{stage: seconds, "total": …}``.
 
     One thread, so the stages add up to the total: they say where the work is, not how it is shared
-    between cores."""
+    between cores. Freed memory is kept for the next tensors, as the command line keeps it
+    (:func:`separator.devices.keep_freed_memory`): without it every fresh tensor's page faults were counted in
+    its stage, and a change that only spared them looked like a fifth less time (BENCHMARKS.md, "twenty-fourth")."""
     import stembase.audio as audio_io
     from separator import Separator, features, masks, separate
+    from separator.devices import keep_freed_memory
     from stembase import stem_outputs
+
+    keep_freed_memory()
 
     stages = Stages()
     patches = [

@@ -54,7 +54,7 @@ class PanEvidence:
 
     Blocks of :data:`~separator.features.BLOCK_FRAMES` frames keep each step's operands in the cache: over
     a whole 20-s segment the same arithmetic reads and writes main memory a dozen times (the pan stage of
-    ``benchmarks/bench_separate.py`` on 3 minutes, one thread: 2.37 s whole, 0.85 s in blocks; BENCHMARKS.md).
+    ``benchmarks/bench_separate.py`` on 3 minutes, one thread: 1.2 s whole, 0.6 s in blocks; BENCHMARKS.md).
     The moments are summed over blocks in float64, nearer the exact sums than one float32 product.
 
     Args:
