@@ -81,7 +81,7 @@ def istft_frames(frames_spec: torch.Tensor, sample_rate: int, length: int) -> to
         audio = torch.istft(flat.transpose(1, 2), n_fft, hop, window=window, center=True, length=length)
         return audio.reshape(*shape[:-2], length)
     blocks = ((frames, flat[:, frames]) for frames in frame_blocks(shape[-2]))
-    return _overlap_add(blocks, flat.shape[0], shape[-2], sample_rate, length, flat.real.dtype).reshape(*shape[:-2], length)
+    return _overlap_add(blocks, flat.shape[0], shape[-2], sample_rate, length, flat).reshape(*shape[:-2], length)
 
 
 def masked_istft(
@@ -115,30 +115,26 @@ def masked_istft(
                 torch.mul(masks[row, frames], part[..., 1], out=out[j, ..., 1])
             yield frames, torch.view_as_complex(out)
 
-    return _overlap_add(blocks(), n, n_frames, sample_rate, length, masks.dtype)
+    return _overlap_add(blocks(), n, n_frames, sample_rate, length, masks)
 
 
 def _overlap_add(
-    blocks: Iterable[tuple[slice, torch.Tensor]], n: int, n_frames: int, sample_rate: int, length: int, dtype: torch.dtype
+    blocks: Iterable[tuple[slice, torch.Tensor]], n: int, n_frames: int, sample_rate: int, length: int, like: torch.Tensor
 ) -> torch.Tensor:
     """The inverse STFT of ``n`` spectra given as consecutive ``(frames, (n, frames' length, n_bins) complex)``
-    blocks: each block's inverse FFT windowed and added in place, hop-long piece by piece → ``(n, length)``."""
+    blocks: each block's inverse FFT windowed and added in place, hop-long piece by piece → ``(n, length)``, of
+    ``like``'s real dtype and device."""
     n_fft, hop = stft_size(sample_rate)
     frames_per_window = n_fft // hop
-    summed: torch.Tensor | None = None
-    window_pieces: torch.Tensor | None = None
+    summed = torch.zeros(n, n_frames + frames_per_window - 1, hop, dtype=like.real.dtype, device=like.device)
+    window_pieces = _window(n_fft, str(like.device)).view(frames_per_window, hop)
     for frames, block in blocks:
-        if summed is None or window_pieces is None:
-            summed = torch.zeros(n, n_frames + frames_per_window - 1, hop, dtype=dtype, device=block.device)
-            window_pieces = _window(n_fft, str(block.device)).view(frames_per_window, hop)
         count = frames.stop - frames.start
         pieces = torch.fft.irfft(block, n=n_fft, dim=-1).view(n, count, frames_per_window, hop)  # not yet windowed
         for j in range(frames_per_window):
             summed[:, frames.start + j : frames.stop + j].addcmul_(pieces[:, :, j], window_pieces[j])
-    if summed is None:
-        return torch.zeros(n, length, dtype=dtype)
     start = n_fft // 2  # the centre padding of stft
-    norm = _window_sum(n_fft, hop, n_frames, str(summed.device))
+    norm = _window_sum(n_fft, hop, n_frames, str(like.device))
     audio = summed.view(n, -1)[:, start : start + length] / norm[start : start + length]
     if audio.shape[-1] < length:
         audio = torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
@@ -338,9 +334,7 @@ def band_edges_hz(sample_rate: int) -> np.ndarray:
 def bins_per_band(sample_rate: int) -> np.ndarray:
     """``(N_BANDS,)`` STFT bins each band owns at ``sample_rate`` (0 above Nyquist)."""
     n_fft, _ = stft_size(sample_rate)
-    n_bins = n_fft // 2 + 1
-    band = _reference_band_of_bin()[np.minimum(np.arange(n_bins), REFERENCE_BINS - 1)]
-    return np.bincount(band, minlength=N_BANDS)
+    return np.bincount(_band_of_bin(n_fft // 2 + 1, "cpu").numpy(), minlength=N_BANDS)
 
 
 def full_scale_db(sample_rate: int) -> float:

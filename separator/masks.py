@@ -98,21 +98,21 @@ def bin_masks(
     spectrum is."""
     n_bins = spec.shape[-2]
     refine = low_band is not None and settings.low_band > 0 and band_masks.shape[0] == low_band.n_classes
-    percussive = (settings.blind_percussive if blind else settings.percussive) if routing.drums is not None else 0.0
+    drums = routing.drums
+    percussive = (settings.blind_percussive if blind else settings.percussive) if drums is not None else 0.0
     pan = settings.pan if spec.shape[0] == 2 else 0.0
     if not (percussive or pan or refine):
         return bands_to_bins(band_masks, n_bins)
     power = bin_power(spec) if power is None else power  # (channels, bins, t), shared by the steps
-    share = percussive_share(spec, power=power).T if percussive else None  # (t, bins)
+    share = percussive_share(spec, power=power).T if percussive and drums is not None else None  # (t, bins)
     evidence = PanEvidence(power, pan, settings.blind_pan_focus if blind else settings.pan_focus) if pan else None
     masks = band_masks.new_empty(band_masks.shape[0], band_masks.shape[1], n_bins)  # (n_units, t, bins)
     blocks = frame_blocks(masks.shape[1])
     for frames in blocks:
         block = masks[:, frames]
         bands_to_bins(band_masks[:, frames], n_bins, out=block.transpose(1, 2))
-        if share is not None:
-            assert routing.drums is not None
-            favour_percussive_(block, share[frames], routing.drums, percussive)
+        if share is not None and drums is not None:
+            favour_percussive_(block, share[frames], drums, percussive)
         if evidence is not None:
             evidence.fit(block, frames)
     if evidence is not None:
