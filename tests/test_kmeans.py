@@ -31,6 +31,31 @@ def test_same_seed_same_result_and_restarts_never_hurt() -> None:
     assert kmeans(points, 5, n_init=8, seed=3).inertia <= kmeans(points, 5, n_init=1, seed=3).inertia + 1e-6
 
 
+@pytest.mark.parametrize("k", [3, 6])
+def test_the_same_centroids_bit_for_bit_whatever_the_thread_count(k: int) -> None:
+    """Restarts run side by side on several threads, each on one: the result is one thread's, exactly."""
+    points = torch.randn(20000, 20, generator=torch.Generator().manual_seed(k))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = kmeans(points, k, seed=0)
+        torch.set_num_threads(2)
+        side_by_side = kmeans(points, k, seed=0)
+        assert torch.get_num_threads() == 2  # given back after the restarts
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(alone.centroids, side_by_side.centroids)
+    assert torch.equal(alone.labels, side_by_side.labels)
+    assert alone.inertia == side_by_side.inertia
+
+
+def test_weights_of_one_are_no_weights() -> None:
+    points = torch.randn(3000, 8, generator=torch.Generator().manual_seed(2))
+    plain, ones = kmeans(points, 4, seed=1), kmeans(points, 4, seed=1, weights=torch.ones(3000))
+    assert torch.equal(plain.centroids, ones.centroids)
+    assert plain.inertia == ones.inertia
+
+
 def test_weights_pull_centroids() -> None:
     points = torch.tensor([[0.0], [1.0], [10.0]])
     result = kmeans(points, 2, weights=torch.tensor([1.0, 3.0, 1.0]), seed=0)
