@@ -297,7 +297,11 @@ def _cross_spectrum(spec: torch.Tensor) -> torch.Tensor:
     ``L·R*`` per bin, by real arithmetic in stft's layout."""
     parts = torch.view_as_real(spec)  # (..., channels, bins, frames, 2)
     lr, li, rr, ri = parts[..., 0, :, :, 0], parts[..., 0, :, :, 1], parts[..., 1, :, :, 0], parts[..., 1, :, :, 1]
-    return torch.stack([torch.addcmul(lr * rr, li, ri), torch.addcmul(li * rr, lr, ri, value=-1)], dim=-3)
+    # each part computed in its place, frames before bins in memory as the spectrum: no stacking copy
+    out = lr.new_empty(*lr.shape[:-2], 2, lr.shape[-1], lr.shape[-2]).transpose(-1, -2)
+    torch.mul(lr, rr, out=out.select(-3, 0)).addcmul_(li, ri)
+    torch.mul(li, rr, out=out.select(-3, 1)).addcmul_(lr, ri, value=-1)
+    return out
 
 
 def features(audio: torch.Tensor, sample_rate: int, stereo: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
