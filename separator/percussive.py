@@ -14,6 +14,7 @@ are renormalised, so the stems still add up to the mixture.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from separator.features import bin_power, sum_first
@@ -34,8 +35,19 @@ def _smooth(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
     sums.narrow(dim, 1, half).copy_(values.narrow(dim, 0, 1))
     sums.narrow(dim, 1 + half, n).copy_(values)
     sums.narrow(dim, 1 + half + n, kernel - 1 - half).copy_(values.narrow(dim, n - 1, 1))
-    sums.narrow(dim, 1, shape[dim] - 1).cumsum_(dim)
+    _cumsum_(sums.narrow(dim, 1, shape[dim] - 1), dim)
     return ((sums.narrow(dim, kernel, n) - sums.narrow(dim, 0, n)) / kernel).to(values.dtype)
+
+
+def _cumsum_(values: torch.Tensor, dim: int) -> torch.Tensor:
+    """``values.cumsum_(dim)``, the same sums bit for bit. Along an axis that is not the innermost in memory,
+    on a CPU, as one vector addition per slice in numpy: torch's cumsum there is three times slower."""
+    if values.device.type != "cpu" or values.stride(dim) == 1 or values.shape[dim] < 2:
+        return values.cumsum_(dim)
+    slices = values.movedim(dim, 0).numpy()
+    for i in range(1, len(slices)):
+        np.add(slices[i], slices[i - 1], out=slices[i])
+    return values
 
 
 def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, power: torch.Tensor | None = None) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 from conftest import split_with_and_without
 
 from separator.features import stft
-from separator.percussive import favour_percussive, favour_percussive_, percussive_share
+from separator.percussive import _cumsum_, favour_percussive, favour_percussive_, percussive_share
 
 RATE = 44100
 
@@ -20,6 +20,15 @@ def _clicks_and_tone() -> tuple[torch.Tensor, int, int]:
     audio[RATE // 8 :: RATE // 4] += 1.0
     spec = stft(torch.from_numpy(audio.astype(np.float32))[None], RATE)
     return spec, round(1000 / (RATE / 2048)), (RATE // 8 + RATE // 4) // 512
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_running_sums_along_any_axis_are_torch_cumsum_bit_for_bit(dim: int) -> None:
+    values = torch.randn(40, 33, 17, dtype=torch.float64, generator=torch.Generator().manual_seed(dim)) * 30
+    expected = values.cumsum(dim)
+    summed = values.clone()
+    assert _cumsum_(summed, dim) is summed  # in place
+    assert torch.equal(summed, expected)
 
 
 def test_clicks_are_percussive_and_a_held_tone_is_not() -> None:
