@@ -11,7 +11,7 @@ import torch
 from separator import DEFAULT_MODEL, ModelLoadError
 from separator.classes import CLASSES
 from separator.devices import bfloat16_lstm
-from separator.model import ChimeraEnsemble, ChimeraNet, class_softmax, load_checkpoint, save_checkpoint
+from separator.model import ChimeraEnsemble, ChimeraNet, class_softmax, load_checkpoint, save_checkpoint, unit_norm
 from separator.settings import SplitSettings
 from separator.training.train import trainable
 from stemsplit.separator_cli import main
@@ -24,6 +24,15 @@ def test_embeddings_are_unit_norm_and_masks_sum_to_one() -> None:
     assert masks.shape == (2, 30, 128, len(CLASSES))
     assert torch.allclose(embeddings.norm(dim=-1), torch.ones(2, 30, 128), atol=1e-5)
     assert torch.allclose(masks.sum(-1), torch.ones(2, 30, 128), atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_unit_norm_is_torchs_normalize_bit_for_bit_zero_vectors_included(dtype: torch.dtype) -> None:
+    v = torch.randn(2, 50, 16, 20, generator=torch.Generator().manual_seed(0)).to(dtype)
+    v[0, 3, 5] = 0
+    unit = unit_norm(v)
+    assert torch.equal(unit, torch.nn.functional.normalize(v, dim=-1))
+    assert torch.equal(unit[0, 3, 5], torch.zeros(20, dtype=dtype))
 
 
 def test_the_class_softmax_is_torchs_softmax_over_the_classes_laid_out_as_they_are() -> None:
