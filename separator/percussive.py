@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from separator.features import bin_power, sum_first
+from separator.features import bin_power, frame_blocks, sum_first
 
 KERNEL = 31  # bins (21.5 Hz each) and frames (11.6 ms hops): 670 Hz and 360 ms at every sample rate
 
@@ -27,6 +27,12 @@ def _smooth(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
 
     A running sum (in float64, so the long sums lose nothing): the cost does not grow with the kernel.
     """
+    return _means(_running_sums(values, kernel, dim), kernel, dim, 0, values.shape[dim], values.dtype)
+
+
+def _running_sums(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
+    """The float64 running sums of ``values`` along ``dim`` behind :func:`_smooth`: a zero, the first value
+    repeated ``kernel // 2`` times, the values, the last repeated, summed up (``kernel`` longer along ``dim``)."""
     half, n = kernel // 2, values.shape[dim]
     shape = list(values.shape)
     shape[dim] = 1 + half + n + (kernel - 1 - half)  # a zero, the first value repeated, the values, the last repeated
@@ -36,7 +42,12 @@ def _smooth(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
     sums.narrow(dim, 1 + half, n).copy_(values)
     sums.narrow(dim, 1 + half + n, kernel - 1 - half).copy_(values.narrow(dim, n - 1, 1))
     _cumsum_(sums.narrow(dim, 1, shape[dim] - 1), dim)
-    return ((sums.narrow(dim, kernel, n) - sums.narrow(dim, 0, n)) / kernel).to(values.dtype)
+    return sums
+
+
+def _means(sums: torch.Tensor, kernel: int, dim: int, start: int, count: int, dtype: torch.dtype) -> torch.Tensor:
+    """The means of :func:`_smooth` at ``count`` positions from ``start`` along ``dim``, from its running sums."""
+    return ((sums.narrow(dim, start + kernel, count) - sums.narrow(dim, start, count)) / kernel).to(dtype)
 
 
 def _cumsum_(values: torch.Tensor, dim: int) -> torch.Tensor:
@@ -63,9 +74,14 @@ def percussive_share(spec: torch.Tensor, kernel: int = KERNEL, power: torch.Tens
     """
     power = bin_power(spec) if power is None else power
     log_power = sum_first(power).div_(power.shape[0]).clamp_(min=1e-12).log_().T  # (frames, bins)
-    harmonic = _smooth(log_power, kernel, dim=0).T
-    percussive = _smooth(log_power, kernel, dim=1).T
-    return torch.sigmoid(percussive - harmonic)
+    along_time, along_frequency = _running_sums(log_power, kernel, 0), _running_sums(log_power, kernel, 1)
+    share = torch.empty_like(log_power)
+    for frames in frame_blocks(len(log_power)):  # the means and their difference a block at a time, in the cache
+        count = frames.stop - frames.start
+        harmonic = _means(along_time, kernel, 0, frames.start, count, log_power.dtype)
+        percussive = _means(along_frequency.narrow(0, frames.start, count), kernel, 1, 0, log_power.shape[1], log_power.dtype)
+        torch.sigmoid(percussive.sub_(harmonic), out=share[frames])
+    return share.T
 
 
 def favour_percussive(masks: torch.Tensor, share: torch.Tensor, drums: int, power: float) -> torch.Tensor:
