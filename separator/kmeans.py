@@ -109,9 +109,9 @@ def kmeans(
 
 def _restarts(lloyd: Callable[[torch.Tensor], KMeansResult], starts: list[torch.Tensor], device: torch.device) -> Iterator[KMeansResult]:
     """``lloyd`` of each seeding, in order. On a CPU with several torch threads, the restarts run side by
-    side, one thread each: a few clusters of a few thousand points are too small a product to share
-    among threads (2 threads: 1.4× one thread's speed, restarts side by side: 2×), and each restart
-    computes what it computes on one thread, whatever the thread count."""
+    side, one thread each, rather than each on every thread: as fast (20,000 points of a 3-minute split:
+    0.17 s against 0.18 on two threads, 0.23 on one), and each restart computes what it computes on one
+    thread, whatever the thread count (two intra-op threads round the centroids' sums differently)."""
     workers = min(torch.get_num_threads(), len(starts)) if device.type == "cpu" else 1
     if workers <= 1:
         yield from map(lloyd, starts)

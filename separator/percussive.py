@@ -22,17 +22,11 @@ from separator.features import bin_power, frame_blocks, sum_first
 KERNEL = 31  # bins (21.5 Hz each) and frames (11.6 ms hops): 670 Hz and 360 ms at every sample rate
 
 
-def _smooth(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
-    """Mean over ``kernel`` neighbours along ``dim`` (edges repeated), same shape as ``values``.
-
-    A running sum (in float64, so the long sums lose nothing): the cost does not grow with the kernel.
-    """
-    return _means(_running_sums(values, kernel, dim), kernel, dim, 0, values.shape[dim], values.dtype)
-
-
 def _running_sums(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
-    """The float64 running sums of ``values`` along ``dim`` behind :func:`_smooth`: a zero, the first value
-    repeated ``kernel // 2`` times, the values, the last repeated, summed up (``kernel`` longer along ``dim``)."""
+    """The float64 running sums of ``values`` along ``dim`` for means over ``kernel`` neighbours (edges
+    repeated, :func:`_means`): a zero, the first value repeated ``kernel // 2`` times, the values, the last
+    repeated, summed up (``kernel`` longer along ``dim``). In float64, so the long sums lose nothing; the cost
+    does not grow with the kernel."""
     half, n = kernel // 2, values.shape[dim]
     shape = list(values.shape)
     shape[dim] = 1 + half + n + (kernel - 1 - half)  # a zero, the first value repeated, the values, the last repeated
@@ -46,13 +40,14 @@ def _running_sums(values: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
 
 
 def _means(sums: torch.Tensor, kernel: int, dim: int, start: int, count: int, dtype: torch.dtype) -> torch.Tensor:
-    """The means of :func:`_smooth` at ``count`` positions from ``start`` along ``dim``, from its running sums."""
+    """Means over ``kernel`` neighbours along ``dim`` at ``count`` positions from ``start``, as ``dtype``, from
+    their :func:`_running_sums`."""
     return ((sums.narrow(dim, start + kernel, count) - sums.narrow(dim, start, count)) / kernel).to(dtype)
 
 
 def _cumsum_(values: torch.Tensor, dim: int) -> torch.Tensor:
     """``values.cumsum_(dim)``, the same sums bit for bit. Along an axis that is not the innermost in memory,
-    on a CPU, as one vector addition per slice in numpy: torch's cumsum there is three times slower."""
+    on a CPU, as one vector addition per slice in numpy: torch's cumsum there is about twice as slow."""
     if values.device.type != "cpu" or values.stride(dim) == 1 or values.shape[dim] < 2:
         return values.cumsum_(dim)
     slices = values.movedim(dim, 0).numpy()

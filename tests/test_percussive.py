@@ -31,6 +31,19 @@ def test_running_sums_along_any_axis_are_torch_cumsum_bit_for_bit(dim: int) -> N
     assert torch.equal(summed, expected)
 
 
+def test_the_share_is_the_sigmoid_of_the_log_power_smoothed_across_frequency_minus_across_time() -> None:
+    """Box means of 31 bins and 31 frames, edges repeated, against a plain float64 computation of them."""
+    spec = stft(torch.randn(2, 3 * 44100, generator=torch.Generator().manual_seed(4)), 44100)
+    log_power = spec.abs().square().mean(0).clamp(min=1e-12).log().double()  # (bins, frames)
+    padded = torch.nn.functional.pad(log_power[None, None], (15, 15, 15, 15), mode="replicate")[0, 0]
+    along_time = padded[15:-15].unfold(1, 31, 1).mean(-1)
+    along_frequency = padded[:, 15:-15].unfold(0, 31, 1).mean(-1)
+    expected = torch.sigmoid(along_frequency - along_time).float()
+    share = percussive_share(spec)
+    assert share.shape == (1025, spec.shape[-1])
+    torch.testing.assert_close(share, expected, atol=2e-6, rtol=0)
+
+
 def test_clicks_are_percussive_and_a_held_tone_is_not() -> None:
     spec, tone_bin, click_frame = _clicks_and_tone()
     share = percussive_share(spec)
