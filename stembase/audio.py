@@ -24,6 +24,11 @@ import soundfile as sf
 from stembase.errors import ArgumentError, AudioLoadError, AudioWriteError
 from stembase.outputs import write_error
 
+try:  # advisory locks on temporary files (POSIX); without them a sweep cannot tell a live writer's file
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # files that hold any level: they cannot clip and libsndfile may give them a PEAK chunk
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
@@ -261,6 +266,7 @@ class PartFile:
     file: sf.SoundFile
     committed: bool = False
     folders: tuple[Path, ...] = ()  # the folders opening it made, deepest first: removed with it when left empty
+    lock: int | None = None  # a descriptor holding an exclusive flock on the temporary file until commit or discard
 
     def commit(self) -> None:
         """Rename the finished (closed) file into place.
@@ -274,12 +280,20 @@ class PartFile:
             self.discard()
             raise AudioWriteError(write_error(self.path, exc)) from exc
         self.committed = True
+        self.release()
 
     def discard(self) -> None:
         """Remove the temporary file, unless it was committed, and the folders made for it that it leaves empty."""
         if not self.committed:
             _unlink(self.temporary)
             remove_empty(self.folders)
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the temporary file's lock (done by :meth:`commit` and :meth:`discard`; safe to repeat)."""
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
 
 
 @contextlib.contextmanager
@@ -296,27 +310,56 @@ def part_writer(path: str | Path, sample_rate: int, channels: int, bit_depth: st
     path = Path(path)
     fmt, subtype = subtype_for(path, bit_depth)
     folders = _missing_folders(path.parent)
-    sweep_parts(path)  # a killed worker's temporary file of this very output
+    sweep_parts(path)  # a killed worker's temporary file of this very output (a live writer's is locked and kept)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+        lock, tmp = _locked_part(path)
     except (FileExistsError, NotADirectoryError) as exc:
         raise AudioWriteError(f"{path}: cannot write: a file stands where its folder should be ({exc.strerror})") from exc
     except OSError as exc:
         remove_empty(folders)
         raise AudioWriteError(write_error(path, exc)) from exc
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+    part: PartFile | None = None
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
         with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=subtype) as f:
             _no_peak_chunk(f)
-            yield PartFile(path, Path(tmp), f, folders=folders)
+            part = PartFile(path, Path(tmp), f, folders=folders, lock=lock)
+            yield part
     except OSError as exc:
-        _abandon(tmp, folders)
+        _abandon(tmp, folders, lock, part)
         raise AudioWriteError(write_error(path, exc)) from exc
     except BaseException:  # an error or an interrupt: no temporary file, and no folder made only for it
-        _abandon(tmp, folders)
+        _abandon(tmp, folders, lock, part)
         raise
+
+
+def _locked_part(path: Path, tries: int = 8) -> tuple[int, str]:
+    """Make ``.<name>.<8 random characters>.part<suffix>`` beside ``path`` and lock it exclusively.
+
+    Another process's :func:`sweep_parts` may remove the new file between its making and its locking; the
+    file is then made again under a new name. Returns ``(descriptor holding the lock, temporary path)``.
+
+    Raises:
+        OSError: the file cannot be made (or was swept ``tries`` times in a row).
+    """
+    for _ in range(tries):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a sweep holds it only while it removes the file
+        if _still_named(fd, tmp):
+            return fd, tmp
+        os.close(fd)
+    raise OSError(f"its temporary file was removed by other writers {tries} times in a row")
+
+
+def _still_named(fd: int, name: str | Path) -> bool:
+    """Whether ``name`` is still the file open as ``fd`` (not removed, not replaced)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(name))
+    except OSError:
+        return False
 
 
 SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sndfile.h; soundfile does not name it
@@ -338,17 +381,42 @@ def sweep_parts(path: str | Path) -> list[Path]:
     """Remove the temporary files that earlier writers of ``path`` left behind (a worker killed mid-file, a
     process that was killed): the hidden files beside it named as :func:`part_writer` names them,
     ``.<name>.<8 random characters>.part<suffix>``. Nothing else is touched: no other output's temporary
-    file, no file of another name. Returns what was removed.
+    file, no file of another name, and no file a live writer holds (:func:`part_writer` locks its file
+    until it is renamed, so two splits writing the same output at once both finish; the later rename
+    wins). Returns what was removed.
     """
     path = Path(path)
     if not path.parent.is_dir():
         return []
     exact = re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}\.part{re.escape(path.suffix)}")  # mkstemp's 8 characters
     candidates = path.parent.glob(glob.escape(f".{path.stem}.") + "*" + glob.escape(f".part{path.suffix}"))
-    stale = [p for p in candidates if exact.fullmatch(p.name)]
-    for part in stale:
+    return [p for p in candidates if exact.fullmatch(p.name) and _remove_unless_locked(p)]
+
+
+def _remove_unless_locked(part: Path) -> bool:
+    """Remove ``part`` unless a live writer holds its lock; whether it was removed."""
+    if fcntl is None:
         _unlink(part)
-    return stale
+        return True
+    try:
+        fd = os.open(part, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:  # unreadable: nobody's lock can be asked, so do as before locks
+        _unlink(part)
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: a writer is still at work on it
+        os.close(fd)
+        return False
+    try:
+        if not _still_named(fd, part):  # renamed into place (or replaced) between the listing and the lock
+            return False
+        _unlink(part)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _missing_folders(folder: Path) -> tuple[Path, ...]:
@@ -369,9 +437,13 @@ def remove_empty(folders: Sequence[Path]) -> None:
             return
 
 
-def _abandon(tmp: str | Path, folders: Sequence[Path]) -> None:
+def _abandon(tmp: str | Path, folders: Sequence[Path], lock: int, part: PartFile | None) -> None:
     _unlink(tmp)
     remove_empty(folders)
+    if part is not None:
+        part.release()
+    else:
+        os.close(lock)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +131,67 @@ def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(mask)
     assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o644
+
+
+def _in_another_process(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh Python (the project importable), as a second split or batch worker would."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=False, capture_output=True, text=True, timeout=120)
+
+
+def test_a_second_writer_of_the_same_output_leaves_the_first_writers_temporary_file_alone(tmp_path: Path) -> None:
+    """Two splits writing one output at once both finish; the later rename wins and nothing is half-written."""
+    target = tmp_path / "drums.wav"
+    first = sine(220, 0.2, 44100, channels=2)
+    with audio_io.part_writer(target, 44100, 2) as part:
+        part.file.write(first.T)
+        other = _in_another_process(
+            f"""
+            import numpy as np
+            from stembase import audio
+            audio.save({str(target)!r}, np.full((2, 500), 0.25, np.float32), 44100)
+            """
+        )
+        assert other.returncode == 0, other.stderr
+        assert part.temporary.exists(), "the second writer swept the first one's file while it was being written"
+        assert audio_io.sweep_parts(target) == []  # a live writer's file is never taken for a killed one's
+    assert audio_io.load(target)[0].shape == (2, 500)  # the second writer's, complete
+    part.commit()
+    back, _ = audio_io.load(target)
+    np.testing.assert_array_equal(back, first)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drums.wav"]
+
+
+def test_a_killed_writers_temporary_file_is_swept_by_the_next_writer(tmp_path: Path) -> None:
+    target = tmp_path / "bass.wav"
+    killed = _in_another_process(
+        f"""
+        import os, signal
+        import numpy as np
+        from stembase import audio
+        with audio.part_writer({str(target)!r}, 44100, 1) as part:
+            part.file.write(np.zeros(1000, np.float32))
+            part.file.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    assert killed.returncode == -signal.SIGKILL
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and re.fullmatch(r"\.bass\.[a-z0-9_]{8}\.part\.wav", left[0]), left
+    audio_io.save(target, np.zeros((1, 10), np.float32), 44100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bass.wav"]
+
+
+def test_the_temporary_files_lock_is_let_go_on_commit_on_discard_and_on_an_error(tmp_path: Path) -> None:
+    with audio_io.part_writer(tmp_path / "a.wav", 44100, 1) as kept:
+        pass
+    assert kept.lock is not None
+    kept.commit()
+    assert kept.lock is None
+    with audio_io.part_writer(tmp_path / "b.wav", 44100, 1) as dropped:
+        pass
+    dropped.discard()
+    assert dropped.lock is None and not dropped.temporary.exists()
+    with pytest.raises(RuntimeError), audio_io.part_writer(tmp_path / "c.wav", 44100, 1) as failed:
+        raise RuntimeError("an error mid-file")
+    assert failed.lock is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
