@@ -16,6 +16,8 @@ and makes ``tracker-val`` beside it: windows 0–47 of it choose, 48– report. 
 holds real songs of other packages, fetched into ``tracker-new-src``; ``tracker-iron`` splits one of them
 (``ironseed-data``) into songs to train on and songs to choose with (``tracker-iron-val``), so a model trained on
 it is reported on ``tracker-new``'s other packages (``scripts/package-scores.py --without ironseed-data``).
+``fof`` (a report set) is eight real band recordings with the lead guitar apart, from the Frets on Fire song
+packages (``scripts/fof-set.py``), fetched into ``fof-src``.
 
 On 2 cores every set of ``all`` took about 25 minutes (model card, "2026-12-07, nineteenth").
 """
@@ -45,7 +47,9 @@ TRACKER_NEW_PACKAGES = (
     "ironseed-data pekka-kana-2-data gl-117-data rafkill-data madbomber-data tuxtype-data vectoroids tomatoes-data "
     "cuyo-data pathogen fb-music-high"
 ).split()
-SONG_FOLDERS = {"tracker-src": TRACKER_PACKAGES, "tracker-new-src": TRACKER_NEW_PACKAGES}
+# Debian packages of recorded songs with the lead guitar on a track of its own (scripts/fof-set.py): a report set
+FOF_PACKAGES = ("fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid")
+SONG_FOLDERS = {"tracker-src": TRACKER_PACKAGES, "tracker-new-src": TRACKER_NEW_PACKAGES, "fof-src": FOF_PACKAGES}
 
 
 @dataclass(frozen=True)
@@ -101,10 +105,12 @@ SETS: dict[str, DataSet] = {
         val="tracker-iron-val",
         package="ironseed-data",
     ),
+    # real band recordings, the lead guitar apart from the rest (Frets on Fire songs): a report set
+    "fof": DataSet("fof-set", songs="fof-src"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "choose": ("tune-out", "tune3-out", "tune-out-centred", "tune-out-lp3800", "tune-out-8k-mono", "tracker", "tracker-iron"),
-    "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker", "tracker-new"),
+    "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker", "tracker-new", "fof"),
     "train": ("lb-train", "lb-heavy", "tracker", "tracker-iron", "synth-train", "synth-db"),
     "long": ("lb-long", "tracker-long", "tune-long"),
 }
@@ -138,7 +144,7 @@ def wanted(names: list[str]) -> list[str]:
 
 def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
     """The commands that make set ``name`` under ``data``, as a user types them (the card's); ``#``: a step
-    this script does itself (:func:`fetch_tracker_songs`)."""
+    this script does itself (:func:`fetch_tracker_songs`, for the tracker and the Frets on Fire packages)."""
     s, out = SETS[name], str(data / name)
     if s.tool == "make-data":  # the card's order: --songs N --seed S --jobs J --shard-size K ...
         return [["separator", "make-data", out, *s.args[:4], "--jobs", str(jobs), *s.args[4:]]]
@@ -150,6 +156,9 @@ def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
             ["#", "fetch-tracker-songs", src],
             ["separator", "tracker-data", out, *s.args, "--modules", modules, *val, "--jobs", str(jobs)],
         ]
+    if s.tool == "fof-set":
+        src = str(data / s.songs)
+        return [["#", "fetch-songs", src], ["python", "scripts/fof-set.py", src, out]]
     assert s.source is not None
     return [["python", f"scripts/{s.tool}.py", str(data / s.source), out, *s.args]]
 

@@ -40,7 +40,7 @@ def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources
     run = make_sets("all", "measure", "--data", str(tmp_path), "--dry-run")
     lines = run.stdout.splitlines()
     outputs = [line.split()[2 if line.startswith("separator") else 3] for line in lines if not line.startswith("#")]
-    assert len(outputs) == len(set(outputs)) == 20  # every set of the card once, however often it is asked for
+    assert len(outputs) == len(set(outputs)) == 21  # every set of the card once, however often it is asked for
     for line in lines:
         if any(f"/{name} " in line for name in ("lb-train", "lb-heavy", "lb-long")):
             assert "--exclude sf_GMbank,exadrums,fillets-nl,synth" in line  # the sources they held when first made
@@ -113,3 +113,15 @@ def test_a_copy_is_made_with_its_source_and_a_second_run_keeps_both(tmp_path: Pa
         f"# tune-out-centred: already made under {tmp_path}/tune-out-centred",
     ]
     assert (tmp_path / "tune-out-centred" / "shard-00000.npz").stat().st_mtime_ns == stamp
+
+
+def test_the_recorded_songs_come_from_the_frets_on_fire_packages_and_only_report(tmp_path: Path) -> None:
+    script = load_module(SCRIPT, "make_sets")
+    assert script.SONG_FOLDERS["fof-src"] == script.FOF_PACKAGES
+    assert not set(script.FOF_PACKAGES) & set(RESERVED_PACKAGES)
+    assert "fof" in script.GROUPS["report"] and not any("fof" in script.GROUPS[g] for g in ("choose", "train", "long"))
+    run = make_sets("fof", "--data", str(tmp_path), "--dry-run")
+    assert run.stdout.splitlines() == [
+        f"# fetch-songs {tmp_path}/fof-src",
+        f"python scripts/fof-set.py {tmp_path}/fof-src {tmp_path}/fof",
+    ]
