@@ -50,6 +50,11 @@ TRACKER_NEW_PACKAGES = (
 # Debian packages of recorded songs with the lead guitar on a track of its own (scripts/fof-set.py): a report set
 FOF_PACKAGES = ("fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid")
 SONG_FOLDERS = {"tracker-src": TRACKER_PACKAGES, "tracker-new-src": TRACKER_NEW_PACKAGES, "fof-src": FOF_PACKAGES}
+FETCH_DOCS = {
+    "tracker-src": "docs/training-data-tracker.md",
+    "tracker-new-src": "docs/training-data-tracker.md",
+    "fof-src": "docs/training.md",
+}
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     run(command, repo)
                 except subprocess.CalledProcessError as exc:  # the tool has said why on stderr above
-                    hint = "; run apt-get update first, or fetch them as docs/training-data-tracker.md says" if command[0] == "#" else ""
+                    hint = f"; run apt-get update first, or fetch them as {FETCH_DOCS[SETS[name].songs]} says" if command[0] == "#" else ""
                     print(f"make-sets: {name}: {shlex.join(exc.cmd)} failed (exit {exc.returncode}){hint}", file=sys.stderr)
                     return 1
     return 0

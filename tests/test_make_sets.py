@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,21 @@ def test_the_recorded_songs_come_from_the_frets_on_fire_packages_and_only_report
         f"# fetch-songs {tmp_path}/fof-src",
         f"python scripts/fof-set.py {tmp_path}/fof-src {tmp_path}/fof",
     ]
+
+
+def test_a_failed_fetch_is_one_line_naming_the_set_and_where_to_fetch_by_hand(tmp_path: Path) -> None:
+    """An offline machine, as apt-get meets one: a stand-in ``apt-get`` first on PATH that fails as apt does."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text("#!/bin/sh\necho 'E: Unable to locate package' >&2\nexit 100\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "fof", "--data", str(tmp_path / "d")], check=False, capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == (
+        "make-sets: fof: apt-get download fretsonfire-songs-muldjord failed (exit 100); "
+        "run apt-get update first, or fetch them as docs/training.md says"
+    )
+    assert not (tmp_path / "d" / "fof").exists()
