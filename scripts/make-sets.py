@@ -149,7 +149,7 @@ def wanted(names: list[str]) -> list[str]:
 
 def commands(name: str, data: Path, jobs: int) -> list[list[str]]:
     """The commands that make set ``name`` under ``data``, as a user types them (the card's); ``#``: a step
-    this script does itself (:func:`fetch_tracker_songs`, for the tracker and the Frets on Fire packages)."""
+    this script does itself (:func:`fetch_song_packages`)."""
     s, out = SETS[name], str(data / name)
     if s.tool == "make-data":  # the card's order: --songs N --seed S --jobs J --shard-size K ...
         return [["separator", "make-data", out, *s.args[:4], "--jobs", str(jobs), *s.args[4:]]]
@@ -176,7 +176,7 @@ def made(name: str, data: Path) -> bool:
     return done and (val is None or any((data / val).glob("shard-*.npz")))
 
 
-def fetch_tracker_songs(folder: Path) -> None:
+def fetch_song_packages(folder: Path) -> None:
     """Each package of ``folder``'s list in :data:`SONG_FOLDERS` (by its name) downloaded and unpacked into
     ``folder/PKG`` (kept if there)."""
     debs = folder / "debs"
@@ -192,7 +192,7 @@ def fetch_tracker_songs(folder: Path) -> None:
 def run(command: list[str], repo: Path) -> None:
     """Run one command of :func:`commands` with this Python (its ``separator``, the repository's scripts)."""
     if command[0] == "#":
-        fetch_tracker_songs(Path(command[2]))
+        fetch_song_packages(Path(command[2]))
         return
     env = None
     if command[0] == "separator":
