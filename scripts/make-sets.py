@@ -83,6 +83,8 @@ SETS: dict[str, DataSet] = {
     "val-out": _songs(48, 21, 48, "--only", HELD),
     "val-long": _songs(24, 52, 24, "--seconds", "30", "--only", HELD),
     "tune-long": _songs(16, 51, 16, "--seconds", "30", "--only", HELD),
+    # the same held-out sources with rock guitars (leads with bends, power-chord riffs, amps): choosing only
+    "tune-rock-out": _songs(32, 23, 32, "--rock-guitar", "0.6", "--only", HELD),
     # copies mixed as records are, and band-limited as old records and phone recordings are
     "val-out-centred": DataSet("centre-data", source="val-out"),
     "val-out-lp3800": DataSet("band-limit-data", ("--lowpass", "3800"), "val-out"),
@@ -96,6 +98,8 @@ SETS: dict[str, DataSet] = {
     "lb-heavy": _songs(300, 71, 100, "--heavy-fx", "--exclude", f"{HELD},synth"),
     "synth-train": _songs(800, 71, 100, "--only", "synth", "--exclude", HELD),
     "synth-db": DataSet("keep-classes", ("--classes", "drums,bass"), "synth-train"),
+    # the twenty-eighth section's fine-tuning set: rock guitar parts (lead lines, power chords) through amps
+    "lb-rock": _songs(400, 91, 100, "--rock-guitar", "0.6", "--heavy-fx", "--exclude", f"{HELD},synth"),
     # 12-s songs and tracker windows: the long-context fine-tune of the twentieth section (8-s training mixtures)
     "lb-long": _songs(240, 81, 40, "--seconds", "12", "--exclude", f"{HELD},synth"),
     "tracker-long": DataSet("tracker-data", ("--seconds", "12")),
@@ -114,9 +118,18 @@ SETS: dict[str, DataSet] = {
     "fof": DataSet("fof-set", songs="fof-src"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {
-    "choose": ("tune-out", "tune3-out", "tune-out-centred", "tune-out-lp3800", "tune-out-8k-mono", "tracker", "tracker-iron"),
+    "choose": (
+        "tune-out",
+        "tune3-out",
+        "tune-out-centred",
+        "tune-out-lp3800",
+        "tune-out-8k-mono",
+        "tune-rock-out",
+        "tracker",
+        "tracker-iron",
+    ),
     "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker", "tracker-new", "fof"),
-    "train": ("lb-train", "lb-heavy", "tracker", "tracker-iron", "synth-train", "synth-db"),
+    "train": ("lb-train", "lb-heavy", "tracker", "tracker-iron", "synth-train", "synth-db", "lb-rock"),
     "long": ("lb-long", "tracker-long", "tune-long"),
 }
 GROUPS["measure"] = tuple(dict.fromkeys(GROUPS["choose"] + GROUPS["report"] + ("tune-long",)))

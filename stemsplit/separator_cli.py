@@ -81,6 +81,17 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus-per-worker", type=float, metavar="F", help="GPUs each Ray actor reserves (fractions share a GPU)")
 
 
+def _fraction(text: str) -> float:
+    """A chance from 0 to 1, for argparse (its error names the option and the value)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a chance: give a number from 0 to 1")
+    return value
+
+
 def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("make-data", help="generate a multi-stem training or validation set")
     p.add_argument("out", metavar="OUTDIR")
@@ -99,6 +110,14 @@ def _make_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         help="make songs even when no source found plays some classes or an --only pattern matches none",
     )
     p.add_argument("--heavy-fx", action="store_true", help="more timbre variety per stem: EQ tilt, saturation, voice pitch, chorus, plates")
+    p.add_argument(
+        "--rock-guitar",
+        type=_fraction,
+        default=0.0,
+        metavar="P",
+        help="chance (0-1) that a song's guitar plays a lead line with bends or a power-chord riff, mostly through "
+        "an amp and cabinet (default 0: strums and arpeggios only)",
+    )
     p.add_argument(
         "--only", action="append", default=[], metavar="PAT", help="draw only from sources whose id contains PAT (repeatable or a,b)"
     )
@@ -344,7 +363,14 @@ def _make_data(args: argparse.Namespace) -> int:
     def patterns(values: list[str]) -> list[str]:
         return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
-    recipe = Recipe(seed=args.seed, seconds=args.seconds, only=patterns(args.only), exclude=patterns(args.exclude), heavy_fx=args.heavy_fx)
+    recipe = Recipe(
+        seed=args.seed,
+        seconds=args.seconds,
+        only=patterns(args.only),
+        exclude=patterns(args.exclude),
+        heavy_fx=args.heavy_fx,
+        rock_guitar=args.rock_guitar,
+    )
     recipe.sounds = [*args.sounds, *recipe.sounds]
     if args.soundfont:
         recipe.soundfonts = args.soundfont

@@ -41,10 +41,12 @@ def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources
     run = make_sets("all", "measure", "--data", str(tmp_path), "--dry-run")
     lines = run.stdout.splitlines()
     outputs = [line.split()[2 if line.startswith("separator") else 3] for line in lines if not line.startswith("#")]
-    assert len(outputs) == len(set(outputs)) == 21  # every set of the card once, however often it is asked for
+    assert len(outputs) == len(set(outputs)) == 23  # every set of the card once, however often it is asked for
     for line in lines:
-        if any(f"/{name} " in line for name in ("lb-train", "lb-heavy", "lb-long")):
+        if any(f"/{name} " in line for name in ("lb-train", "lb-heavy", "lb-long", "lb-rock")):
             assert "--exclude sf_GMbank,exadrums,fillets-nl,synth" in line  # the sources they held when first made
+        if "/tune-rock-out " in line:
+            assert "--rock-guitar 0.6 --only sf_GMbank,exadrums,fillets-nl" in line  # held-out sources only
     long = make_sets("long", "--data", str(tmp_path), "--jobs", "2", "--dry-run").stdout.splitlines()
     assert long == [
         f"separator make-data {tmp_path}/lb-long --songs 240 --seed 81 --jobs 2 --shard-size 40 --seconds 12 "

@@ -134,6 +134,41 @@ def heavy_chain(stem: str, rng: np.random.Generator) -> list[pb.Plugin]:
     return plugins
 
 
+def amp_chain(rng: np.random.Generator) -> list[pb.Plugin]:
+    """A guitar amplifier and its cabinet, as a rock record hears them.
+
+    High-pass before the gain (a tight low end), one or two drive stages with a tone stack between them
+    (bass, a mid scoop or push, presence), then the speaker: a 24 dB/octave low-pass at 3–6.5 kHz with its
+    low resonance. Recorded distorted guitars sound like this; pedalboard's ``Distortion`` alone does not.
+    """
+    drive = float(rng.uniform(12, 38))
+    plugins: list[pb.Plugin] = [
+        pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(70, 200))),
+        pb.Gain(gain_db=drive),
+        pb.Distortion(drive_db=0.0),
+        pb.LowShelfFilter(cutoff_frequency_hz=float(rng.uniform(100, 250)), gain_db=float(rng.uniform(-3, 6))),
+        pb.PeakFilter(cutoff_frequency_hz=float(rng.uniform(350, 900)), gain_db=float(rng.uniform(-9, 4)), q=float(rng.uniform(0.5, 1.5))),
+        pb.PeakFilter(cutoff_frequency_hz=float(rng.uniform(1500, 3500)), gain_db=float(rng.uniform(0, 8)), q=float(rng.uniform(0.7, 2))),
+    ]
+    if rng.random() < 0.6:
+        second = float(rng.uniform(6, 20))
+        plugins += [pb.Gain(gain_db=second), pb.Distortion(drive_db=0.0), pb.Gain(gain_db=-second)]
+    plugins += [
+        pb.LadderFilter(mode=pb.LadderFilter.Mode.LPF24, cutoff_hz=float(rng.uniform(3000, 6500)), resonance=float(rng.uniform(0, 0.3))),
+        pb.PeakFilter(cutoff_frequency_hz=float(rng.uniform(90, 160)), gain_db=float(rng.uniform(0, 5)), q=float(rng.uniform(1, 2.5))),
+        pb.Gain(gain_db=-drive),
+    ]
+    return plugins
+
+
+def amplify(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """``audio`` ``(channels, samples)`` through a random :func:`amp_chain`; same shape out, peak 0.5."""
+    out = np.nan_to_num(pb.Pedalboard(amp_chain(rng))(audio, sample_rate))[:, : audio.shape[1]]
+    out = np.pad(out, ((0, 0), (0, audio.shape[1] - out.shape[1])))
+    peak = float(np.abs(out).max())
+    return (out / peak * 0.5 if peak > 0 else out).astype(np.float32)
+
+
 def random_chain(stem: str, rng: np.random.Generator, heavy: bool = False) -> pb.Pedalboard:
     """A random, plausible mixing chain for one stem class; ``heavy`` adds :func:`heavy_chain` first.
 

@@ -51,6 +51,7 @@ class Song:
     bars: int
     tracks: dict[str, mido.MidiTrack] = field(default_factory=dict)
     programs: dict[str, int] = field(default_factory=dict)
+    guitar_style: str = ""  # "" (strums and arpeggios), or "lead" / "power" (see :func:`rock_guitar`)
 
     @property
     def seconds(self) -> float:
@@ -83,11 +84,15 @@ def note_onsets(track: mido.MidiTrack, bpm: float, sample_rate: int) -> list[tup
 
 
 def _track(events: list[tuple[int, str, int, int, int]]) -> mido.MidiTrack:
-    """Build a track from absolute-time events ``(tick, kind, channel, note, velocity)``."""
+    """Build a track from absolute-time events ``(tick, kind, channel, note, velocity)``; a ``pitchwheel``
+    event carries its bend (-8192..8191) in the ``note`` field."""
     track = mido.MidiTrack()
     now = 0
     for tick, kind, channel, note, velocity in sorted(events, key=lambda e: (e[0], e[1] == "note_on")):
-        track.append(mido.Message(kind, channel=channel, note=note, velocity=velocity, time=tick - now))
+        if kind == "pitchwheel":
+            track.append(mido.Message(kind, channel=channel, pitch=note, time=tick - now))
+        else:
+            track.append(mido.Message(kind, channel=channel, note=note, velocity=velocity, time=tick - now))
         now = tick
     return track
 
@@ -225,14 +230,97 @@ def other(song: Song, rng: np.random.Generator, chords: list[int], channel: int 
 
 COMPOSERS = {"drums": drums, "bass": bass, "guitar": guitar, "vocals": vocals, "other": other}
 
+_PENTATONIC_MINOR = [0, 3, 5, 7, 10]
+SEMITONE_BEND = 4096  # pitch-wheel units per semitone at the General MIDI bend range (±2 semitones)
+# General MIDI programs a rock guitar part is played on: overdriven and distortion guitars mostly, and clean,
+# jazz and muted guitars (which the amp chain of separator.training.data.augment.amp_chain then drives)
+ROCK_PROGRAMS = {"lead": [29, 30, 29, 30, 26, 27], "power": [30, 29, 30, 29, 27, 28]}
 
-def compose(rng: np.random.Generator, bars: int = 4, bpm_range: tuple[float, float] = (70.0, 170.0)) -> Song:
+
+def _bend(events: list, start: float, length: float, semitones: float, bpm: float, rng: np.random.Generator, channel: int) -> None:
+    """Pitch-wheel events (times in beats) for one held lead note: a bend up to ``semitones`` and back, or a
+    finger vibrato of 5–7 Hz; the wheel is centred again when the note ends."""
+    step = 1 / 32
+    times = np.arange(start, start + length, step)
+    if semitones > 0:
+        rise = float(rng.uniform(0.1, 0.35))
+        curve = np.clip((times - start) / rise, 0, 1) * semitones
+    else:
+        rate = float(rng.uniform(5, 7)) * 60 / bpm  # cycles per beat
+        depth = float(rng.uniform(0.15, 0.5))
+        onset = np.clip((times - start - 0.15) / 0.3, 0, 1)  # vibrato swells in after the attack
+        curve = depth * onset * np.sin(2 * np.pi * rate * (times - start))
+    for t, value in zip(times, curve, strict=True):
+        events.append((int(round(t * TICKS_PER_BEAT)), "pitchwheel", channel, int(np.clip(value * SEMITONE_BEND, -8192, 8191)), 0))
+    events.append((int(round((start + length) * TICKS_PER_BEAT)), "pitchwheel", channel, 0, 0))
+
+
+def lead(song: Song, rng: np.random.Generator, chords: list[int], channel: int = 1) -> mido.MidiTrack:
+    """A lead guitar line: one note at a time, pentatonic or scale runs, bends and vibrato on held notes.
+
+    Heard alone it is a melody in the singing range, as a vocal line is; the class heads must name it guitar
+    by its timbre (a recorded solo went to the vocals stem, model card "twenty-seventh").
+    """
+    events: list = []
+    scale = _PENTATONIC_MINOR if rng.random() < 0.6 else (_MINOR if song.minor else _MAJOR)
+    low = song.key + 12 + int(rng.choice([7, 12, 19]))
+    position = int(rng.integers(0, len(scale)))
+    beat, total = 0.0, song.bars * 4
+    while beat < total:
+        if rng.random() < 0.12:
+            beat += float(rng.choice([0.5, 1.0]))
+            continue
+        length = float(rng.choice([0.25, 0.25, 0.25, 0.5, 0.5, 1.0, 1.5, 2.0]))
+        position = int(np.clip(position + rng.integers(-2, 3), 0, 2 * len(scale)))
+        pitch = low + scale[position % len(scale)] + 12 * (position // len(scale))
+        held = min(length, total - beat) * float(rng.uniform(0.85, 1.0))
+        _note(events, beat, held, pitch, int(rng.integers(80, 120)), channel)
+        if length >= 1.0 and rng.random() < 0.8:
+            _bend(events, beat, held, float(rng.choice([0.0, 0.0, 1.0, 2.0])), song.bpm, rng, channel)
+        beat += length
+    return _track(events)
+
+
+def power(song: Song, rng: np.random.Generator, chords: list[int], channel: int = 1) -> mido.MidiTrack:
+    """A rhythm guitar riff of power chords (root, fifth, octave) on an eighth or sixteenth grid, most hits
+    palm-muted (short and softer), some let ring; the chord follows the song's progression."""
+    events: list = []
+    grid = float(rng.choice([0.5, 0.5, 0.25]))
+    hits = rng.random(int(4 / grid)) < 0.75
+    hits[0] = True
+    ring = rng.random(len(hits)) < 0.25
+    shape = [0, 7, 12] if rng.random() < 0.6 else [0, 7]
+    onsets = np.flatnonzero(hits)
+    gaps = np.diff(np.append(onsets, onsets[0] + len(hits))) * grid  # to the next hit, the next bar's first included
+    for bar, degree in enumerate(chords):
+        root = song.key + _chord_tones(song, degree)[0]
+        root += 12 if root < 40 else 0  # the low E string is MIDI 40
+        for i, gap in zip(onsets, gaps, strict=True):
+            muted = not ring[i]
+            length = grid * 0.35 if muted else gap * 0.95  # a let-ring chord sounds until the next hit
+            velocity = int(rng.integers(60, 90) if muted else rng.integers(95, 125))
+            for k, interval in enumerate(shape):
+                _note(events, bar * 4 + i * grid + k * 0.008, length, root + interval, velocity - 4 * k, channel)
+    return _track(events)
+
+
+def rock_guitar(song: Song, rng: np.random.Generator, chords: list[int]) -> None:
+    """Replace ``song``'s guitar part with a lead line or a power-chord riff on a rock guitar program."""
+    style = "lead" if rng.random() < 0.5 else "power"
+    song.tracks["guitar"] = (lead if style == "lead" else power)(song, rng, chords)
+    song.programs["guitar"] = int(rng.choice(ROCK_PROGRAMS[style]))
+    song.guitar_style = style
+
+
+def compose(rng: np.random.Generator, bars: int = 4, bpm_range: tuple[float, float] = (70.0, 170.0), rock: float = 0.0) -> Song:
     """Compose a song with a part for every stem class.
 
     Args:
         rng: the random generator; the same state gives the same song.
         bars: length in 4/4 bars.
         bpm_range: tempo range in beats per minute.
+        rock: the chance that the guitar plays a lead line or a power-chord riff (:func:`rock_guitar`) instead
+            of strums or arpeggios; at 0 no draw is made, so a seed makes the songs of earlier releases.
     """
     song = Song(bpm=float(rng.uniform(*bpm_range)), key=int(rng.integers(36, 48)), minor=bool(rng.random() < 0.5), bars=bars)
     progression = _PROGRESSIONS[int(rng.integers(len(_PROGRESSIONS)))]
@@ -241,6 +329,8 @@ def compose(rng: np.random.Generator, bars: int = 4, bpm_range: tuple[float, flo
         song.tracks[name] = composer(song, rng, chords)
         if name in PROGRAMS:
             song.programs[name] = int(rng.choice(PROGRAMS[name]))
+    if rock > 0 and rng.random() < rock:
+        rock_guitar(song, rng, chords)
     return song
 
 

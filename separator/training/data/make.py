@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from separator.classes import CLASSES
-from separator.training.data.augment import augment, pan
+from separator.training.data.augment import amplify, augment, pan
 from separator.training.data.compose import PROGRAMS, Song, compose
 from separator.training.data.render import describe, discover_soundfonts, render_track
 from separator.training.data.sources import (
@@ -59,11 +59,14 @@ class Recipe:
     use_espeak: bool = field(default_factory=espeak_available)
     augment: bool = True
     heavy_fx: bool = False  # more timbre variety per stem (separator.training.data.augment.heavy_chain)
+    rock_guitar: float = 0.0  # chance of a lead line or power-chord riff (separator.training.data.compose.rock_guitar)
     produce: bool = True  # rooms, bus compression, limiting … on the mix (separator.training.data.production)
     only: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     sounds: list[str] = field(default_factory=default_sounds_dirs)
 
+
+AMP_ODDS = 0.7  # a rock guitar part goes through an amp and cabinet (separator.training.data.augment.amp_chain)
 
 _PLANS: dict[str, tuple[list[Source], Plan]] = {}
 
@@ -164,7 +167,7 @@ def make_song_sources(recipe: Recipe, index: int) -> tuple[np.ndarray, np.ndarra
     rng = np.random.default_rng([recipe.seed, index])
     n = int(round(recipe.seconds * recipe.sample_rate))
     bars = int(np.ceil(recipe.seconds / 1.4)) + 1  # 4/4 bars at >= 170 bpm cover the clip
-    song = compose(rng, bars=bars)
+    song = compose(rng, bars=bars, rock=recipe.rock_guitar)
     present = np.ones(len(CLASSES), bool)
     if rng.random() < 0.35:
         present[rng.choice(len(CLASSES), size=int(rng.integers(1, 3)), replace=False)] = False
@@ -180,6 +183,8 @@ def make_song_sources(recipe: Recipe, index: int) -> tuple[np.ndarray, np.ndarra
             continue
         sources[c] = source_id
         audio = audio / peak * 0.5
+        if name == "guitar" and song.guitar_style and rng.random() < AMP_ODDS:
+            audio = amplify(audio, recipe.sample_rate, rng)
         if recipe.augment:
             audio = augment(audio, name, recipe.sample_rate, rng, recipe.heavy_fx)
         audio = pan(audio, float(rng.uniform(-0.6, 0.6)))

@@ -132,6 +132,8 @@ def render_track(
             synth.noteon(message.channel, message.note, message.velocity)
         elif message.type in ("note_off", "note_on"):
             synth.noteoff(message.channel, message.note)
+        elif message.type == "pitchwheel":  # mido's -8192..8191; TinySoundFont's 0..16383, centre 8192
+            synth.pitchbend(message.channel, message.pitch + 8192)
     if written < total:
         out[written:] = _generate(synth, total - written)
     synth.sounds_off()
