@@ -20,6 +20,7 @@ from separator.training.data.compose import (
     _track,
     compose,
     lead,
+    note_spans,
     power,
 )
 from separator.training.data.make import Recipe, make_song_sources
@@ -28,15 +29,11 @@ from stemsplit.separator_cli import main
 
 
 def _notes(track: mido.MidiTrack) -> list[tuple[int, int, int]]:
-    """``(on tick, off tick, note)`` of every note of ``track``."""
-    tick, sounding, notes = 0, {}, []
-    for m in track:
-        tick += m.time
-        if m.type == "note_on" and m.velocity > 0:
-            sounding[m.note] = tick
-        elif m.type in ("note_on", "note_off"):
-            notes.append((sounding.pop(m.note), tick, m.note))
-    return sorted(notes)
+    """``(on tick, off tick, note)`` of every note of ``track``, each note-on paired with its own note-off."""
+    spans = note_spans(track, bpm=60.0 / TICKS_PER_BEAT, sample_rate=1)  # one "sample" per tick
+    offs = sum(m.type == "note_off" or (m.type == "note_on" and m.velocity == 0) for m in track)
+    assert len(spans) == offs, "a note-off without its note-on: two notes of one pitch overlap"
+    return sorted((start, stop, note) for start, stop, note, _ in spans)
 
 
 def _song(seed: int, bars: int = 16) -> Song:
@@ -98,8 +95,7 @@ def _fundamental(audio: np.ndarray, sample_rate: int) -> float:
 
 def test_a_two_semitone_bend_raises_the_rendered_pitch_by_two_semitones() -> None:
     soundfont = bundled_soundfont()
-    if soundfont is None:
-        pytest.skip("no bundled SoundFont")
+    assert soundfont, "pretty_midi (the [data] extra) carries TimGM6mb.sf2; install .[dev]"
     rate, seconds, bpm = 22050, 2.0, 120.0
 
     def render(semitones: float) -> np.ndarray:
@@ -133,7 +129,8 @@ def test_the_amp_drives_a_guitar_and_its_cabinet_darkens_it() -> None:
 
 
 def test_rock_songs_are_made_with_amped_guitars_and_plain_ones_as_before() -> None:
-    soundfont = bundled_soundfont() or ""
+    soundfont = bundled_soundfont()
+    assert soundfont, "pretty_midi (the [data] extra) carries TimGM6mb.sf2; install .[dev]"
     plain = Recipe(seed=4, seconds=1.0, soundfonts=[soundfont], use_espeak=False)
     rock = Recipe(seed=4, seconds=1.0, soundfonts=[soundfont], use_espeak=False, rock_guitar=1.0)
     for index in range(3):

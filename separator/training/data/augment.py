@@ -161,10 +161,16 @@ def amp_chain(rng: np.random.Generator) -> list[pb.Plugin]:
     return plugins
 
 
+def _fit(out: np.ndarray, samples: int) -> np.ndarray:
+    """A chain's ``(channels, n)`` output padded or cut to ``samples`` (latency-compensating plugins may shorten)."""
+    if out.shape[1] == samples:
+        return out
+    return np.pad(out, ((0, 0), (0, max(0, samples - out.shape[1]))))[:, :samples]
+
+
 def amplify(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """``audio`` ``(channels, samples)`` through a random :func:`amp_chain`; same shape out, peak 0.5."""
-    out = np.nan_to_num(pb.Pedalboard(amp_chain(rng))(audio, sample_rate))[:, : audio.shape[1]]
-    out = np.pad(out, ((0, 0), (0, audio.shape[1] - out.shape[1])))
+    out = np.nan_to_num(_fit(pb.Pedalboard(amp_chain(rng))(audio, sample_rate), audio.shape[1]))
     peak = float(np.abs(out).max())
     return (out / peak * 0.5 if peak > 0 else out).astype(np.float32)
 
@@ -180,9 +186,7 @@ def random_chain(stem: str, rng: np.random.Generator, heavy: bool = False) -> pb
 
 def augment(audio: np.ndarray, stem: str, sample_rate: int, rng: np.random.Generator, heavy: bool = False) -> np.ndarray:
     """Run ``audio`` ``(channels, samples)`` through a random chain; same shape out."""
-    out = random_chain(stem, rng, heavy)(audio, sample_rate)
-    if out.shape[1] != audio.shape[1]:  # latency-compensating plugins may shorten
-        out = np.pad(out, ((0, 0), (0, max(0, audio.shape[1] - out.shape[1]))))[:, : audio.shape[1]]
+    out = _fit(random_chain(stem, rng, heavy)(audio, sample_rate), audio.shape[1])
     return np.nan_to_num(out).astype(np.float32)
 
 
