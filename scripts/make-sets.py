@@ -16,6 +16,8 @@ and makes ``tracker-val`` beside it: windows 0–47 of it choose, 48– report. 
 holds real songs of other packages, fetched into ``tracker-new-src``; ``tracker-iron`` splits one of them
 (``ironseed-data``) into songs to train on and songs to choose with (``tracker-iron-val``), so a model trained on
 it is reported on ``tracker-new``'s other packages (``scripts/package-scores.py --without ironseed-data``).
+``tracker-fresh`` (a choosing set) holds real songs of seven more packages nothing else reads, fetched into
+``tracker-fresh-src``.
 ``fof`` (a report set) is eight real band recordings with the lead guitar apart, from the Frets on Fire song
 packages (``scripts/fof-set.py``), fetched into ``fof-src``.
 
@@ -47,12 +49,22 @@ TRACKER_NEW_PACKAGES = (
     "ironseed-data pekka-kana-2-data gl-117-data rafkill-data madbomber-data tuxtype-data vectoroids tomatoes-data "
     "cuyo-data pathogen fb-music-high"
 ).split()
+# Debian packages of tracker songs that no other set reads, found in bookworm's Contents index: `tracker-fresh`, a
+# choosing set of real songs by composers no set trains or reports on (gambas3-examples' copy of clanlib-doc's
+# b-title.mod is left out)
+TRACKER_FRESH_PACKAGES = ("flobopuyo", "rockdodger", "bb", "black-box", "vor", "clanlib-doc", "gambas3-examples")
 # Debian packages of recorded songs with the lead guitar on a track of its own (scripts/fof-set.py): a report set
 FOF_PACKAGES = ("fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid")
-SONG_FOLDERS = {"tracker-src": TRACKER_PACKAGES, "tracker-new-src": TRACKER_NEW_PACKAGES, "fof-src": FOF_PACKAGES}
+SONG_FOLDERS = {
+    "tracker-src": TRACKER_PACKAGES,
+    "tracker-new-src": TRACKER_NEW_PACKAGES,
+    "tracker-fresh-src": TRACKER_FRESH_PACKAGES,
+    "fof-src": FOF_PACKAGES,
+}
 FETCH_DOCS = {
     "tracker-src": "docs/training-data-tracker.md",
     "tracker-new-src": "docs/training-data-tracker.md",
+    "tracker-fresh-src": "docs/training-data-tracker.md",
     "fof-src": "docs/training.md",
 }
 
@@ -105,6 +117,12 @@ SETS: dict[str, DataSet] = {
     "tracker-long": DataSet("tracker-data", ("--seconds", "12")),
     # real songs of packages no set trains on, every song (no hold-out), 8 windows each: a report set
     "tracker-new": DataSet("tracker-data", ("--holdout-percent", "0", "--max-windows-per-song", "8"), songs="tracker-new-src"),
+    # real songs of seven more packages, every song, 8 windows each: a choosing set of packages nothing else reads
+    "tracker-fresh": DataSet(
+        "tracker-data",
+        ("--holdout-percent", "0", "--max-windows-per-song", "8", "--exclude", "gambas3-examples/*b-title.mod"),
+        songs="tracker-fresh-src",
+    ),
     # the real basses of one of those packages: half its songs to train on, half (tracker-iron-val) to choose with;
     # a model trained on it is reported on tracker-new's other packages (scripts/package-scores.py)
     "tracker-iron": DataSet(
@@ -127,6 +145,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "tune-rock-out",
         "tracker",
         "tracker-iron",
+        "tracker-fresh",
     ),
     "report": ("val-out", "val-out-centred", "val-out-lp3800", "val-out-8k-mono", "val-long", "tracker", "tracker-new", "fof"),
     "train": ("lb-train", "lb-heavy", "tracker", "tracker-iron", "synth-train", "synth-db", "lb-rock"),

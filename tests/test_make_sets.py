@@ -41,7 +41,7 @@ def test_groups_name_each_set_once_and_training_sets_never_draw_held_out_sources
     run = make_sets("all", "measure", "--data", str(tmp_path), "--dry-run")
     lines = run.stdout.splitlines()
     outputs = [line.split()[2 if line.startswith("separator") else 3] for line in lines if not line.startswith("#")]
-    assert len(outputs) == len(set(outputs)) == 23  # every set of the card once, however often it is asked for
+    assert len(outputs) == len(set(outputs)) == 24  # every set of the card once, however often it is asked for
     for line in lines:
         if any(f"/{name} " in line for name in ("lb-train", "lb-heavy", "lb-long", "lb-rock")):
             assert "--exclude sf_GMbank,exadrums,fillets-nl,synth" in line  # the sources they held when first made
@@ -71,6 +71,21 @@ def test_the_new_real_songs_come_from_packages_no_training_set_reads(tmp_path: P
     ]
     every = make_sets("all", "--data", str(tmp_path), "--dry-run").stdout
     assert f"--modules {tmp_path}/tracker-new-src " in every and f"--modules {tmp_path}/tracker-src" in every
+
+
+def test_the_fresh_real_songs_choose_and_come_from_packages_no_other_set_reads(tmp_path: Path) -> None:
+    script = load_module(SCRIPT, "make_sets")
+    fresh = set(script.TRACKER_FRESH_PACKAGES)
+    others = set(script.TRACKER_PACKAGES) | set(script.TRACKER_NEW_PACKAGES) | set(script.FOF_PACKAGES)
+    assert len(fresh) == 7 and not fresh & others and not fresh & set(RESERVED_PACKAGES)
+    assert "tracker-fresh" in script.GROUPS["choose"]
+    assert not any("tracker-fresh" in script.GROUPS[g] for g in ("report", "train", "long"))
+    run = make_sets("tracker-fresh", "--data", str(tmp_path), "--jobs", "2", "--dry-run")
+    assert run.stdout.splitlines() == [
+        f"# fetch-tracker-songs {tmp_path}/tracker-fresh-src",
+        f"separator tracker-data {tmp_path}/tracker-fresh --holdout-percent 0 --max-windows-per-song 8 "
+        f"--exclude 'gambas3-examples/*b-title.mod' --modules {tmp_path}/tracker-fresh-src --jobs 2",
+    ], "every song once: gambas3-examples' copy of clanlib-doc's b-title.mod is left out"
 
 
 def test_one_new_package_is_split_into_songs_to_train_on_and_songs_to_choose_with(tmp_path: Path) -> None:
