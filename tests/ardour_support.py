@@ -48,10 +48,21 @@ def run_headless(lua_tool: str, script: str, workdir: Path, timeout: float = 60,
     path = workdir / "headless.lua"
     path.write_text(script, encoding="utf-8")
     environ = {**os.environ, **(env or {})}
-    done = subprocess.run([lua_tool, str(path)], check=False, capture_output=True, text=True, timeout=timeout, cwd=workdir, env=environ)
+    try:
+        done = subprocess.run([lua_tool, str(path)], check=False, capture_output=True, text=True, timeout=timeout, cwd=workdir, env=environ)
+    except subprocess.TimeoutExpired as exc:  # a hung session engine: said like any other failure, with its output
+        out, err = (_text(part)[-3000:] for part in (exc.stdout, exc.stderr))
+        raise AssertionError(f"{lua_tool} did not finish in {timeout:g} s:\n{out}\n{err}") from exc
     if done.returncode != 0 or "LUA-OK" not in done.stdout:
         raise AssertionError(f"{lua_tool} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.stdout
+
+
+def _text(output: str | bytes | None) -> str:
+    """A subprocess's captured output as text (a timeout may leave it as bytes, or ``None``)."""
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
 
 
 _CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
